@@ -1,0 +1,87 @@
+"""suggest for: the "Want to dive deeper?" list for one article."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from suggest.archive import decode, parse_article
+from suggest.cli import app
+from suggest.cli.common import ArchiveOpt, FormatOpt, IndexOpt, QuietOpt, TopOpt, default_archive, err, user_errors
+from suggest.errors import ArchiveError, SuggestError
+from suggest.index import open_index
+from suggest.rank import RankOptions, Suggestion, check_record, suggest
+from suggest.render import render
+
+
+def read_article(source: str):
+    """The article from a file path or `-` (stdin), parsed like an archive file."""
+    if source == "-":
+        data, name = sys.stdin.buffer.read(), "<stdin>"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise SuggestError(f"{source}: no such article file; give a saved article or - for stdin")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise SuggestError(f"{source}: cannot read ({exc.strerror})") from None
+        name = source
+    text, warning = decode(data, name)
+    if warning:
+        err(f"warning: {name}: {warning}")
+    try:
+        return parse_article(text, name)
+    except ArchiveError as exc:
+        raise ArchiveError(name, "empty article: no title or text to match; give the draft's text") from exc
+
+
+def explain_lines(s: Suggestion, check_titles: dict[str, str]) -> list[str]:
+    status = s.status if s.status == "open" else f"answered by {', '.join(s.answered_by)}"
+    lines = [f"{s.score:.3f}  {s.question}",
+             f"       {status}; question {s.question_score:.3f}, best check {s.check_score:.3f}"]
+    if s.sources:
+        raised = ", ".join(f"{cid} ({check_titles.get(cid, '')})" for cid in s.sources)
+        lines.append(f"       raised by {raised}")
+    lines.append(f"       matched: {', '.join(s.matched) or '(only through its checks)'}")
+    return lines
+
+
+@app.command("for")
+def for_(
+    article: Annotated[str, typer.Argument(help="The article: a saved-article file, or - for stdin.")],
+    archive: ArchiveOpt = None,
+    index_dir: IndexOpt = None,
+    top: TopOpt = 5,
+    open_only: Annotated[bool, typer.Option("--open-only", help="Only questions no check answers yet.")] = False,
+    since: Annotated[str | None, typer.Option(help="Only questions raised on or after this date (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Only questions raised on or before this date (YYYY-MM-DD).")] = None,
+    min_score: Annotated[float, typer.Option(help="Leave out questions scoring below this (0-1).")] = RankOptions.min_score,
+    fmt: FormatOpt = "text",
+    template: Annotated[Path | None, typer.Option(help="Render with this Jinja2 template instead.")] = None,
+    explain: Annotated[bool, typer.Option("--explain", help="Show why each question was chosen (on stderr).")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Print the "Want to dive deeper?" list for ARTICLE.
+
+    Example: suggest for examples/draft-sea-level.txt --format markdown
+    """
+    with user_errors():
+        opts = RankOptions(top=top, open_only=open_only, since=since, until=until, min_score=min_score)
+        art = read_article(article)
+        ix, _ = open_index(archive or default_archive(), index_dir, notify=lambda m: err(m, quiet))
+        if ix.manifest["counts"]["pool"] == 0:
+            raise SuggestError("the archive has no questions to suggest; add checks with a 'Want to dive deeper?' list")
+        ranked = suggest(ix, art, opts, explain=explain)
+        if len(ranked) < top:
+            err(f"note: only {len(ranked)} question(s) scored at least {min_score}; not padding the list", quiet)
+        cited = sorted({c for s in ranked for c in s.sources + s.answered_by})
+        records = {cid: check_record(ix, cid) for cid in cited}
+        typer.echo(render(ranked, fmt, template, check_url=lambda cid: records.get(cid, {}).get("url") or f"#check-{cid}"), nl=False)
+        if explain:
+            titles = {k: v["title"] for k, v in records.items()}
+            for s in ranked:
+                err("\n".join(explain_lines(s, titles)))

@@ -1,0 +1,35 @@
+"""suggest index: build (or refresh) the saved TF-IDF index of the archive."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from suggest.cli import app
+from suggest.cli.common import ArchiveOpt, IndexOpt, QuietOpt, default_archive, err, user_errors
+from suggest.index import default_index_dir, open_index
+
+
+@app.command("index")
+def index(
+    archive: ArchiveOpt = None,
+    index_dir: IndexOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if the index is up to date.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any archive file is skipped.")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Build the index of the archive (reused by `suggest for`; rebuilt when the archive changes).
+
+    Example: suggest index --archive corpus
+    """
+    with user_errors():
+        root = archive or default_archive()
+        ix, arch = open_index(root, index_dir, notify=lambda m: err(m, quiet), force=force)
+        c = ix.manifest["counts"]
+        where = index_dir or default_index_dir(root)
+        state = "built" if arch is not None else "up to date"
+        err(f"index {state}: {c['checks']} checks, {c['questions']} questions in {c['pool']} pool items "
+            f"({c['open']} open), {c['terms']} terms -> {where}", quiet)
+        if strict and arch is not None and arch.skipped:
+            raise typer.Exit(1)

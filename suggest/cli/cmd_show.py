@@ -1,0 +1,40 @@
+"""suggest show: print what the reader made of files, as JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from suggest.archive import read_archive
+from suggest.cli import app
+from suggest.cli.common import err, user_errors
+
+
+@app.command("show")
+def show(
+    files: Annotated[list[Path], typer.Argument(help="Saved articles, .jsonl exports or folders.", exists=True)],
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any file is skipped.")] = False,
+) -> None:
+    """Print the records read from FILES as JSON (one object for one check, else a list).
+
+    Example: suggest show corpus/health/vaccines-autism-evidence-a3f91c.txt
+    """
+    with user_errors():
+        records, bad, bad_file = [], 0, False
+        for f in files:
+            arch = read_archive(f)
+            for p in arch.problems:
+                err(str(p))
+            bad += len(arch.skipped)
+            bad_file |= bool(arch.skipped) and f.is_file()
+            records.extend(c.to_dict() for c in arch.checks)
+            if f.is_dir():
+                err(f"{f}: {arch.summary()}")
+        if records:
+            out = records[0] if len(records) == 1 and len(files) == 1 and not files[0].is_dir() else records
+            typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        if bad_file or (strict and bad):
+            raise typer.Exit(1)

@@ -1,0 +1,57 @@
+"""Options and helpers shared by the commands."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from suggest.errors import SuggestError
+
+
+def default_archive() -> Path:
+    """SUGGEST_ARCHIVE, else the `corpus/` shipped beside the package, else ./corpus."""
+    env = os.environ.get("SUGGEST_ARCHIVE")
+    if env:
+        return Path(env)
+    shipped = Path(__file__).resolve().parents[2] / "corpus"
+    return shipped if shipped.is_dir() else Path("corpus")
+
+
+ArchiveOpt = Annotated[
+    Path | None,
+    typer.Option("--archive", "-a", help="Archive folder or .jsonl file [default: $SUGGEST_ARCHIVE or the shipped corpus/].",
+                 exists=True, file_okay=True, dir_okay=True, readable=True),
+]
+IndexOpt = Annotated[
+    Path | None,
+    typer.Option("--index", help="Index folder [default: .suggest-index inside the archive]."),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No status lines on stderr.")]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="text, markdown, html or json.")]
+TopOpt = Annotated[int, typer.Option("--top", "-n", min=1, max=100, help="How many questions at most.")]
+
+
+def err(msg: str, quiet: bool = False) -> None:
+    if not quiet:
+        print(msg, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the library's named errors into one line on stderr and exit code 1."""
+    try:
+        yield
+    except SuggestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        raise typer.Exit(1) from None
+    except BrokenPipeError:
+        raise typer.Exit(1) from None

@@ -1,0 +1,588 @@
+"""Build, save and load the TF-IDF index over the archive's checks and its question pool.
+
+Building uses scikit-learn's ``TfidfVectorizer`` on our own tokens. The saved index is a folder
+of plain files that the query path reads with numpy alone: the sorted vocabulary, the idf, a
+word-to-stem table, the check and question matrices (memory-mapped) and the records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from suggest import store
+from suggest.archive import JSONL_SUFFIXES, ARTICLE_SUFFIXES, Archive, Check, read_archive
+from suggest.errors import EmptyArchiveError, IndexFormatError, OptionError, SuggestError
+from suggest.text import analyze, analyze_with, ngrams, words
+
+FORMAT_VERSION = 1
+FIELDS = ("title", "summary", "body", "questions")
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """Settings of the index. Saved in the manifest; a change rebuilds the index.
+
+    Attributes
+    ----------
+    title_weight, summary_weight, body_weight, questions_weight :
+        Weight of each field's unit-length TF-IDF vector in a check's vector.
+    ngram_max : longest word n-gram (2: unigrams and bigrams).
+    sublinear_tf : use 1 + log(tf).
+    dup_threshold : cosine at which two questions are the same question in other words.
+    answer_threshold : cosine at which a check's title answers a question.
+    """
+
+    title_weight: float = 2.0
+    summary_weight: float = 1.0
+    body_weight: float = 1.0
+    questions_weight: float = 0.5
+    ngram_max: int = 2
+    sublinear_tf: bool = True
+    dup_threshold: float = 0.7
+    answer_threshold: float = 0.6
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, float) and (v < 0 or (f.name.endswith("threshold") and v > 1)):
+                raise OptionError(f"{f.name}={v} is out of range; use a value >= 0 (thresholds <= 1)")
+        if not 1 <= self.ngram_max <= 3:
+            raise OptionError(f"ngram_max={self.ngram_max}; use 1, 2 or 3")
+
+    def weights(self) -> dict[str, float]:
+        return {f: getattr(self, f"{f}_weight") for f in FIELDS}
+
+
+def field_texts(check: Check) -> dict[str, str]:
+    """The text of each indexed field of a check."""
+    return {
+        "title": check.title,
+        "summary": check.summary,
+        "body": check.body(),
+        "questions": "\n".join(check.questions),
+    }
+
+
+def _pretokenized(doc: list[str]) -> list[str]:
+    return doc
+
+
+def _l2(m: sp.csr_matrix) -> sp.csr_matrix:
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sp.csr_matrix(sp.diags(1.0 / norms) @ m)
+
+
+def _quantize(m: sp.csr_matrix) -> sp.csr_matrix:
+    """Saved matrices hold float32; quantise in memory the same way so every path agrees."""
+    m = sp.csr_matrix(m, dtype=np.float64)
+    m.data = m.data.astype(np.float32).astype(np.float64)
+    return m
+
+
+def fingerprint(root: str | Path) -> str:
+    """Hash of every archive file's relative path, size and modification time (cheap stat walk)."""
+    root = Path(root)
+    h = hashlib.sha256()
+    if root.is_file():
+        st = root.stat()
+        h.update(f"{root.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        return h.hexdigest()
+    entries = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for f in filenames:
+            if f.startswith(".") or not f.endswith(ARTICLE_SUFFIXES + JSONL_SUFFIXES):
+                continue
+            p = Path(dirpath) / f
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            entries.append(f"{p.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n")
+    for e in sorted(entries):
+        h.update(e.encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
+@dataclass
+class Pool:
+    """The question pool: near-duplicates merged, each item with its provenance."""
+
+    texts: list[str]
+    answered_by: list[list[int]]
+    raised_by: list[list[int]]
+    variants: list[list[str]]
+    member_item: np.ndarray  # pool item of each member (title or question)
+    member_check: np.ndarray  # check of each member
+    member_is_title: np.ndarray
+
+
+def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    graph = sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+    _, labels = sp.csgraph.connected_components(graph, directed=False)
+    # Relabel by first member so item order follows member (hence check id) order.
+    order: dict[int, int] = {}
+    out = np.empty(n, dtype=np.int64)
+    for i, lab in enumerate(labels):
+        out[i] = order.setdefault(int(lab), len(order))
+    return out
+
+
+def build_pool(
+    checks: Sequence[Check], members: sp.csr_matrix, member_check: np.ndarray,
+    member_is_title: np.ndarray, member_text: list[str], config: IndexConfig, chunk: int = 2048,
+) -> Pool:
+    """Merge near-duplicate questions and link questions to the titles that answer them."""
+    n = members.shape[0]
+    lo = min(config.dup_threshold, config.answer_threshold)
+    rows_a, rows_b = [], []
+    mt = members.T.tocsr()
+    for start in range(0, n, chunk):
+        block = (members[start : start + chunk] @ mt).tocoo()
+        keep = (block.data >= lo) & (block.row + start < block.col)
+        r, c, v = block.row[keep] + start, block.col[keep], block.data[keep]
+        same_check = member_check[r] == member_check[c]
+        mixed = member_is_title[r] != member_is_title[c]
+        thr = np.where(mixed, config.answer_threshold, config.dup_threshold)
+        ok = (~same_check) & (v >= thr)
+        rows_a.append(r[ok])
+        rows_b.append(c[ok])
+    a = np.concatenate(rows_a) if rows_a else np.zeros(0, np.int64)
+    b = np.concatenate(rows_b) if rows_b else np.zeros(0, np.int64)
+    item = _components(n, a, b)
+    n_items = int(item.max()) + 1 if n else 0
+    answered_by: list[list[int]] = [[] for _ in range(n_items)]
+    raised_by: list[list[int]] = [[] for _ in range(n_items)]
+    variants: list[list[str]] = [[] for _ in range(n_items)]
+    for m in range(n):
+        it, ci = int(item[m]), int(member_check[m])
+        (answered_by if member_is_title[m] else raised_by)[it].append(ci)
+        if member_text[m] not in variants[it]:
+            variants[it].append(member_text[m])
+
+    def when(ci: int) -> tuple[int, str, str]:
+        d = checks[ci].checked_on
+        return (0 if d else 1, d or "", checks[ci].id)
+
+    texts = []
+    for it in range(n_items):
+        if raised_by[it]:
+            first = min(raised_by[it], key=when)
+            qs = [member_text[m] for m in np.flatnonzero((item == it) & (member_check == first))]
+            texts.append(next(q for q in qs))
+        else:
+            texts.append(checks[min(answered_by[it], key=when)].title)
+    return Pool(texts, answered_by, raised_by, variants, item, member_check, member_is_title)
+
+
+@dataclass
+class Index:
+    """A built (or loaded) index. Use `build_index` or `Index.load`; then `suggest` ranks."""
+
+    config: IndexConfig
+    terms: Sequence[str]
+    idf: np.ndarray
+    stems: dict[str, str]
+    checks_matrix: sp.csr_matrix  # checks x terms, unit rows
+    pool_matrix: sp.csr_matrix  # pool items x terms, unit rows
+    member_matrix: sp.csr_matrix  # titles and questions x terms, unit rows
+    check_ids: list[str]
+    check_dates: np.ndarray  # ordinal day or -1
+    check_records: Sequence[dict]
+    pool_records: Sequence[dict]
+    pair_item: np.ndarray  # (item, check) context pairs, sorted by item
+    pair_check: np.ndarray
+    member_item: np.ndarray
+    member_check: np.ndarray
+    member_is_title: np.ndarray
+    answered: np.ndarray  # bool per pool item
+    manifest: dict = field(default_factory=dict)
+    _term_lookup: Callable[[str], int] | None = None
+
+    # -- vectorising new text (numpy only) --------------------------------------------------
+    def term_id(self, term: str) -> int:
+        if self._term_lookup is None:
+            table = {t: i for i, t in enumerate(self.terms)}
+            self._term_lookup = lambda t: table.get(t, -1)
+        return self._term_lookup(term)
+
+    def field_vector(self, text: str) -> dict[int, float]:
+        """Unit-length TF-IDF of one text, as scikit-learn would compute it with this vocabulary."""
+        tokens = ngrams(analyze_with(text, self.stems), self.config.ngram_max)
+        counts: dict[int, int] = {}
+        for t in tokens:
+            i = self.term_id(t)
+            if i >= 0:
+                counts[i] = counts.get(i, 0) + 1
+        if not counts:
+            return {}
+        ids = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        if self.config.sublinear_tf:
+            tf = np.log(tf) + 1.0
+        w = tf * np.asarray(self.idf[ids], dtype=np.float64)
+        w /= np.sqrt((w * w).sum())
+        return dict(zip(ids.tolist(), w.tolist(), strict=True))
+
+    def vector(self, parts: dict[str, str], weights: dict[str, float] | None = None) -> sp.csr_matrix:
+        """A check-like vector from field texts (weighted unit field vectors, unit length)."""
+        weights = weights or self.config.weights()
+        acc: dict[int, float] = {}
+        for name, text in parts.items():
+            wf = weights.get(name, 0.0)
+            if not text or wf == 0:
+                continue
+            for i, v in self.field_vector(text).items():
+                acc[i] = acc.get(i, 0.0) + wf * v
+        return self._row(acc)
+
+    def _row(self, acc: dict[int, float]) -> sp.csr_matrix:
+        n_terms = len(self.idf)
+        if not acc:
+            return sp.csr_matrix((1, n_terms), dtype=np.float64)
+        ids = np.array(sorted(acc), dtype=np.int64)
+        vals = np.array([acc[i] for i in ids.tolist()], dtype=np.float64)
+        vals /= np.sqrt((vals * vals).sum())
+        vals = vals.astype(np.float32).astype(np.float64)
+        return sp.csr_matrix((vals, ids, np.array([0, len(ids)])), shape=(1, n_terms))
+
+    def text_vector(self, text: str) -> sp.csr_matrix:
+        return self._row(self.field_vector(text))
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, folder: str | Path) -> Path:
+        """Write the index atomically: a new version folder, then a symlink swap.
+
+        Returns the folder written. Raises `OutputError` when it cannot be written.
+        """
+        target = Path(folder)
+        try:
+            built = store.new_version_dir(target)
+        except OSError as exc:
+            raise SuggestError(
+                f"{target}: cannot create the index ({exc.strerror}); pass --index DIR to put it elsewhere"
+            ) from None
+        try:
+            store.write_strings(built, "terms", list(self.terms))
+            store.save_array(built, "idf", np.asarray(self.idf, dtype=np.float64))
+            (built / "stems.json").write_text(
+                json.dumps(self.stems, ensure_ascii=False, sort_keys=True), "utf-8"
+            )
+            for name, m in (("checks", self.checks_matrix), ("pool", self.pool_matrix), ("members", self.member_matrix)):
+                m = sp.csr_matrix(m)
+                store.save_array(built, f"{name}.data", m.data.astype(np.float32))
+                store.save_array(built, f"{name}.indices", m.indices.astype(np.int32))
+                store.save_array(built, f"{name}.indptr", m.indptr.astype(np.int64))
+            for name in ("check_dates", "pair_item", "pair_check", "member_item", "member_check", "member_is_title", "answered"):
+                store.save_array(built, name, np.asarray(getattr(self, name)))
+            store.write_jsonl(built, "checks", list(self.check_records))
+            store.write_jsonl(built, "pool", list(self.pool_records))
+            files = sorted(p.name for p in built.iterdir())
+            manifest = dict(self.manifest)
+            manifest["files"] = {f: store.file_digest(built / f) for f in files}
+            (built / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", "utf-8")
+            store.swap_in(built, target)
+        except OSError as exc:
+            import shutil
+
+            shutil.rmtree(built, ignore_errors=True)
+            raise SuggestError(f"{target}: cannot write the index ({exc.strerror or exc}); free space or pass --index DIR") from None
+        return target
+
+    @classmethod
+    def load(cls, folder: str | Path, verify: bool = True) -> Index:
+        """Load a saved index (memory-mapped). Raises `IndexFormatError` if it is damaged."""
+        folder = Path(folder).resolve()
+        try:
+            manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+        except FileNotFoundError:
+            raise IndexFormatError(f"{folder}: no index here; run `suggest index`") from None
+        except (OSError, ValueError):
+            raise IndexFormatError(f"{folder}: manifest.json is damaged; run `suggest index`") from None
+        if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+            got = manifest.get("format_version") if isinstance(manifest, dict) else None
+            raise IndexFormatError(
+                f"{folder}: index format version {got}, this suggest reads {FORMAT_VERSION}; run `suggest index` to rebuild"
+            )
+        if verify:
+            files = manifest.get("files")
+            if not isinstance(files, dict):
+                raise IndexFormatError(f"{folder}: manifest lists no files; run `suggest index`")
+            for name, digest in files.items():
+                p = folder / name
+                if not p.is_file() or store.file_digest(p) != digest:
+                    raise IndexFormatError(f"{folder}: {name} is missing or damaged; run `suggest index`")
+        try:
+            config = IndexConfig(**manifest["config"])
+        except (KeyError, TypeError) as exc:
+            raise IndexFormatError(f"{folder}: manifest settings unreadable ({exc}); run `suggest index`") from None
+        terms = store.Strings(folder, "terms")
+        idf = store.load_array(folder, "idf")
+        n_terms = len(idf)
+
+        def matrix(name: str, rows: int) -> sp.csr_matrix:
+            data = store.load_array(folder, f"{name}.data")
+            indices = store.load_array(folder, f"{name}.indices")
+            indptr = store.load_array(folder, f"{name}.indptr")
+            if len(indptr) != rows + 1 or indptr[-1] != len(data) or len(indices) != len(data):
+                raise IndexFormatError(f"{folder}: {name} matrix is damaged; run `suggest index`")
+            return sp.csr_matrix((np.asarray(data, dtype=np.float64), indices, indptr), shape=(rows, n_terms))
+
+        counts = manifest["counts"]
+        arrays = {n: store.load_array(folder, n) for n in ("check_dates", "pair_item", "pair_check", "member_item", "member_check", "member_is_title", "answered")}
+        check_records = store.Records(folder, "checks")
+        index = cls(
+            config=config,
+            terms=terms,
+            idf=idf,
+            stems=json.loads((folder / "stems.json").read_text("utf-8")),
+            checks_matrix=matrix("checks", counts["checks"]),
+            pool_matrix=matrix("pool", counts["pool"]),
+            member_matrix=matrix("members", counts["members"]),
+            check_ids=[],
+            check_records=check_records,
+            pool_records=store.Records(folder, "pool"),
+            manifest=manifest,
+            **arrays,
+        )
+        index._term_lookup = terms.find
+        index.check_ids = _LazyIds(check_records)  # type: ignore[assignment]
+        return index
+
+
+class _LazyIds(Sequence[str]):
+    def __init__(self, records: Sequence[dict]) -> None:
+        self.records = records
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self.records[i]["id"]
+
+
+def _ordinal(d: str | None) -> int:
+    return date.fromisoformat(d).toordinal() if d else -1
+
+
+def build_index(
+    checks: Sequence[Check], config: IndexConfig | None = None, archive_root: str | None = None,
+    archive_fingerprint: str | None = None, progress: Callable[[str], None] | None = None,
+) -> Index:
+    """Build the TF-IDF index and the question pool for ``checks``.
+
+    Parameters
+    ----------
+    checks : the archive's checks (any order; the index sorts them by id).
+    config : index settings; defaults to `IndexConfig()`.
+    archive_root, archive_fingerprint : recorded in the manifest to notice archive changes.
+    progress : optional callback for status lines.
+
+    Returns
+    -------
+    Index
+
+    Raises
+    ------
+    EmptyArchiveError
+        When there are no checks.
+
+    Examples
+    --------
+    >>> from suggest.archive import Check
+    >>> ix = build_index([Check(id="a", title="Is tea good?", questions=("Does tea help sleep?",))])
+    >>> ix.pool_records[0]["text"]
+    'Does tea help sleep?'
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    config = config or IndexConfig()
+    if not checks:
+        raise EmptyArchiveError("the archive has no readable checks; add saved articles to it")
+    checks = sorted(checks, key=lambda c: c.id)
+    say = progress or (lambda _m: None)
+    say(f"tokenising {len(checks)} checks")
+    field_tokens = {f: [] for f in FIELDS}  # type: dict[str, list[list[str]]]
+    for c in checks:
+        for name, text in field_texts(c).items():
+            field_tokens[name].append(ngrams(analyze(text), config.ngram_max))
+    vec = TfidfVectorizer(analyzer=_pretokenized, sublinear_tf=config.sublinear_tf, dtype=np.float64)
+    docs = [sum((field_tokens[f][i] for f in FIELDS), []) for i in range(len(checks))]
+    vec.fit(docs)
+    if not vec.vocabulary_:
+        raise EmptyArchiveError("the archive's checks contain no indexable words")
+    say("weighting fields")
+    weights = config.weights()
+    acc = None
+    for name in FIELDS:
+        m = vec.transform(field_tokens[name]) * weights[name]
+        acc = m if acc is None else acc + m
+    checks_matrix = _quantize(_l2(sp.csr_matrix(acc)))
+
+    say("merging questions")
+    member_text: list[str] = []
+    member_check: list[int] = []
+    member_is_title: list[bool] = []
+    member_tokens: list[list[str]] = []
+    for ci, c in enumerate(checks):
+        member_text.append(c.title)
+        member_check.append(ci)
+        member_is_title.append(True)
+        member_tokens.append(field_tokens["title"][ci])
+        for q in c.questions:
+            member_text.append(q)
+            member_check.append(ci)
+            member_is_title.append(False)
+            member_tokens.append(ngrams(analyze(q), config.ngram_max))
+    members = _quantize(sp.csr_matrix(vec.transform(member_tokens)))
+    mc = np.asarray(member_check, dtype=np.int64)
+    mt = np.asarray(member_is_title, dtype=bool)
+    pool = build_pool(checks, members, mc, mt, member_text, config)
+    n_items = len(pool.texts)
+    agg = sp.csr_matrix((np.ones(len(pool.member_item)), (pool.member_item, np.arange(len(pool.member_item)))), shape=(n_items, len(member_text)))
+    pool_matrix = _quantize(_l2(sp.csr_matrix(agg @ members)))
+
+    pairs = sorted({(it, ci) for it in range(n_items) for ci in pool.raised_by[it] + pool.answered_by[it]})
+    pair_item = np.array([p[0] for p in pairs], dtype=np.int64)
+    pair_check = np.array([p[1] for p in pairs], dtype=np.int64)
+    ids = [c.id for c in checks]
+
+    def dates_of(cis: list[int]) -> list[str]:
+        return sorted({checks[ci].checked_on for ci in cis if checks[ci].checked_on})
+
+    pool_records = [
+        {
+            "text": pool.texts[it],
+            "status": "answered" if pool.answered_by[it] else "open",
+            "answered_by": [ids[ci] for ci in pool.answered_by[it]],
+            "raised_by": [ids[ci] for ci in pool.raised_by[it]],
+            "raised_on": dates_of(pool.raised_by[it]),
+            "variants": pool.variants[it],
+        }
+        for it in range(n_items)
+    ]
+    check_records = [
+        {"id": c.id, "title": c.title, "checked_on": c.checked_on, "category": c.category, "url": c.url, "path": c.path}
+        for c in checks
+    ]
+    vocab = sorted(vec.vocabulary_, key=vec.vocabulary_.__getitem__)
+    stems: dict[str, str] = {}
+    for c in checks:
+        for text in field_texts(c).values():
+            for w in words(text):
+                if w not in stems:
+                    stems[w] = analyze(w)[0] if analyze(w) else w
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "config": asdict(config),
+        "counts": {"checks": len(checks), "pool": n_items, "members": len(member_text), "terms": len(vocab),
+                   "questions": int((~mt).sum()), "open": sum(1 for r in pool_records if r["status"] == "open")},
+        "archive": {"root": archive_root, "fingerprint": archive_fingerprint},
+        "python": platform.python_version(),
+    }
+    return Index(
+        config=config,
+        terms=vocab,
+        idf=np.asarray(vec.idf_, dtype=np.float64),
+        stems=stems,
+        checks_matrix=checks_matrix,
+        pool_matrix=pool_matrix,
+        member_matrix=members,
+        check_ids=ids,
+        check_dates=np.array([_ordinal(c.checked_on) for c in checks], dtype=np.int64),
+        check_records=check_records,
+        pool_records=pool_records,
+        pair_item=pair_item,
+        pair_check=pair_check,
+        member_item=pool.member_item,
+        member_check=mc,
+        member_is_title=mt,
+        answered=np.array([bool(a) for a in pool.answered_by], dtype=bool),
+        manifest=manifest,
+    )
+
+
+def default_index_dir(archive: str | Path) -> Path:
+    """Where the index of ``archive`` lives by default: ``.suggest-index`` inside the folder
+    (or beside a single archive file)."""
+    p = Path(archive)
+    if p.is_file():
+        return p.parent / f".{p.name}.suggest-index"
+    return p / ".suggest-index"
+
+
+def open_index(
+    archive: str | Path, index_dir: str | Path | None = None, config: IndexConfig | None = None,
+    notify: Callable[[str], None] | None = None, force: bool = False,
+) -> tuple[Index, Archive | None]:
+    """The up-to-date index of ``archive``: loaded if fresh, else (re)built and saved.
+
+    Rebuilds, with a note through ``notify``, when the archive changed, the settings changed,
+    the index is damaged or of another format version. Builders hold a lock so two at once end
+    with one good index; readers never see a half-written one.
+
+    Returns the index and the `Archive` when it had to read the archive (else None).
+    """
+    say = notify or (lambda _m: None)
+    archive = Path(archive)
+    if not archive.exists():
+        raise SuggestError(f"{archive}: no such archive; pass --archive DIR or set SUGGEST_ARCHIVE")
+    folder = Path(index_dir) if index_dir else default_index_dir(archive)
+    config = config or IndexConfig()
+    fp = fingerprint(archive)
+
+    def fresh() -> Index | None:
+        if force:
+            return None
+        try:
+            ix = Index.load(folder)
+        except IndexFormatError as exc:
+            if (folder / "manifest.json").exists() or folder.is_symlink():
+                say(f"note: {exc}; rebuilding")
+            return None
+        if ix.manifest.get("archive", {}).get("fingerprint") != fp:
+            say(f"note: the archive {archive} changed since the index was built; updating the index")
+            return None
+        if ix.config != config:
+            say("note: index settings changed; rebuilding the index")
+            return None
+        return ix
+
+    ix = fresh()
+    if ix is not None:
+        return ix, None
+    with store.locked(folder.parent / f".{folder.name}.lock"):
+        force_once = force
+        force = False
+        ix = None if force_once else fresh_quiet(folder, fp, config)
+        if ix is not None:
+            return ix, None
+        arch = read_archive(archive)
+        for p in arch.problems:
+            say(str(p))
+        say(f"indexing {archive}: {arch.summary()}")
+        built = build_index(arch.checks, config, str(archive), fp, progress=None)
+        built.save(folder)
+        return Index.load(folder), arch
+
+
+def fresh_quiet(folder: Path, fp: str, config: IndexConfig) -> Index | None:
+    """A fresh index another process finished while we waited for the lock, or None."""
+    try:
+        ix = Index.load(folder)
+    except IndexFormatError:
+        return None
+    if ix.manifest.get("archive", {}).get("fingerprint") != fp or ix.config != config:
+        return None
+    return ix

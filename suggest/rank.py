@@ -1,0 +1,314 @@
+"""Rank the question pool for an article: relevance, exclusions, diversity (MMR), per-source cap.
+
+`suggest` handles one article; `score_rows` and `select` are shared with the batch job so
+that the batch gives exactly the lists `suggest for` gives.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import scipy.sparse as sp
+
+from suggest.archive import Check
+from suggest.errors import OptionError
+from suggest.index import Index, field_texts
+
+SCORE_DECIMALS = 6
+
+
+@dataclass(frozen=True)
+class RankOptions:
+    """How to rank. Defaults are what `suggest for` uses.
+
+    Attributes
+    ----------
+    top : how many questions at most.
+    open_only : leave out questions an archive check already answers.
+    since, until : ISO dates; keep questions raised (or answered) in that range.
+    min_score : below this a question is noise, not a suggestion.
+    question_weight : share of the score from the question's own words; the rest comes from
+        the best-matching check that raised or answered it.
+    mmr_lambda : relevance vs novelty in the diversity step (1.0 turns diversity off).
+    max_per_source : at most this many suggestions raised by one check.
+    candidates : how many top-scoring questions the diversity step considers.
+    """
+
+    top: int = 5
+    open_only: bool = False
+    since: str | None = None
+    until: str | None = None
+    min_score: float = 0.05
+    question_weight: float = 0.5
+    mmr_lambda: float = 0.7
+    max_per_source: int = 2
+    candidates: int = 50
+
+    def __post_init__(self) -> None:
+        if self.top < 1:
+            raise OptionError(f"--top {self.top}: ask for at least 1 question")
+        if not 0 <= self.min_score <= 1:
+            raise OptionError(f"--min-score {self.min_score}: use a value from 0 to 1")
+        if not 0 <= self.question_weight <= 1 or not 0 <= self.mmr_lambda <= 1:
+            raise OptionError("question_weight and mmr_lambda must be from 0 to 1")
+        if self.max_per_source < 1:
+            raise OptionError(f"max_per_source {self.max_per_source}: use 1 or more")
+        for name in ("since", "until"):
+            v = getattr(self, name)
+            if v is not None:
+                try:
+                    date.fromisoformat(v)
+                except ValueError:
+                    raise OptionError(f"--{name} {v!r} is not a date; use YYYY-MM-DD") from None
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One suggested question with everything `--explain` shows."""
+
+    question: str
+    score: float
+    status: str
+    item: int
+    sources: tuple[str, ...]
+    answered_by: tuple[str, ...]
+    raised_on: tuple[str, ...] = ()
+    matched: tuple[str, ...] = field(default=())
+    question_score: float = 0.0
+    check_score: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "score": self.score,
+            "status": self.status,
+            "sources": list(self.sources),
+            "answered_by": list(self.answered_by),
+            "raised_on": list(self.raised_on),
+            "matched": list(self.matched),
+        }
+
+
+@dataclass
+class Article:
+    """A new article as the ranker needs it: its vector, its own title and question vectors."""
+
+    vector: sp.csr_matrix
+    title_vector: sp.csr_matrix
+    question_vectors: sp.csr_matrix
+    check_id: str | None
+    text: str
+
+
+def article_from_check(index: Index, check: Check) -> Article:
+    """Vectorise a parsed article with the index's vocabulary and field weights."""
+    parts = field_texts(check)
+    qv = [index.text_vector(q) for q in check.questions]
+    return Article(
+        vector=index.vector(parts),
+        title_vector=index.text_vector(check.title),
+        question_vectors=sp.vstack(qv, format="csr") if qv else sp.csr_matrix((0, len(index.idf))),
+        check_id=check.id,
+        text="\n".join(parts.values()),
+    )
+
+
+def _context_max(index: Index, check_scores: np.ndarray) -> np.ndarray:
+    """Per pool item, the best score among the checks that raised or answered it (rows x items)."""
+    n_items = index.pool_matrix.shape[0]
+    out = np.zeros((check_scores.shape[0], n_items), dtype=np.float64)
+    if len(index.pair_item):
+        vals = check_scores[:, index.pair_check]
+        starts = np.flatnonzero(np.r_[True, index.pair_item[1:] != index.pair_item[:-1]])
+        out[:, index.pair_item[starts]] = np.maximum.reduceat(vals, starts, axis=1)
+    return out
+
+
+def filter_mask(index: Index, opts: RankOptions) -> np.ndarray:
+    """Pool items allowed by --open-only and --since/--until (same for every article)."""
+    keep = np.ones(index.pool_matrix.shape[0], dtype=bool)
+    if opts.open_only:
+        keep &= ~np.asarray(index.answered, dtype=bool)
+    if opts.since or opts.until:
+        lo = date.fromisoformat(opts.since).toordinal() if opts.since else -(10**9)
+        hi = date.fromisoformat(opts.until).toordinal() if opts.until else 10**9
+        d = np.asarray(index.check_dates)[index.pair_check]
+        ok = (d >= lo) & (d <= hi) & (d >= 0)
+        in_range = np.zeros_like(keep)
+        in_range[index.pair_item[ok]] = True
+        keep &= in_range
+    return keep
+
+
+def score_rows(index: Index, vectors: sp.csr_matrix, opts: RankOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scores of every pool item for each row of ``vectors`` (articles x items).
+
+    Returns (score, question part, check part), scores rounded so ties are exact and broken by
+    item order.
+    """
+    q = np.asarray((vectors @ index.pool_matrix.T).todense(), dtype=np.float64)
+    c = np.asarray((vectors @ index.checks_matrix.T).todense(), dtype=np.float64)
+    ctx = _context_max(index, c)
+    w = opts.question_weight
+    score = np.round(w * q + (1 - w) * ctx, SCORE_DECIMALS)
+    return score, q, ctx
+
+
+def exclusion_mask(index: Index, own_check: int | None, title_sims: np.ndarray, question_sims: np.ndarray) -> np.ndarray:
+    """Items never to suggest for one article: its own, those it answers, its near-duplicates."""
+    cfg = index.config
+    out = title_sims >= cfg.answer_threshold
+    if question_sims.size:
+        out |= question_sims.max(axis=0) >= cfg.dup_threshold
+    if own_check is not None:
+        out[index.pair_item[index.pair_check == own_check]] = True
+    return out
+
+
+def select(
+    index: Index, score: np.ndarray, allowed: np.ndarray, opts: RankOptions,
+) -> list[int]:
+    """Pick up to ``opts.top`` items: best first, diverse (MMR), at most N per source check."""
+    ok = allowed & (score >= opts.min_score) & (score > 0)
+    cand = np.flatnonzero(ok)
+    if len(cand) > opts.candidates:
+        # Stable: equal scores keep item order, so ties break by item id.
+        order = np.argsort(-score[cand], kind="stable")[: opts.candidates]
+        cand = cand[order]
+    else:
+        cand = cand[np.argsort(-score[cand], kind="stable")]
+    if not len(cand):
+        return []
+    sims = np.asarray((index.pool_matrix[cand] @ index.pool_matrix[cand].T).todense())
+    per_source: dict[int, int] = {}
+    contexts = {int(i): _context_of(index, int(i)) for i in cand}
+    chosen: list[int] = []
+    remaining = list(range(len(cand)))
+    lam = opts.mmr_lambda
+    while remaining and len(chosen) < opts.top:
+        best, best_val = None, -np.inf
+        for r in remaining:
+            penalty = max((sims[r, s] for s in chosen), default=0.0)
+            val = lam * score[cand[r]] - (1 - lam) * penalty
+            if val > best_val + 1e-12:
+                best, best_val = r, val
+        if best is None:
+            break
+        remaining.remove(best)
+        item = int(cand[best])
+        if any(sims[best, s] >= index.config.dup_threshold for s in chosen):
+            continue
+        if any(per_source.get(c, 0) >= opts.max_per_source for c in contexts[item]):
+            continue
+        for c in contexts[item]:
+            per_source[c] = per_source.get(c, 0) + 1
+        chosen.append(best)
+    items = [int(cand[r]) for r in chosen]
+    return sorted(items, key=lambda i: (-score[i], i))
+
+
+def _context_of(index: Index, item: int) -> list[int]:
+    lo, hi = np.searchsorted(index.pair_item, [item, item + 1])
+    return [int(x) for x in index.pair_check[lo:hi]]
+
+
+_WORDS = re.compile(r"\b\w\w+\b")
+
+
+def matched_words(index: Index, article_text: str, item: int) -> tuple[str, ...]:
+    """The article's words whose stems the suggestion shares, as readable words."""
+    row = index.pool_matrix[item]
+    shared = set()
+    for t in row.indices.tolist():
+        term = index.terms[t]
+        if " " not in term:
+            shared.add(term)
+    out: dict[str, None] = {}
+    for w in _WORDS.findall(article_text.casefold()):
+        s = index.stems.get(w)
+        if s is None:
+            from suggest.text import analyze
+
+            toks = analyze(w)
+            s = toks[0] if toks else None
+        if s in shared:
+            out.setdefault(w, None)
+    return tuple(sorted(out))
+
+
+def to_suggestions(
+    index: Index, items: list[int], score: np.ndarray, q: np.ndarray, ctx: np.ndarray, article_text: str | None,
+) -> list[Suggestion]:
+    out = []
+    for i in items:
+        rec = index.pool_records[i]
+        out.append(
+            Suggestion(
+                question=rec["text"],
+                score=float(score[i]),
+                status=rec["status"],
+                item=i,
+                sources=tuple(rec["raised_by"]),
+                answered_by=tuple(rec["answered_by"]),
+                raised_on=tuple(rec["raised_on"]),
+                matched=matched_words(index, article_text, i) if article_text is not None else (),
+                question_score=float(np.round(q[i], SCORE_DECIMALS)),
+                check_score=float(np.round(ctx[i], SCORE_DECIMALS)),
+            )
+        )
+    return out
+
+
+def own_check_row(index: Index, check_id: str | None) -> int | None:
+    if check_id is None:
+        return None
+    ids = index.check_ids
+    lo, hi = 0, len(ids)
+    while lo < hi:  # ids are sorted
+        mid = (lo + hi) // 2
+        if ids[mid] < check_id:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo if lo < len(ids) and ids[lo] == check_id else None
+
+
+def check_record(index: Index, check_id: str) -> dict:
+    """The stored record (id, title, date, category, url, path) of one archive check."""
+    row = own_check_row(index, check_id)
+    if row is None:
+        raise KeyError(check_id)
+    return index.check_records[row]
+
+
+def suggest(index: Index, article: Check, opts: RankOptions | None = None, explain: bool = False) -> list[Suggestion]:
+    """Rank the archive's questions for a new article.
+
+    Parameters
+    ----------
+    index : from `build_index` or `Index.load`.
+    article : the parsed article (see `suggest.archive.parse_article`).
+    opts : ranking options; defaults to `RankOptions()`.
+    explain : also find the matching words (slower on big pools).
+
+    Returns
+    -------
+    list of Suggestion
+        At most ``opts.top``, best first; fewer when fewer pass ``min_score``.
+
+    Examples
+    --------
+    >>> ranked = suggest(index, parse_article(open("draft.txt").read()))  # doctest: +SKIP
+    """
+    opts = opts or RankOptions()
+    art = article_from_check(index, article)
+    score, q, ctx = score_rows(index, art.vector, opts)
+    title_sims = np.asarray((art.title_vector @ index.pool_matrix.T).todense()).ravel()
+    question_sims = np.asarray((art.question_vectors @ index.pool_matrix.T).todense())
+    excluded = exclusion_mask(index, own_check_row(index, art.check_id), title_sims, question_sims)
+    allowed = filter_mask(index, opts) & ~excluded
+    items = select(index, score[0], allowed, opts)
+    return to_suggestions(index, items, score[0], q[0], ctx[0], art.text)

@@ -1,0 +1,181 @@
+"""Plain-file storage for the saved index: atomic directory swaps, memory-mapped arrays,
+sorted string tables and JSON Lines tables read by offset. No pickle anywhere."""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from suggest.errors import IndexFormatError, OutputError
+
+_FULL_HASH_LIMIT = 16 * 1024 * 1024
+_SAMPLE = 1024 * 1024
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file; for big files, of its size, first and last MiB (cheap on every load)."""
+    size = path.stat().st_size
+    h = hashlib.sha256(str(size).encode())
+    with path.open("rb") as f:
+        if size <= _FULL_HASH_LIMIT:
+            h.update(f.read())
+        else:
+            h.update(f.read(_SAMPLE))
+            f.seek(size - _SAMPLE)
+            h.update(f.read(_SAMPLE))
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write a file so that readers see the old content or the new, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc}); free space or fix permissions") from None
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``path`` (created if needed), held for the block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+b") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def swap_in(built: Path, target: Path) -> None:
+    """Make ``target`` (a symlink) point at the finished directory ``built`` atomically.
+
+    Readers that resolved the old link keep a complete old index; new readers get the new one.
+    Older versions are removed afterwards.
+    """
+    link_tmp = target.parent / f".{target.name}.link-{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        link_tmp.unlink()
+    os.symlink(built.name, link_tmp)
+    if target.exists() and not target.is_symlink():
+        # An index directory from before the symlink layout: move it aside first.
+        aside = target.parent / f"{target.name}.old-{os.getpid()}"
+        os.replace(target, aside)
+        shutil.rmtree(aside, ignore_errors=True)
+    os.replace(link_tmp, target)
+    prefix = f"{target.name}.v-"
+    for old in target.parent.iterdir():
+        if old.name.startswith(prefix) and old.name != built.name:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def new_version_dir(target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{target.name}.v-", dir=target.parent))
+
+
+def save_array(folder: Path, name: str, arr: np.ndarray) -> None:
+    np.save(folder / f"{name}.npy", np.ascontiguousarray(arr), allow_pickle=False)
+
+
+def load_array(folder: Path, name: str, mmap: bool = True) -> np.ndarray:
+    try:
+        return np.load(folder / f"{name}.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise IndexFormatError(f"{folder}: {name}.npy is damaged ({exc})") from None
+
+
+def write_strings(folder: Path, name: str, items: Sequence[str]) -> None:
+    """A sorted-or-not list of strings as one UTF-8 blob plus an offsets array."""
+    encoded = [s.encode("utf-8") for s in items]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    (folder / f"{name}.bin").write_bytes(b"".join(encoded))
+    save_array(folder, f"{name}.offsets", offsets)
+
+
+class Strings(Sequence[str]):
+    """A string table written by `write_strings`, memory-mapped; `find` needs sorted items."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        self.offsets = load_array(folder, f"{name}.offsets")
+        path = folder / f"{name}.bin"
+        size = path.stat().st_size
+        self.blob = np.memmap(path, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
+        if len(self.offsets) == 0 or int(self.offsets[-1]) != size:
+            raise IndexFormatError(f"{folder}: {name}.bin does not match its offsets")
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def raw(self, i: int) -> bytes:
+        return self.blob[int(self.offsets[i]) : int(self.offsets[i + 1])].tobytes()
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return self.raw(i).decode("utf-8")
+
+    def find(self, s: str) -> int:
+        """Index of ``s`` in a sorted table, or -1 (binary search on UTF-8 bytes)."""
+        key = s.encode("utf-8")
+        n = len(self)
+        i = bisect.bisect_left(range(n), key, key=self.raw)
+        return i if i < n and self.raw(i) == key else -1
+
+
+def write_jsonl(folder: Path, name: str, records: Iterable[dict]) -> int:
+    """Records as JSON Lines plus an offsets array, so one record can be read alone."""
+    offsets = [0]
+    with (folder / f"{name}.jsonl").open("wb") as f:
+        for r in records:
+            line = (json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+            f.write(line)
+            offsets.append(offsets[-1] + len(line))
+    save_array(folder, f"{name}.offsets", np.asarray(offsets, dtype=np.int64))
+    return len(offsets) - 1
+
+
+class Records(Sequence[dict]):
+    """A JSON Lines table written by `write_jsonl`; records are parsed on access."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        self.offsets = load_array(folder, f"{name}.offsets")
+        path = folder / f"{name}.jsonl"
+        size = path.stat().st_size
+        self.blob = np.memmap(path, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
+        if len(self.offsets) == 0 or int(self.offsets[-1]) != size:
+            raise IndexFormatError(f"{folder}: {name}.jsonl does not match its offsets")
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        raw = self.blob[int(self.offsets[i]) : int(self.offsets[i + 1])].tobytes()
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise IndexFormatError(f"record {i} of the index is damaged") from None

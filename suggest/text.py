@@ -1,0 +1,111 @@
+"""Text normalisation and the tokenizer shared by indexing and querying.
+
+Everything here is pure and module-level so scikit-learn can pickle it. nltk is imported
+lazily: the query path stems through the table saved in the index and only loads nltk for
+words the archive never contained.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from importlib import resources
+
+_HYPHENS = str.maketrans({"\u2010": "-", "\u2011": "-"})
+_CITATION = re.compile(r"\s*\[\d{1,3}\]")
+_LINK_MD = re.compile(r"\[([^\[\]]+)\]\((?:[^()\s]+)\)")
+_LINK_HTML = re.compile(r"<a\b[^>]*>(.*?)</a\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+_ATTR_FRAGMENT = re.compile(r"""(?:\b[\w-]+\s*=\s*(?:"[^"]*"|'[^']*')\s*)+/?>""")
+_LEADING_HASHES = re.compile(r"^\s*#{1,6}\s+")
+_SPACES = re.compile(r"[ \t\u00a0]+")
+_WORD = re.compile(r"\b\w\w+\b")
+
+
+def normalize(text: str) -> str:
+    """Normalise one line or paragraph of archive text.
+
+    NFKC, both Unicode hyphens (U+2010, U+2011) to ``-``, markdown residue (``**``, a leading
+    ``# ``, stray ``*``) and HTML tags or attribute fragments removed, links reduced to their
+    text, runs of spaces folded. Curly quotes and citation markers are kept. Idempotent.
+
+    Examples
+    --------
+    >>> normalize("**Fact‑checking** # works*")
+    'Fact-checking # works'
+    """
+    text = unicodedata.normalize("NFKC", text).translate(_HYPHENS)
+    text = _LINK_MD.sub(r"\1", text)
+    text = _LINK_HTML.sub(r"\1", text)
+    text = _TAG.sub("", text)
+    text = _ATTR_FRAGMENT.sub("", text)
+    text = text.replace("*", "")
+    text = _LEADING_HASHES.sub("", text)
+    text = _SPACES.sub(" ", text).strip()
+    # NFKC can expose new hyphen forms only once; a second pass is a fixed point.
+    return text
+
+
+def strip_citations(text: str) -> str:
+    """Remove citation markers such as ``[1]`` or ``[2] [3]`` (for the indexed text only)."""
+    return _CITATION.sub("", text)
+
+
+@lru_cache(maxsize=1)
+def stop_words() -> frozenset[str]:
+    """The English stop-word list shipped with the package (no nltk download needed)."""
+    raw = resources.files("suggest").joinpath("data/stopwords.txt").read_text("utf-8")
+    return frozenset(w for w in raw.split("\n") if w and not w.startswith("#"))
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens of two or more characters, stop words and citations removed."""
+    stop = stop_words()
+    return [w for w in _WORD.findall(strip_citations(text).casefold()) if w not in stop]
+
+
+@lru_cache(maxsize=1)
+def _snowball() -> Callable[[str], str]:
+    from nltk.stem.snowball import SnowballStemmer  # slow import: only when a word is new
+
+    return SnowballStemmer("english").stem
+
+
+@lru_cache(maxsize=1 << 20)
+def stem(word: str) -> str:
+    """nltk's Snowball (Porter2) stem of one lower-cased word, computed once per word."""
+    return _snowball()(word)
+
+
+def analyze(text: str) -> list[str]:
+    """The tokenizer given to ``TfidfVectorizer``: normalised, stop-worded, stemmed words."""
+    return [stem(w) for w in words(text)]
+
+
+def analyze_with(text: str, table: dict[str, str]) -> list[str]:
+    """``analyze`` through a saved word-to-stem table; nltk only for words the table lacks."""
+    out = []
+    for w in words(text):
+        s = table.get(w)
+        out.append(s if s is not None else stem(w))
+    return out
+
+
+def ngrams(tokens: list[str], n_max: int) -> list[str]:
+    """Word n-grams exactly as scikit-learn's ``_word_ngrams`` forms them (joined by a space)."""
+    if n_max <= 1:
+        return list(tokens)
+    out = list(tokens)
+    for n in range(2, n_max + 1):
+        out.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+    return out
+
+
+def distinct_words(texts: Iterable[str]) -> set[str]:
+    """Every distinct indexed word in ``texts`` (for the word-to-stem table)."""
+    seen: set[str] = set()
+    for t in texts:
+        seen.update(words(t))
+    return seen
