@@ -6,7 +6,6 @@ that the batch gives exactly the lists `suggest for` gives.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -16,6 +15,7 @@ import scipy.sparse as sp
 from suggest.archive import Check
 from suggest.errors import OptionError
 from suggest.index import Index, field_texts
+from suggest.text import analyze_with, words
 
 SCORE_DECIMALS = 6
 
@@ -143,14 +143,24 @@ def filter_mask(index: Index, opts: RankOptions) -> np.ndarray:
     return keep
 
 
+def _dot(matrix: sp.csr_matrix, vectors: sp.csr_matrix) -> np.ndarray:
+    """Dense (rows of ``vectors``) x (rows of ``matrix``) dot products.
+
+    ``matrix @ vectors.T`` keeps the big matrix in its stored CSR form (transposing it would
+    cost more than the product for one article). Both orders sum over terms in the same order,
+    so the batch job and `suggest for` get identical numbers.
+    """
+    return np.asarray((matrix @ vectors.T).T.todense(), dtype=np.float64)
+
+
 def score_rows(index: Index, vectors: sp.csr_matrix, opts: RankOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Scores of every pool item for each row of ``vectors`` (articles x items).
 
     Returns (score, question part, check part), scores rounded so ties are exact and broken by
     item order.
     """
-    q = np.asarray((vectors @ index.pool_matrix.T).todense(), dtype=np.float64)
-    c = np.asarray((vectors @ index.checks_matrix.T).todense(), dtype=np.float64)
+    q = _dot(index.pool_matrix, vectors)
+    c = _dot(index.checks_matrix, vectors)
     ctx = _context_max(index, c)
     w = opts.question_weight
     score = np.round(w * q + (1 - w) * ctx, SCORE_DECIMALS)
@@ -215,9 +225,6 @@ def _context_of(index: Index, item: int) -> list[int]:
     return [int(x) for x in index.pair_check[lo:hi]]
 
 
-_WORDS = re.compile(r"\b\w\w+\b")
-
-
 def matched_words(index: Index, article_text: str, item: int) -> tuple[str, ...]:
     """The article's words whose stems the suggestion shares, as readable words."""
     row = index.pool_matrix[item]
@@ -226,16 +233,10 @@ def matched_words(index: Index, article_text: str, item: int) -> tuple[str, ...]
         term = index.terms[t]
         if " " not in term:
             shared.add(term)
-    out: dict[str, None] = {}
-    for w in _WORDS.findall(article_text.casefold()):
-        s = index.stems.get(w)
-        if s is None:
-            from suggest.text import analyze
-
-            toks = analyze(w)
-            s = toks[0] if toks else None
-        if s in shared:
-            out.setdefault(w, None)
+    out: set[str] = set()
+    for w in set(words(article_text)):
+        if analyze_with(w, index.stems)[0] in shared:
+            out.add(w)
     return tuple(sorted(out))
 
 
@@ -306,9 +307,9 @@ def suggest(index: Index, article: Check, opts: RankOptions | None = None, expla
     opts = opts or RankOptions()
     art = article_from_check(index, article)
     score, q, ctx = score_rows(index, art.vector, opts)
-    title_sims = np.asarray((art.title_vector @ index.pool_matrix.T).todense()).ravel()
-    question_sims = np.asarray((art.question_vectors @ index.pool_matrix.T).todense())
+    title_sims = _dot(index.pool_matrix, art.title_vector).ravel()
+    question_sims = _dot(index.pool_matrix, art.question_vectors)
     excluded = exclusion_mask(index, own_check_row(index, art.check_id), title_sims, question_sims)
     allowed = filter_mask(index, opts) & ~excluded
     items = select(index, score[0], allowed, opts)
-    return to_suggestions(index, items, score[0], q[0], ctx[0], art.text)
+    return to_suggestions(index, items, score[0], q[0], ctx[0], art.text if explain else None)

@@ -7,6 +7,7 @@ words the archive never contained.
 
 from __future__ import annotations
 
+import gzip
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -75,7 +76,12 @@ def _snowball() -> Callable[[str], str]:
 
 @lru_cache(maxsize=1 << 20)
 def stem(word: str) -> str:
-    """nltk's Snowball (Porter2) stem of one lower-cased word, computed once per word."""
+    """nltk's Snowball (Porter2) stem of one lower-cased word, computed once per word.
+
+    Numbers have no suffixes: Snowball returns them unchanged, so nltk is not loaded for them.
+    """
+    if word.isdigit():
+        return word
     return _snowball()(word)
 
 
@@ -84,11 +90,22 @@ def analyze(text: str) -> list[str]:
     return [stem(w) for w in words(text)]
 
 
+@lru_cache(maxsize=1)
+def lexicon() -> dict[str, str]:
+    """Snowball stems of ~47k common English words, shipped (see scripts/make_stem_lexicon.py)."""
+    raw = resources.files("suggest").joinpath("data/stems.tsv.gz").read_bytes()
+    pairs = (line.split("\t") for line in gzip.decompress(raw).decode("utf-8").splitlines())
+    return {w: s for w, s in pairs}
+
+
 def analyze_with(text: str, table: dict[str, str]) -> list[str]:
-    """``analyze`` through a saved word-to-stem table; nltk only for words the table lacks."""
+    """``analyze`` through a saved word-to-stem table, then the shipped lexicon; nltk only for
+    words neither has (its import alone costs over a second)."""
     out = []
     for w in words(text):
         s = table.get(w)
+        if s is None:
+            s = lexicon().get(w)
         out.append(s if s is not None else stem(w))
     return out
 
