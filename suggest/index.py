@@ -24,7 +24,7 @@ from suggest.archive import JSONL_SUFFIXES, ARTICLE_SUFFIXES, Archive, Check, re
 from suggest.errors import EmptyArchiveError, IndexFormatError, OptionError, SuggestError
 from suggest.text import analyze, analyze_with, ngrams, words
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 FIELDS = ("title", "summary", "body", "questions")
 
 
@@ -38,8 +38,9 @@ class IndexConfig:
         Weight of each field's unit-length TF-IDF vector in a check's vector.
     ngram_max : longest word n-gram (2: unigrams and bigrams).
     sublinear_tf : use 1 + log(tf).
-    dup_threshold : cosine at which two questions are the same question in other words.
-    answer_threshold : cosine at which a check's title answers a question.
+    dup_threshold : cosine (single-word view) at which two questions are one question.
+    answer_title_threshold, answer_threshold : a check answers a question when the question's
+        cosine to the check's title and to the whole check reach these (single-word view).
     """
 
     title_weight: float = 2.0
@@ -48,8 +49,9 @@ class IndexConfig:
     questions_weight: float = 0.5
     ngram_max: int = 2
     sublinear_tf: bool = True
-    dup_threshold: float = 0.7
-    answer_threshold: float = 0.6
+    dup_threshold: float = 0.45
+    answer_title_threshold: float = 0.15
+    answer_threshold: float = 0.4
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -126,6 +128,7 @@ class Pool:
     member_item: np.ndarray  # pool item of each member (title or question)
     member_check: np.ndarray  # check of each member
     member_is_title: np.ndarray
+    shown_member: np.ndarray  # the member whose text each item shows
 
 
 def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -139,25 +142,51 @@ def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+def unigram_view(m: sp.csr_matrix, unigram: np.ndarray) -> sp.csr_matrix:
+    """Rows restricted to single-word terms, unit length again.
+
+    Paraphrases share words far more often than word pairs, so "the same question in other
+    words" is judged on this view.
+    """
+    m = sp.csr_matrix(m)
+    keep = unigram[m.indices]
+    out = sp.csr_matrix((m.data * keep, m.indices.copy(), m.indptr.copy()), shape=m.shape)
+    out.eliminate_zeros()
+    return _l2(out)
+
+
 def build_pool(
-    checks: Sequence[Check], members: sp.csr_matrix, member_check: np.ndarray,
+    checks: Sequence[Check], members1: sp.csr_matrix, checks1: sp.csr_matrix, member_check: np.ndarray,
     member_is_title: np.ndarray, member_text: list[str], config: IndexConfig, chunk: int = 2048,
 ) -> Pool:
-    """Merge near-duplicate questions and link questions to the titles that answer them."""
-    n = members.shape[0]
-    lo = min(config.dup_threshold, config.answer_threshold)
+    """Merge near-duplicate questions and link questions to the titles that answer them.
+
+    ``members1`` and ``checks1`` are unigram views. Two questions (or two titles) of different
+    checks merge at ``dup_threshold``; a question joins a check's title (is answered by it) when
+    it is close to the title (``answer_title_threshold``) and to the whole check
+    (``answer_threshold``).
+    """
+    n = members1.shape[0]
+    lo = min(config.dup_threshold, config.answer_title_threshold)
     rows_a, rows_b = [], []
-    mt = members.T.tocsr()
+    mt = members1.T.tocsr()
     for start in range(0, n, chunk):
-        block = (members[start : start + chunk] @ mt).tocoo()
+        block = (members1[start : start + chunk] @ mt).tocoo()
         keep = (block.data >= lo) & (block.row + start < block.col)
         r, c, v = block.row[keep] + start, block.col[keep], block.data[keep]
-        same_check = member_check[r] == member_check[c]
+        ok = member_check[r] != member_check[c]
         mixed = member_is_title[r] != member_is_title[c]
-        thr = np.where(mixed, config.answer_threshold, config.dup_threshold)
-        ok = (~same_check) & (v >= thr)
-        rows_a.append(r[ok])
-        rows_b.append(c[ok])
+        ok &= np.where(mixed, v >= config.answer_title_threshold, v >= config.dup_threshold)
+        r, c, mixed = r[ok], c[ok], mixed[ok]
+        if mixed.any():
+            q = np.where(member_is_title[r], c, r)[mixed]
+            t = np.where(member_is_title[r], r, c)[mixed]
+            whole = np.asarray(members1[q].multiply(checks1[member_check[t]]).sum(axis=1)).ravel()
+            ok2 = np.ones(len(r), dtype=bool)
+            ok2[np.flatnonzero(mixed)] = whole >= config.answer_threshold
+            r, c = r[ok2], c[ok2]
+        rows_a.append(r)
+        rows_b.append(c)
     a = np.concatenate(rows_a) if rows_a else np.zeros(0, np.int64)
     b = np.concatenate(rows_b) if rows_b else np.zeros(0, np.int64)
     item = _components(n, a, b)
@@ -165,9 +194,15 @@ def build_pool(
     answered_by: list[list[int]] = [[] for _ in range(n_items)]
     raised_by: list[list[int]] = [[] for _ in range(n_items)]
     variants: list[list[str]] = [[] for _ in range(n_items)]
+    first_member: dict[tuple[int, int], int] = {}
     for m in range(n):
         it, ci = int(item[m]), int(member_check[m])
-        (answered_by if member_is_title[m] else raised_by)[it].append(ci)
+        if member_is_title[m]:
+            answered_by[it].append(ci)
+        else:
+            if ci not in raised_by[it]:
+                raised_by[it].append(ci)
+            first_member.setdefault((it, ci), m)
         if member_text[m] not in variants[it]:
             variants[it].append(member_text[m])
 
@@ -175,15 +210,16 @@ def build_pool(
         d = checks[ci].checked_on
         return (0 if d else 1, d or "", checks[ci].id)
 
-    texts = []
+    shown = []
+    title_member = {int(member_check[m]): m for m in np.flatnonzero(member_is_title)}
     for it in range(n_items):
         if raised_by[it]:
-            first = min(raised_by[it], key=when)
-            qs = [member_text[m] for m in np.flatnonzero((item == it) & (member_check == first))]
-            texts.append(next(q for q in qs))
+            shown.append(first_member[(it, min(raised_by[it], key=when))])
         else:
-            texts.append(checks[min(answered_by[it], key=when)].title)
-    return Pool(texts, answered_by, raised_by, variants, item, member_check, member_is_title)
+            shown.append(title_member[min(answered_by[it], key=when)])
+    texts = [member_text[m] for m in shown]
+    return Pool(texts, answered_by, raised_by, variants, item, member_check, member_is_title,
+                np.asarray(shown, dtype=np.int64))
 
 
 @dataclass
@@ -207,8 +243,28 @@ class Index:
     member_check: np.ndarray
     member_is_title: np.ndarray
     answered: np.ndarray  # bool per pool item
+    shown_member: np.ndarray  # member row of the text each pool item shows
+    unigram: np.ndarray  # bool per term: a single word (not a word pair)
     manifest: dict = field(default_factory=dict)
     _term_lookup: Callable[[str], int] | None = None
+    _pool1: sp.csr_matrix | None = None
+
+    def shown_unigram(self, items: np.ndarray) -> sp.csr_matrix:
+        """Single-word view of the texts the given pool items show."""
+        rows = np.asarray(self.shown_member)[items]
+        return unigram_view(self.member_matrix[rows], np.asarray(self.unigram, dtype=bool))
+
+    @property
+    def pool_unigram(self) -> sp.csr_matrix:
+        """Single-word view of the pool (for "same question in other words" tests)."""
+        if self._pool1 is None:
+            self._pool1 = unigram_view(self.pool_matrix, np.asarray(self.unigram, dtype=bool))
+        return self._pool1
+
+    def members_of(self, row: int) -> np.ndarray:
+        """Member rows (its title first, then its questions) of the check in ``row``."""
+        lo, hi = np.searchsorted(self.member_check, [row, row + 1])
+        return np.arange(lo, hi)
 
     # -- vectorising new text (numpy only) --------------------------------------------------
     def term_id(self, term: str) -> int:
@@ -284,7 +340,7 @@ class Index:
                 store.save_array(built, f"{name}.data", m.data.astype(np.float32))
                 store.save_array(built, f"{name}.indices", m.indices.astype(np.int32))
                 store.save_array(built, f"{name}.indptr", m.indptr.astype(np.int64))
-            for name in ("check_dates", "pair_item", "pair_check", "member_item", "member_check", "member_is_title", "answered"):
+            for name in ("check_dates", "pair_item", "pair_check", "member_item", "member_check", "member_is_title", "answered", "unigram", "shown_member"):
                 store.save_array(built, name, np.asarray(getattr(self, name)))
             store.write_jsonl(built, "checks", list(self.check_records))
             store.write_jsonl(built, "pool", list(self.pool_records))
@@ -303,30 +359,31 @@ class Index:
     @classmethod
     def load(cls, folder: str | Path, verify: bool = True) -> Index:
         """Load a saved index (memory-mapped). Raises `IndexFormatError` if it is damaged."""
-        folder = Path(folder).resolve()
+        shown = Path(folder)
+        folder = shown.resolve()
         try:
             manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
         except FileNotFoundError:
-            raise IndexFormatError(f"{folder}: no index here; run `suggest index`") from None
+            raise IndexFormatError(f"{shown}: no index here; run `suggest index`") from None
         except (OSError, ValueError):
-            raise IndexFormatError(f"{folder}: manifest.json is damaged; run `suggest index`") from None
+            raise IndexFormatError(f"{shown}: manifest.json is damaged; run `suggest index`") from None
         if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
             got = manifest.get("format_version") if isinstance(manifest, dict) else None
             raise IndexFormatError(
-                f"{folder}: index format version {got}, this suggest reads {FORMAT_VERSION}; run `suggest index` to rebuild"
+                f"{shown}: index format version {got}, this suggest reads {FORMAT_VERSION}; run `suggest index` to rebuild"
             )
         if verify:
             files = manifest.get("files")
             if not isinstance(files, dict):
-                raise IndexFormatError(f"{folder}: manifest lists no files; run `suggest index`")
+                raise IndexFormatError(f"{shown}: manifest lists no files; run `suggest index`")
             for name, digest in files.items():
                 p = folder / name
                 if not p.is_file() or store.file_digest(p) != digest:
-                    raise IndexFormatError(f"{folder}: {name} is missing or damaged; run `suggest index`")
+                    raise IndexFormatError(f"{shown}: {name} is missing or damaged; run `suggest index`")
         try:
             config = IndexConfig(**manifest["config"])
         except (KeyError, TypeError) as exc:
-            raise IndexFormatError(f"{folder}: manifest settings unreadable ({exc}); run `suggest index`") from None
+            raise IndexFormatError(f"{shown}: manifest settings unreadable ({exc}); run `suggest index`") from None
         terms = store.Strings(folder, "terms")
         idf = store.load_array(folder, "idf")
         n_terms = len(idf)
@@ -336,11 +393,11 @@ class Index:
             indices = store.load_array(folder, f"{name}.indices")
             indptr = store.load_array(folder, f"{name}.indptr")
             if len(indptr) != rows + 1 or indptr[-1] != len(data) or len(indices) != len(data):
-                raise IndexFormatError(f"{folder}: {name} matrix is damaged; run `suggest index`")
+                raise IndexFormatError(f"{shown}: {name} matrix is damaged; run `suggest index`")
             return sp.csr_matrix((np.asarray(data, dtype=np.float64), indices, indptr), shape=(rows, n_terms))
 
         counts = manifest["counts"]
-        arrays = {n: store.load_array(folder, n) for n in ("check_dates", "pair_item", "pair_check", "member_item", "member_check", "member_is_title", "answered")}
+        arrays = {n: store.load_array(folder, n) for n in ("check_dates", "pair_item", "pair_check", "member_item", "member_check", "member_is_title", "answered", "unigram", "shown_member")}
         check_records = store.Records(folder, "checks")
         index = cls(
             config=config,
@@ -448,7 +505,11 @@ def build_index(
     members = _quantize(sp.csr_matrix(vec.transform(member_tokens)))
     mc = np.asarray(member_check, dtype=np.int64)
     mt = np.asarray(member_is_title, dtype=bool)
-    pool = build_pool(checks, members, mc, mt, member_text, config)
+    vocab = sorted(vec.vocabulary_, key=vec.vocabulary_.__getitem__)
+    unigram = np.array([" " not in t for t in vocab], dtype=bool)
+    pool = build_pool(
+        checks, unigram_view(members, unigram), unigram_view(checks_matrix, unigram), mc, mt, member_text, config
+    )
     n_items = len(pool.texts)
     agg = sp.csr_matrix((np.ones(len(pool.member_item)), (pool.member_item, np.arange(len(pool.member_item)))), shape=(n_items, len(member_text)))
     pool_matrix = _quantize(_l2(sp.csr_matrix(agg @ members)))
@@ -476,7 +537,6 @@ def build_index(
         {"id": c.id, "title": c.title, "checked_on": c.checked_on, "category": c.category, "url": c.url, "path": c.path}
         for c in checks
     ]
-    vocab = sorted(vec.vocabulary_, key=vec.vocabulary_.__getitem__)
     stems: dict[str, str] = {}
     for c in checks:
         for text in field_texts(c).values():
@@ -509,6 +569,8 @@ def build_index(
         member_check=mc,
         member_is_title=mt,
         answered=np.array([bool(a) for a in pool.answered_by], dtype=bool),
+        unigram=unigram,
+        shown_member=pool.shown_member,
         manifest=manifest,
     )
 
@@ -549,7 +611,7 @@ def open_index(
             ix = Index.load(folder)
         except IndexFormatError as exc:
             if (folder / "manifest.json").exists() or folder.is_symlink():
-                say(f"note: {exc}; rebuilding")
+                say(f"note: rebuilding the index: {exc}")
             return None
         if ix.manifest.get("archive", {}).get("fingerprint") != fp:
             say(f"note: the archive {archive} changed since the index was built; updating the index")

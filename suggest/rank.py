@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from suggest.archive import Check
 from suggest.errors import OptionError
-from suggest.index import Index, field_texts
+from suggest.index import Index, field_texts, unigram_view
 from suggest.text import analyze_with, words
 
 SCORE_DECIMALS = 6
@@ -41,7 +41,7 @@ class RankOptions:
     open_only: bool = False
     since: str | None = None
     until: str | None = None
-    min_score: float = 0.05
+    min_score: float = 0.1
     question_weight: float = 0.5
     mmr_lambda: float = 0.7
     max_per_source: int = 2
@@ -94,13 +94,14 @@ class Suggestion:
 
 @dataclass
 class Article:
-    """A new article as the ranker needs it: its vector, its own title and question vectors."""
+    """A new article as the ranker needs it: its vector, its own title and question vectors,
+    and its row in the index when it is an archive check (its own questions are then left out)."""
 
     vector: sp.csr_matrix
     title_vector: sp.csr_matrix
     question_vectors: sp.csr_matrix
-    check_id: str | None
-    text: str
+    check_row: int | None = None
+    text: str | None = None
 
 
 def article_from_check(index: Index, check: Check) -> Article:
@@ -111,8 +112,21 @@ def article_from_check(index: Index, check: Check) -> Article:
         vector=index.vector(parts),
         title_vector=index.text_vector(check.title),
         question_vectors=sp.vstack(qv, format="csr") if qv else sp.csr_matrix((0, len(index.idf))),
-        check_id=check.id,
+        check_row=own_check_row(index, check.id),
         text="\n".join(parts.values()),
+    )
+
+
+def article_from_row(index: Index, row: int) -> Article:
+    """The archive check in ``row`` as a new article, from the stored vectors (batch job)."""
+    members = index.members_of(row)
+    titles = members[np.asarray(index.member_is_title)[members]]
+    questions = members[~np.asarray(index.member_is_title)[members]]
+    return Article(
+        vector=index.checks_matrix[row],
+        title_vector=index.member_matrix[titles[:1]],
+        question_vectors=index.member_matrix[questions],
+        check_row=row,
     )
 
 
@@ -156,73 +170,91 @@ def _dot(matrix: sp.csr_matrix, vectors: sp.csr_matrix) -> np.ndarray:
 def score_rows(index: Index, vectors: sp.csr_matrix, opts: RankOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Scores of every pool item for each row of ``vectors`` (articles x items).
 
-    Returns (score, question part, check part), scores rounded so ties are exact and broken by
-    item order.
+    Returns (score, question part, check part, per-check scores), scores rounded so ties are
+    exact and broken by item order.
     """
     q = _dot(index.pool_matrix, vectors)
     c = _dot(index.checks_matrix, vectors)
     ctx = _context_max(index, c)
     w = opts.question_weight
     score = np.round(w * q + (1 - w) * ctx, SCORE_DECIMALS)
-    return score, q, ctx
+    return score, q, ctx, c
 
 
-def exclusion_mask(index: Index, own_check: int | None, title_sims: np.ndarray, question_sims: np.ndarray) -> np.ndarray:
-    """Items never to suggest for one article: its own, those it answers, its near-duplicates."""
+def exclusion_rows(index: Index, articles: list[Article]) -> np.ndarray:
+    """Items never to suggest, per article (rows x items): the article's own questions (and
+    their near-duplicates), questions the article answers, and the pool items of its own check.
+
+    All tests use the single-word view, like the merging of the pool, so an article that is an
+    archive check excludes exactly what the archive links to it.
+    """
     cfg = index.config
-    out = title_sims >= cfg.answer_threshold
-    if question_sims.size:
-        out |= question_sims.max(axis=0) >= cfg.dup_threshold
-    if own_check is not None:
-        out[index.pair_item[index.pair_check == own_check]] = True
+    uni = np.asarray(index.unigram, dtype=bool)
+    p1 = index.pool_unigram
+    titles = unigram_view(sp.vstack([a.title_vector for a in articles], format="csr"), uni)
+    whole = unigram_view(sp.vstack([a.vector for a in articles], format="csr"), uni)
+    out = (_dot(p1, titles) >= cfg.answer_title_threshold) & (_dot(p1, whole) >= cfg.answer_threshold)
+    counts = [a.question_vectors.shape[0] for a in articles]
+    if sum(counts):
+        qs = unigram_view(sp.vstack([a.question_vectors for a in articles if a.question_vectors.shape[0]], format="csr"), uni)
+        hit = _dot(p1, qs) >= cfg.dup_threshold
+        start = 0
+        for r, k in enumerate(counts):
+            if k:
+                out[r] |= hit[start : start + k].any(axis=0)
+                start += k
+    for r, a in enumerate(articles):
+        if a.check_row is not None:
+            out[r, index.pair_item[index.pair_check == a.check_row]] = True
     return out
 
 
 def select(
-    index: Index, score: np.ndarray, allowed: np.ndarray, opts: RankOptions,
+    index: Index, score: np.ndarray, allowed: np.ndarray, opts: RankOptions, check_scores: np.ndarray,
 ) -> list[int]:
-    """Pick up to ``opts.top`` items: best first, diverse (MMR), at most N per source check."""
+    """Pick up to ``opts.top`` items: best first, diverse (MMR), at most N per source check.
+
+    An item's source is the check that raised it (of several, the one closest to the article);
+    an item only answered by a check counts against that check. An item whose shown text is a
+    near-duplicate of a chosen one (single-word cosine at the pool's ``dup_threshold``) is never
+    added; the same cosine drives the MMR penalty.
+    """
     ok = allowed & (score >= opts.min_score) & (score > 0)
     cand = np.flatnonzero(ok)
-    if len(cand) > opts.candidates:
-        # Stable: equal scores keep item order, so ties break by item id.
-        order = np.argsort(-score[cand], kind="stable")[: opts.candidates]
-        cand = cand[order]
-    else:
-        cand = cand[np.argsort(-score[cand], kind="stable")]
+    # Stable sort: equal scores keep item order, so ties break by item id.
+    cand = cand[np.argsort(-score[cand], kind="stable")][: opts.candidates]
     if not len(cand):
         return []
-    sims = np.asarray((index.pool_matrix[cand] @ index.pool_matrix[cand].T).todense())
+    shown = index.shown_unigram(cand)
+    sims = np.asarray((shown @ shown.T).todense())
     per_source: dict[int, int] = {}
-    contexts = {int(i): _context_of(index, int(i)) for i in cand}
     chosen: list[int] = []
     remaining = list(range(len(cand)))
     lam = opts.mmr_lambda
     while remaining and len(chosen) < opts.top:
-        best, best_val = None, -np.inf
+        best, best_val = remaining[0], -np.inf
         for r in remaining:
             penalty = max((sims[r, s] for s in chosen), default=0.0)
             val = lam * score[cand[r]] - (1 - lam) * penalty
             if val > best_val + 1e-12:
                 best, best_val = r, val
-        if best is None:
-            break
         remaining.remove(best)
-        item = int(cand[best])
         if any(sims[best, s] >= index.config.dup_threshold for s in chosen):
             continue
-        if any(per_source.get(c, 0) >= opts.max_per_source for c in contexts[item]):
+        src = _source_of(index, int(cand[best]), check_scores)
+        if per_source.get(src, 0) >= opts.max_per_source:
             continue
-        for c in contexts[item]:
-            per_source[c] = per_source.get(c, 0) + 1
+        per_source[src] = per_source.get(src, 0) + 1
         chosen.append(best)
     items = [int(cand[r]) for r in chosen]
     return sorted(items, key=lambda i: (-score[i], i))
 
 
-def _context_of(index: Index, item: int) -> list[int]:
-    lo, hi = np.searchsorted(index.pair_item, [item, item + 1])
-    return [int(x) for x in index.pair_check[lo:hi]]
+def _source_of(index: Index, item: int, check_scores: np.ndarray) -> int:
+    rec = index.pool_records[item]
+    rows = [own_check_row(index, cid) for cid in (rec["raised_by"] or rec["answered_by"])]
+    rows = [r for r in rows if r is not None]
+    return min(rows, key=lambda r: (-check_scores[r], r)) if rows else -1
 
 
 def matched_words(index: Index, article_text: str, item: int) -> tuple[str, ...]:
@@ -285,15 +317,33 @@ def check_record(index: Index, check_id: str) -> dict:
     return index.check_records[row]
 
 
+def rank_rows(index: Index, articles: list[Article], opts: RankOptions, explain: bool = False) -> list[list[Suggestion]]:
+    """Rank the pool for several articles at once (chunked sparse products; the batch job's core).
+
+    Each row gets exactly what `suggest` gives for that article alone.
+    """
+    if not articles:
+        return []
+    vectors = sp.vstack([a.vector for a in articles], format="csr")
+    score, q, ctx, checks = score_rows(index, vectors, opts)
+    allowed = filter_mask(index, opts)[None, :] & ~exclusion_rows(index, articles)
+    out = []
+    for r, a in enumerate(articles):
+        items = select(index, score[r], allowed[r], opts, checks[r])
+        out.append(to_suggestions(index, items, score[r], q[r], ctx[r], a.text if explain else None))
+    return out
+
+
 def suggest(index: Index, article: Check, opts: RankOptions | None = None, explain: bool = False) -> list[Suggestion]:
     """Rank the archive's questions for a new article.
 
     Parameters
     ----------
     index : from `build_index` or `Index.load`.
-    article : the parsed article (see `suggest.archive.parse_article`).
+    article : the parsed article (see `suggest.archive.parse_article`). If its id is an archive
+        check's, that check's own questions are left out, as in the batch job.
     opts : ranking options; defaults to `RankOptions()`.
-    explain : also find the matching words (slower on big pools).
+    explain : also find the article words each suggestion matched.
 
     Returns
     -------
@@ -304,12 +354,4 @@ def suggest(index: Index, article: Check, opts: RankOptions | None = None, expla
     --------
     >>> ranked = suggest(index, parse_article(open("draft.txt").read()))  # doctest: +SKIP
     """
-    opts = opts or RankOptions()
-    art = article_from_check(index, article)
-    score, q, ctx = score_rows(index, art.vector, opts)
-    title_sims = _dot(index.pool_matrix, art.title_vector).ravel()
-    question_sims = _dot(index.pool_matrix, art.question_vectors)
-    excluded = exclusion_mask(index, own_check_row(index, art.check_id), title_sims, question_sims)
-    allowed = filter_mask(index, opts) & ~excluded
-    items = select(index, score[0], allowed, opts)
-    return to_suggestions(index, items, score[0], q[0], ctx[0], art.text if explain else None)
+    return rank_rows(index, [article_from_check(index, article)], opts or RankOptions(), explain)[0]
