@@ -51,7 +51,7 @@ class IndexConfig:
     sublinear_tf: bool = True
     dup_threshold: float = 0.45
     answer_title_threshold: float = 0.15
-    answer_threshold: float = 0.4
+    answer_threshold: float = 0.35
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -168,7 +168,11 @@ def build_pool(
     """
     n = members1.shape[0]
     lo = min(config.dup_threshold, config.answer_title_threshold)
-    rows_a, rows_b = [], []
+    rows_a: list[np.ndarray] = []
+    rows_b: list[np.ndarray] = []
+    answer_q: list[np.ndarray] = []
+    answer_t: list[np.ndarray] = []
+    answer_w: list[np.ndarray] = []
     mt = members1.T.tocsr()
     for start in range(0, n, chunk):
         block = (members1[start : start + chunk] @ mt).tocoo()
@@ -178,17 +182,25 @@ def build_pool(
         mixed = member_is_title[r] != member_is_title[c]
         ok &= np.where(mixed, v >= config.answer_title_threshold, v >= config.dup_threshold)
         r, c, mixed = r[ok], c[ok], mixed[ok]
-        if mixed.any():
-            q = np.where(member_is_title[r], c, r)[mixed]
-            t = np.where(member_is_title[r], r, c)[mixed]
-            whole = np.asarray(members1[q].multiply(checks1[member_check[t]]).sum(axis=1)).ravel()
-            ok2 = np.ones(len(r), dtype=bool)
-            ok2[np.flatnonzero(mixed)] = whole >= config.answer_threshold
-            r, c = r[ok2], c[ok2]
-        rows_a.append(r)
-        rows_b.append(c)
-    a = np.concatenate(rows_a) if rows_a else np.zeros(0, np.int64)
-    b = np.concatenate(rows_b) if rows_b else np.zeros(0, np.int64)
+        q = np.where(member_is_title[r], c, r)[mixed]
+        t = np.where(member_is_title[r], r, c)[mixed]
+        whole = np.asarray(members1[q].multiply(checks1[member_check[t]]).sum(axis=1)).ravel()
+        good = whole >= config.answer_threshold
+        answer_q.append(q[good])
+        answer_t.append(t[good])
+        answer_w.append(whole[good])
+        rows_a.append(r[~mixed])
+        rows_b.append(c[~mixed])
+    # A question joins at most one title: the check it matches best (no chains of answers).
+    aq, at, aw = (np.concatenate(x) if x else np.zeros(0) for x in (answer_q, answer_t, answer_w))
+    best: dict[int, tuple[float, int]] = {}
+    for qi, ti, w in zip(aq.astype(np.int64).tolist(), at.astype(np.int64).tolist(), aw.tolist(), strict=True):
+        if qi not in best or (w, -ti) > (best[qi][0], -best[qi][1]):
+            best[qi] = (w, ti)
+    rows_a.append(np.fromiter(best.keys(), dtype=np.int64, count=len(best)))
+    rows_b.append(np.fromiter((v[1] for v in best.values()), dtype=np.int64, count=len(best)))
+    a = np.concatenate(rows_a).astype(np.int64)
+    b = np.concatenate(rows_b).astype(np.int64)
     item = _components(n, a, b)
     n_items = int(item.max()) + 1 if n else 0
     answered_by: list[list[int]] = [[] for _ in range(n_items)]
@@ -244,6 +256,7 @@ class Index:
     member_is_title: np.ndarray
     answered: np.ndarray  # bool per pool item
     shown_member: np.ndarray  # member row of the text each pool item shows
+    askable: np.ndarray  # bool per pool item: its text is a question (suggestable)
     unigram: np.ndarray  # bool per term: a single word (not a word pair)
     manifest: dict = field(default_factory=dict)
     _term_lookup: Callable[[str], int] | None = None
@@ -340,7 +353,7 @@ class Index:
                 store.save_array(built, f"{name}.data", m.data.astype(np.float32))
                 store.save_array(built, f"{name}.indices", m.indices.astype(np.int32))
                 store.save_array(built, f"{name}.indptr", m.indptr.astype(np.int64))
-            for name in ("check_dates", "pair_item", "pair_check", "member_item", "member_check", "member_is_title", "answered", "unigram", "shown_member"):
+            for name in ("check_dates", "pair_item", "pair_check", "member_item", "member_check", "member_is_title", "answered", "unigram", "shown_member", "askable"):
                 store.save_array(built, name, np.asarray(getattr(self, name)))
             store.write_jsonl(built, "checks", list(self.check_records))
             store.write_jsonl(built, "pool", list(self.pool_records))
@@ -397,7 +410,7 @@ class Index:
             return sp.csr_matrix((np.asarray(data, dtype=np.float64), indices, indptr), shape=(rows, n_terms))
 
         counts = manifest["counts"]
-        arrays = {n: store.load_array(folder, n) for n in ("check_dates", "pair_item", "pair_check", "member_item", "member_check", "member_is_title", "answered", "unigram", "shown_member")}
+        arrays = {n: store.load_array(folder, n) for n in ("check_dates", "pair_item", "pair_check", "member_item", "member_check", "member_is_title", "answered", "unigram", "shown_member", "askable")}
         check_records = store.Records(folder, "checks")
         index = cls(
             config=config,
@@ -571,6 +584,9 @@ def build_index(
         answered=np.array([bool(a) for a in pool.answered_by], dtype=bool),
         unigram=unigram,
         shown_member=pool.shown_member,
+        # A title that is a statement or a bare topic ("Grand juries") still answers questions,
+        # but is not offered as a question itself.
+        askable=np.array([bool(r) or t.rstrip().endswith("?") for r, t in zip(pool.raised_by, pool.texts, strict=True)], dtype=bool),
         manifest=manifest,
     )
 

@@ -142,8 +142,9 @@ def _context_max(index: Index, check_scores: np.ndarray) -> np.ndarray:
 
 
 def filter_mask(index: Index, opts: RankOptions) -> np.ndarray:
-    """Pool items allowed by --open-only and --since/--until (same for every article)."""
-    keep = np.ones(index.pool_matrix.shape[0], dtype=bool)
+    """Pool items allowed by --open-only and --since/--until (same for every article); titles
+    that are not phrased as questions are never suggested."""
+    keep = np.asarray(index.askable, dtype=bool).copy()
     if opts.open_only:
         keep &= ~np.asarray(index.answered, dtype=bool)
     if opts.since or opts.until:
@@ -182,18 +183,17 @@ def score_rows(index: Index, vectors: sp.csr_matrix, opts: RankOptions) -> tuple
 
 
 def exclusion_rows(index: Index, articles: list[Article]) -> np.ndarray:
-    """Items never to suggest, per article (rows x items): the article's own questions (and
-    their near-duplicates), questions the article answers, and the pool items of its own check.
+    """Items never to suggest, per article (rows x items): the article's own questions and
+    their near-duplicates, questions its title asks too (it answers them), and, for an archive
+    check, every pool item its own check raised or answered.
 
-    All tests use the single-word view, like the merging of the pool, so an article that is an
-    archive check excludes exactly what the archive links to it.
+    "Near-duplicate" is the pool's test: single-word cosine at ``dup_threshold``.
     """
     cfg = index.config
     uni = np.asarray(index.unigram, dtype=bool)
     p1 = index.pool_unigram
     titles = unigram_view(sp.vstack([a.title_vector for a in articles], format="csr"), uni)
-    whole = unigram_view(sp.vstack([a.vector for a in articles], format="csr"), uni)
-    out = (_dot(p1, titles) >= cfg.answer_title_threshold) & (_dot(p1, whole) >= cfg.answer_threshold)
+    out = _dot(p1, titles) >= cfg.dup_threshold
     counts = [a.question_vectors.shape[0] for a in articles]
     if sum(counts):
         qs = unigram_view(sp.vstack([a.question_vectors for a in articles if a.question_vectors.shape[0]], format="csr"), uni)

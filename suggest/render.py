@@ -109,5 +109,9 @@ def render(
     url = check_url or (lambda cid: f"#check-{safe_id(cid)}")
     try:
         return tpl.render(suggestions=rows, payload=rows, check_url=url, **context)
+    except jinja2.TemplateNotFound as exc:
+        raise SuggestError(
+            f"template error: {exc.name} not found; a template can include only files in its own folder"
+        ) from None
     except jinja2.TemplateError as exc:
         raise SuggestError(f"template error: {exc}") from None

@@ -5,31 +5,36 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
 
 class _OneLineErrors(TyperGroup):
-    """Usage errors end with one line on stderr and exit code 1, never a usage dump."""
+    """Every user error ends with one line on stderr and exit code 1, never a usage dump."""
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
         try:
-            return super().main(args, prog_name, complete_var, standalone_mode=False,
-                                windows_expand_args=windows_expand_args, **extra)
-        except click.exceptions.UsageError as exc:
-            hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
-            click.echo(f"error: {exc.format_message()}{hint}", err=True)
-            sys.exit(1)
-        except click.exceptions.Abort:
-            click.echo("error: aborted", err=True)
-            sys.exit(1)
-        except click.exceptions.Exit as exc:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False,
+                              windows_expand_args=windows_expand_args, **extra)
+        except typer.Exit as exc:
             sys.exit(exc.exit_code)
-        except click.exceptions.ClickException as exc:
-            click.echo(f"error: {exc.format_message()}", err=True)
+        except typer.Abort:
+            typer.echo("error: aborted", err=True)
             sys.exit(1)
+        except typer.TyperException as exc:  # usage errors: bad option, missing argument...
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                typer.echo(exc.format_message())  # type: ignore[attr-defined]
+                sys.exit(0)
+            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            typer.echo(f"error: {message}{hint}", err=True)
+            sys.exit(1)
+        # Without standalone mode, an Exit raised inside a command comes back as its code.
+        if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:
+            sys.exit(rv)
+        return rv
 
 
 app = typer.Typer(

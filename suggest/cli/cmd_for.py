@@ -14,7 +14,7 @@ from suggest.cli.common import ArchiveOpt, FormatOpt, IndexOpt, QuietOpt, TopOpt
 from suggest.errors import ArchiveError, SuggestError
 from suggest.index import open_index
 from suggest.rank import RankOptions, Suggestion, check_record, suggest
-from suggest.render import render
+from suggest.render import load_template, render, safe_id
 
 
 def read_article(source: str):
@@ -71,16 +71,20 @@ def for_(
     """
     with user_errors():
         opts = RankOptions(top=top, open_only=open_only, since=since, until=until, min_score=min_score)
+        load_template(fmt, template)  # a bad format or template fails before any work
         art = read_article(article)
         ix, _ = open_index(archive or default_archive(), index_dir, notify=lambda m: err(m, quiet))
-        if ix.manifest["counts"]["pool"] == 0:
-            raise SuggestError("the archive has no questions to suggest; add checks with a 'Want to dive deeper?' list")
+        if ix.manifest["counts"]["questions"] == 0:
+            raise SuggestError(
+                "the archive has no dive-deeper questions to suggest; add checks that end with a 'Want to dive deeper?' list"
+            )
         ranked = suggest(ix, art, opts, explain=explain)
-        if len(ranked) < top:
-            err(f"note: only {len(ranked)} question(s) scored at least {min_score}; not padding the list", quiet)
         cited = sorted({c for s in ranked for c in s.sources + s.answered_by})
         records = {cid: check_record(ix, cid) for cid in cited}
-        typer.echo(render(ranked, fmt, template, check_url=lambda cid: records.get(cid, {}).get("url") or f"#check-{cid}"), nl=False)
+        out = render(ranked, fmt, template, check_url=lambda cid: records[cid].get("url") or f"#check-{safe_id(cid)}")
+        if len(ranked) < top:
+            err(f"note: only {len(ranked)} question(s) scored at least {min_score}; not padding the list", quiet)
+        typer.echo(out, nl=False)
         if explain:
             titles = {k: v["title"] for k, v in records.items()}
             for s in ranked:

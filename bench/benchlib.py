@@ -1,0 +1,173 @@
+"""Shared helpers of the benchmarks: running a command under measurement, machine facts, results."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+RESULTS = BENCH / "results"
+WORK = BENCH / "work"
+VENV = Path(os.environ.get("SUGGEST_VENV", "/work/venv"))
+SUGGEST = str(VENV / "bin" / "suggest")
+PYTHON = str(VENV / "bin" / "python")
+
+
+@dataclass
+class Run:
+    """One measured process: wall seconds, exit code and memory."""
+
+    cmd: list[str]
+    wall: float
+    returncode: int
+    max_rss_mb: float  # largest single process (getrusage of the waited child and its children)
+    peak_tree_rss_mb: float  # peak of the summed RSS of the whole process tree (sampled)
+    peak_tree_pss_mb: float  # same with PSS (shared pages split between processes), sampled
+    stdout: str
+    stderr: str
+
+    def summary(self) -> dict:
+        d = asdict(self)
+        d["stdout"] = self.stdout[-2000:]
+        d["stderr"] = self.stderr[-4000:]
+        return d
+
+
+def _tree_memory(pid: int) -> tuple[float, float]:
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0, 0.0
+    rss = pss = 0.0
+    for p in procs:
+        try:
+            info = p.memory_full_info()
+        except psutil.Error:
+            continue
+        rss += info.rss
+        pss += getattr(info, "pss", info.rss)
+    return rss / 2**20, pss / 2**20
+
+
+def run(cmd: list[str], *, sample: float | None = None, env: dict | None = None,
+        cwd: Path | None = None, check: bool = True) -> Run:
+    """Run ``cmd`` to the end; wall time from spawn to exit.
+
+    ``sample`` (seconds) turns on sampling of the process tree's memory in a thread; leave it off
+    for short timed runs (on two cores the sampler would steal time from the measured process).
+    """
+    import tempfile
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                             env=env, cwd=cwd)
+        peak = [0.0, 0.0]
+        stop = threading.Event()
+
+        def sampler() -> None:
+            while not stop.is_set():
+                rss, pss = _tree_memory(p.pid)
+                peak[0] = max(peak[0], rss)
+                peak[1] = max(peak[1], pss)
+                stop.wait(sample)
+
+        th = None
+        if sample:
+            th = threading.Thread(target=sampler, daemon=True)
+            th.start()
+        _, status, usage = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+        stop.set()
+        if th:
+            th.join()
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        r = Run(cmd=[str(c) for c in cmd], wall=wall, returncode=p.returncode,
+                max_rss_mb=usage.ru_maxrss / 1024, peak_tree_rss_mb=peak[0], peak_tree_pss_mb=peak[1],
+                stdout=out.read().decode("utf-8", "replace"), stderr=err.read().decode("utf-8", "replace"))
+    if check and r.returncode != 0:
+        sys.exit(f"error: {' '.join(r.cmd)} exited {r.returncode}:\n{r.stderr[-3000:]}")
+    return r
+
+
+def machine() -> dict:
+    """Facts about where the figures were measured."""
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "suggest"],
+                           capture_output=True, text=True).stdout.strip()
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem / 2**30, 1),
+        "python": platform.python_version(),
+        "commit": commit + ("+uncommitted changes in suggest/" if dirty else ""),
+    }
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+def save(name: str, result: dict) -> Path:
+    """Write ``result`` to bench/results/NAME-<timestamp>.json and NAME-latest.json."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    text = json.dumps(result, indent=1, sort_keys=False) + "\n"
+    path = RESULTS / f"{name}-{stamp}.json"
+    path.write_text(text)
+    (RESULTS / f"{name}-latest.json").write_text(text)
+    return path
+
+
+def dir_size_mb(path: Path) -> float:
+    path = Path(path).resolve()
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                total += (Path(dirpath) / f).stat().st_size
+            except OSError:
+                pass
+    return total / 1e6
+
+
+def table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for k, r in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))))
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)

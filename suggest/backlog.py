@@ -1,0 +1,231 @@
+"""The research backlog: the archive's open questions, ranked for editors.
+
+A question is open when no check of the archive answers it (its pool item has no answering
+title). Each open question gets three parts, each from 0 to 1:
+
+- ``raised``: how many checks raised it, ``log(1 + n) / log(1 + n_max)`` where ``n_max`` is
+  the most any open question was raised (so the most-raised question has 1).
+- ``recent``: how related it is to recent coverage, the best cosine similarity between the
+  question and a check dated within ``recent_days`` of the newest check date in the archive
+  (never today's date, so the same archive gives the same backlog). 0 when no check is dated.
+- ``central``: how central it is to a topic cluster, the mean cosine similarity between the
+  question and its ``neighbours`` most similar checks among those that did not raise it
+  (fewer such checks count as 0).
+
+``score = 0.4 * raised + 0.3 * recent + 0.3 * central``, rounded to 6 decimals; ties are
+broken by pool order (which follows check ids), so the order is deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+
+from suggest.errors import OptionError
+from suggest.index import Index
+
+WEIGHTS = {"raised": 0.4, "recent": 0.3, "central": 0.3}
+FORMULA = "score = 0.4 raised + 0.3 recent + 0.3 central"
+DECIMALS = 6
+_BLOCK_CELLS = 8_000_000  # similarities computed per block (64 MB of float64)
+
+
+@dataclass(frozen=True)
+class BacklogRow:
+    """One open question with its score parts and the checks that raised it."""
+
+    rank: int
+    item: int
+    question: str
+    score: float
+    raised: int
+    raised_part: float
+    recent: float
+    central: float
+    checks: tuple[dict, ...]  # {"id", "title", "checked_on"} of each check that raised it
+    variants: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {
+            "rank": self.rank,
+            "question": self.question,
+            "score": self.score,
+            "raised": self.raised,
+            "parts": {"raised": self.raised_part, "recent": self.recent, "central": self.central},
+            "checks": [dict(c) for c in self.checks],
+            "variants": list(self.variants),
+        }
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """The ranked open questions and what "recent" meant."""
+
+    rows: tuple[BacklogRow, ...]
+    open_questions: int
+    recent_days: int
+    newest: str | None  # newest check date in the archive
+    recent_since: str | None
+    recent_checks: int
+    formula: str = FORMULA
+    weights: dict = field(default_factory=lambda: dict(WEIGHTS))
+
+    def to_dict(self) -> dict:
+        return {
+            "open_questions": self.open_questions,
+            "shown": len(self.rows),
+            "recent_days": self.recent_days,
+            "newest": self.newest,
+            "recent_since": self.recent_since,
+            "recent_checks": self.recent_checks,
+            "formula": self.formula,
+            "rows": [r.to_dict() for r in self.rows],
+        }
+
+
+def _round(x: np.ndarray) -> np.ndarray:
+    return np.round(np.asarray(x, dtype=np.float64), DECIMALS)
+
+
+def backlog(index: Index, recent_days: int = 90, top: int | None = 20, neighbours: int = 5) -> Backlog:
+    """Rank the archive's open questions (see the module docstring for the formula).
+
+    Parameters
+    ----------
+    index : the archive's index.
+    recent_days : "recent" means dated within this many days of the newest check date.
+    top : how many rows to keep (None: all open questions).
+    neighbours : how many most similar checks make a question's ``central`` part.
+
+    Returns
+    -------
+    Backlog
+
+    Raises
+    ------
+    OptionError
+        For ``recent_days`` below 0, or ``top`` or ``neighbours`` below 1.
+
+    Examples
+    --------
+    >>> b = backlog(index, recent_days=30, top=10)  # doctest: +SKIP
+    >>> b.rows[0].question  # doctest: +SKIP
+    'Do large cohort studies link the MMR vaccine to autism?'
+    """
+    if recent_days < 0:
+        raise OptionError(f"--recent {recent_days}: use 0 or more days")
+    if top is not None and top < 1:
+        raise OptionError(f"--top {top}: ask for at least 1 question")
+    if neighbours < 1:
+        raise OptionError(f"neighbours={neighbours}: use 1 or more")
+    pool = index.pool_matrix
+    checks = index.checks_matrix
+    n_items, n_checks = pool.shape[0], checks.shape[0]
+    pair_item = np.asarray(index.pair_item, dtype=np.int64)
+    pair_check = np.asarray(index.pair_check, dtype=np.int64)
+    answered = np.asarray(index.answered, dtype=bool)
+    raised_n = np.bincount(pair_item[~answered[pair_item]], minlength=n_items) if len(pair_item) else np.zeros(n_items, int)
+    open_items = np.flatnonzero(~answered & (raised_n > 0))
+
+    dates = np.asarray(index.check_dates, dtype=np.int64)
+    dated = dates >= 0
+    newest = int(dates[dated].max()) if dated.any() else None
+    recent_rows = np.flatnonzero(dated & (dates >= newest - recent_days)) if newest is not None else np.zeros(0, np.int64)
+
+    recent = np.zeros(len(open_items))
+    central = np.zeros(len(open_items))
+    k = min(neighbours, n_checks)
+    block = max(1, _BLOCK_CELLS // max(n_checks, 1))
+    for s in range(0, len(open_items), block):
+        items = open_items[s : s + block]
+        # The big matrix on the left, as the ranker does, so similarities agree to the last bit.
+        sims = np.asarray((checks @ pool[items].T).T.todense(), dtype=np.float64)
+        if len(recent_rows):
+            recent[s : s + len(items)] = sims[:, recent_rows].max(axis=1)
+        lo, hi = np.searchsorted(pair_item, [items[0], items[-1] + 1])
+        pi, pc = pair_item[lo:hi], pair_check[lo:hi]
+        pos = np.searchsorted(items, pi)
+        mine = (pos < len(items)) & (items[np.minimum(pos, len(items) - 1)] == pi)
+        sims[pos[mine], pc[mine]] = -1.0  # a question's own checks are not its cluster
+        best = -np.partition(-sims, k - 1, axis=1)[:, :k]
+        central[s : s + len(items)] = np.clip(best, 0, None).mean(axis=1)
+
+    n = raised_n[open_items]
+    n_max = int(n.max()) if len(n) else 0
+    raised_part = np.log1p(n) / math.log1p(n_max) if n_max else np.zeros(len(n))
+    recent, central, raised_part = _round(recent), _round(central), _round(raised_part)
+    score = _round(WEIGHTS["raised"] * raised_part + WEIGHTS["recent"] * recent + WEIGHTS["central"] * central)
+    order = np.lexsort((open_items, -score))  # best first; ties by item
+    if top is not None:
+        order = order[:top]
+
+    rows = []
+    starts = np.searchsorted(pair_item, open_items[order])
+    for rank, (o, lo) in enumerate(zip(order.tolist(), starts.tolist(), strict=True), 1):
+        item = int(open_items[o])
+        hi = int(np.searchsorted(pair_item, item + 1))
+        raisers = [index.check_records[int(r)] for r in pair_check[lo:hi]]
+        raisers.sort(key=lambda c: (c.get("checked_on") is None, c.get("checked_on") or "", c["id"]))
+        rec = index.pool_records[item]
+        rows.append(BacklogRow(
+            rank=rank, item=item, question=rec["text"], score=float(score[o]), raised=int(n[o]),
+            raised_part=float(raised_part[o]), recent=float(recent[o]), central=float(central[o]),
+            checks=tuple({"id": c["id"], "title": c["title"], "checked_on": c.get("checked_on")} for c in raisers),
+            variants=tuple(v for v in rec.get("variants", []) if v != rec["text"]),
+        ))
+    iso = (lambda d: date.fromordinal(d).isoformat()) if newest is not None else None
+    return Backlog(
+        rows=tuple(rows),
+        open_questions=len(open_items),
+        recent_days=recent_days,
+        newest=iso(newest) if iso else None,
+        recent_since=(date.fromordinal(newest) - timedelta(days=recent_days)).isoformat() if newest is not None else None,
+        recent_checks=len(recent_rows),
+    )
+
+
+def render_backlog(b: Backlog, fmt: str = "text") -> str:
+    """The backlog as text, markdown, html (a section) or json.
+
+    Raises `OptionError` for an unknown format.
+
+    Examples
+    --------
+    >>> print(render_backlog(backlog(index), "markdown"))  # doctest: +SKIP
+    """
+    from suggest.render import FORMATS
+
+    if fmt not in FORMATS:
+        raise OptionError(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    if fmt == "json":
+        return json.dumps(b.to_dict(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    return template(f"backlog-{fmt}.j2", html=fmt == "html").render(backlog=b, rows=[r.to_dict() for r in b.rows])
+
+
+_ENVS: dict[bool, object] = {}
+
+
+def template(name: str, html: bool):  # type: ignore[no-untyped-def]
+    """One of the package's templates (HTML ones autoescaped: archive text shows as text)."""
+    import jinja2
+
+    from suggest.render import md_escape, safe_id
+
+    env = _ENVS.get(html)
+    if env is None:
+        env = jinja2.Environment(
+            loader=jinja2.PackageLoader("suggest", "templates"),
+            autoescape=html,
+            keep_trailing_newline=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        env.filters["md"] = md_escape
+        env.filters["safe_id"] = safe_id
+        _ENVS[html] = env
+    return env.get_template(name)  # type: ignore[attr-defined]

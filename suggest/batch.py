@@ -1,0 +1,628 @@
+"""The batch job: every archive check's "Want to dive deeper?" list, as if it were new.
+
+For each check the ranking is exactly the one `suggest.rank.suggest` gives for the parsed
+file: `suggest.rank.article_from_row` takes the check's stored vectors (its row of the index,
+its own title and question rows) and `suggest.rank.rank_rows` ranks a chunk of such articles
+with one sparse product per matrix, the same code `suggest` runs for one article. Chunks run in
+parallel with joblib; memory is bounded by the chunk size.
+
+Output folder (``--out``)::
+
+    suggestions.jsonl          one line per check, sorted by id
+    <name>.<ext>               one rendered list per check (names from `output_names`)
+    .suggest-batch/lock        held (flock) while a run writes here; a second run fails
+    .suggest-batch/state.json  index fingerprint and settings of the last run
+    .suggest-batch/chunks-<key>/NNNNNN.jsonl
+                               each finished chunk's lines; what a killed run resumes from
+    .suggest-batch/outputs.json
+                               the files the last finished run wrote (stale ones are removed)
+
+Every file is written atomically (temporary file in the same folder, fsync, rename) and only
+when its content changes, so a re-run over an unchanged archive touches nothing and a killed
+run, started again, ends with byte-identical output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import functools
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from suggest.errors import OptionError, OutputError, SuggestError
+from suggest.index import Index
+from suggest.rank import RankOptions, Suggestion, article_from_row, own_check_row, rank_rows
+from suggest.render import FORMATS, render, safe_id
+
+EXTENSIONS = {"text": "txt", "markdown": "md", "html": "html", "json": "json"}
+RESULTS = "suggestions.jsonl"
+STATE_DIR = ".suggest-batch"
+STATE_VERSION = 1
+CHUNK_MEMORY = 256 * 1024**2
+"""Working memory one chunk may take (bytes); sets the default chunk size."""
+MAX_CHUNK = 1024
+_MAX_STEM = 180
+_WINDOWS_DEVICES = frozenset(
+    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"] + [f"{p}{i}" for p in ("COM", "LPT") for i in range(10)]
+)
+_TEMP = re.compile(r"^\..+\.[^.]+\.tmp$")
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class BatchStats:
+    """What a batch run did."""
+
+    checks: int
+    chunks: int
+    computed: int  # chunks ranked in this run (the rest were reused from a previous run)
+    written: int  # files (re)written
+    unchanged: int  # files that already held the right content and were left alone
+    removed: int  # stale files of a previous run removed
+    out: Path
+
+
+# -- file names -------------------------------------------------------------------------------
+
+def _hash(s: str, n: int) -> str:
+    return hashlib.sha256(s.encode("utf-8", "surrogatepass")).hexdigest()[:n]
+
+
+def _natural(check_id: str) -> str:
+    """The plain file stem of an id: `safe_id`, no Windows device names, bounded length."""
+    stem = safe_id(check_id)
+    if stem.split(".")[0].upper() in _WINDOWS_DEVICES:
+        stem = f"_{stem}"
+    if len(stem) > _MAX_STEM:
+        stem = f"{stem[: _MAX_STEM - 13]}~{_hash(check_id, 12)}"
+    return stem
+
+
+def output_names(ids: Sequence[str]) -> dict[str, str]:
+    """File stem of each check id: safe, unique (also ignoring case), deterministic.
+
+    A stem holds only ``A-Z a-z 0-9 _ . - ~``, never starts with a dot and is never a path,
+    so no id can name a file outside the output folder. Ids that reduce to the same stem
+    (``a/b`` and ``a_b``, ``X`` and ``x``) are told apart deterministically: the first id (in
+    sorted order) that is its own stem keeps it; every other gets ``<stem>~<hash of the id>``.
+    ``~`` never occurs in a plain stem, so these cannot collide with one.
+
+    Examples
+    --------
+    >>> output_names(["../evil", "a/b", "a_b", "CON"])
+    {'../evil': '_evil', 'a/b': 'a_b~c14cddc033f6', 'a_b': 'a_b', 'CON': '_CON'}
+    """
+    natural = {cid: _natural(cid) for cid in ids}
+    groups: dict[str, list[str]] = {}
+    for cid in sorted(natural):
+        groups.setdefault(natural[cid].casefold(), []).append(cid)
+    names: dict[str, str] = {}
+    others: list[str] = []
+    for members in groups.values():
+        keeper = members[0] if len(members) == 1 else next((c for c in members if natural[c] == c), None)
+        if keeper is not None:
+            names[keeper] = natural[keeper]
+        others.extend(c for c in members if c != keeper)
+    taken = {name.casefold() for name in names.values()}
+    for cid in sorted(others):
+        base, n = natural[cid].split("~")[0][: _MAX_STEM - 21], 12
+        while (name := f"{base}~{_hash(cid, n)}").casefold() in taken:
+            n += 4
+        names[cid] = name
+        taken.add(name.casefold())
+    return {cid: names[cid] for cid in ids}
+
+
+def _inside(out: Path, name: str) -> Path:
+    """``out / name``, refusing anything that is not a plain file name inside ``out``."""
+    if not name or name in (".", "..") or name.startswith(".") or "/" in name or "\\" in name or "\0" in name:
+        raise OutputError(f"{name!r}: not a safe output file name; this is a bug, please report it")
+    path = out / name
+    if path.resolve().parent != out.resolve():
+        raise OutputError(f"{path}: would be written outside {out}; remove that link from the output folder")
+    return path
+
+
+# -- atomic writes ----------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def _file_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _same_content(path: Path, data: bytes) -> bool:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot read ({exc.strerror or exc}); fix permissions") from None
+    if not stat.S_ISREG(st.st_mode) or st.st_size != len(data):
+        return False
+    try:
+        with open(path, "rb") as f:
+            return f.read() == data
+    except OSError:
+        return False
+
+
+def _fail(path: Path, exc: OSError) -> OutputError:
+    return OutputError(
+        f"{path}: cannot write ({exc.strerror or exc}); free space or fix permissions and run again "
+        "(finished work is kept)"
+    )
+
+
+def write_if_changed(path: Path, data: bytes, sync_dir: bool = True) -> bool:
+    """Atomically make ``path`` hold ``data`` (temp file in the same folder, fsync, rename).
+
+    Leaves the file alone (not even its mtime changes) when it already holds ``data``.
+    Returns True if it wrote. Raises `OutputError` on any write error; the old file stays.
+    """
+    if _same_content(path, data):
+        return False
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), _file_mode())
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        tmp = None
+        if sync_dir:
+            _sync_dir(path.parent)
+    except OSError as exc:
+        raise _fail(path, exc) from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    return True
+
+
+def _sync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_concat(path: Path, parts: Sequence[Path]) -> bool:
+    """Make ``path`` the concatenation of ``parts`` (streamed; atomic; untouched if equal)."""
+    new = hashlib.sha256()
+    size = 0
+    for p in parts:
+        with open(p, "rb") as f:
+            for block in iter(lambda f=f: f.read(1 << 20), b""):
+                new.update(block)
+                size += len(block)
+    try:
+        st = os.lstat(path)
+        if stat.S_ISREG(st.st_mode) and st.st_size == size:
+            old = hashlib.sha256()
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    old.update(block)
+            if old.digest() == new.digest():
+                return False
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot read ({exc.strerror or exc}); fix permissions") from None
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as out:
+            os.fchmod(out.fileno(), _file_mode())
+            for p in parts:
+                with open(p, "rb") as f:
+                    shutil.copyfileobj(f, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+        tmp = None
+        _sync_dir(path.parent)
+    except OSError as exc:
+        raise _fail(path, exc) from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    return True
+
+
+@contextlib.contextmanager
+def batch_lock(out: Path) -> Iterator[None]:
+    """Hold the output folder's lock; a second run into the same folder fails at once.
+
+    Failing (rather than waiting) keeps a slow nightly run from piling up behind another:
+    the second run says so in one line and exits 1; run it again when the first is done.
+    """
+    state = out / STATE_DIR
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+        f = open(state / "lock", "a+b")  # noqa: SIM115 - held for the whole block
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot create the output folder ({exc.strerror or exc}); pass another --out") from None
+    with f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputError(
+                f"{out}: another `suggest batch` is writing there; wait for it to finish or pass another --out"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+# -- ranking a chunk --------------------------------------------------------------------------
+
+def auto_chunk(index: Index) -> int:
+    """Rows per chunk so that one chunk's dense score rows fit in `CHUNK_MEMORY`."""
+    n_items = index.pool_matrix.shape[0]
+    n_checks = index.checks_matrix.shape[0]
+    members_per_check = index.member_matrix.shape[0] / max(n_checks, 1)
+    # score_rows holds about seven item-wide and two check-wide float rows per article, plus
+    # the pair gather; the exclusion step one item-wide row per title and question.
+    per_row = 8 * ((7 + members_per_check) * n_items + 2 * n_checks + len(index.pair_item)) + 1
+    return int(max(1, min(MAX_CHUNK, CHUNK_MEMORY // per_row)))
+
+
+@dataclass
+class _Ranker:
+    """Per-process state for ranking chunks of one index with one set of options."""
+
+    index: Index
+    opts: RankOptions
+
+    def rank(self, start: int, stop: int) -> list[list[Suggestion]]:
+        """The lists of index rows ``start`` to ``stop - 1``, each as if the check were new."""
+        articles = [article_from_row(self.index, row) for row in range(start, stop)]
+        return rank_rows(self.index, articles, self.opts)
+
+
+def result_line(check_id: str, title: str, suggestions: Sequence[Suggestion]) -> bytes:
+    """One line of suggestions.jsonl."""
+    rec = {"id": check_id, "title": title, "suggestions": [s.to_dict() for s in suggestions]}
+    return (json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+
+
+def suggestion_from_dict(d: dict) -> Suggestion:
+    """Rebuild a `Suggestion` from its `to_dict` form (fields it does not carry get defaults)."""
+    kw = {}
+    for f in dataclasses.fields(Suggestion):
+        if f.name in d:
+            v = d[f.name]
+            kw[f.name] = tuple(v) if isinstance(v, list) else v
+    kw.setdefault("item", -1)
+    s = Suggestion(**kw)
+    if s.to_dict() != d:
+        raise SuggestError("a stored batch result does not match this suggest version; delete --out/.suggest-batch and run again")
+    return s
+
+
+# -- the job ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Job:
+    out: Path
+    chunks: Path
+    key: str
+    index_dir: Path | None
+    opts: RankOptions
+    fmt: str
+    chunk: int
+    n: int
+
+
+_RANKERS: dict[str, _Ranker] = {}
+_NAMES: dict[str, dict[str, str]] = {}
+
+
+def _ranker(job: _Job) -> _Ranker:
+    r = _RANKERS.get(job.key)
+    if r is None:
+        if job.index_dir is None:
+            raise SuggestError("the batch job lost its index; this is a bug, please report it")
+        ix = Index.load(job.index_dir, verify=False)
+        if index_key(ix) != job.key.split(":")[0]:
+            raise SuggestError(f"{job.index_dir}: the index changed during the batch; run it again")
+        r = _RANKERS[job.key] = _Ranker(ix, job.opts)
+    return r
+
+
+def _names(job: _Job, index: Index) -> dict[str, str]:
+    names = _NAMES.get(job.key)
+    if names is None:
+        names = _NAMES[job.key] = output_names(list(index.check_ids))
+    return names
+
+
+def _chunk_file(job: _Job, k: int) -> Path:
+    return job.chunks / f"{k:06d}.jsonl"
+
+
+def _read_chunk(path: Path, ids: Sequence[str]) -> list[bytes] | None:
+    """A finished chunk's lines, or None when it is missing or does not match its checks."""
+    try:
+        lines = path.read_bytes().splitlines(keepends=True)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot read ({exc.strerror or exc}); fix permissions or delete it") from None
+    if len(lines) != len(ids):
+        return None
+    for line, cid in zip(lines, ids, strict=True):
+        try:
+            if json.loads(line).get("id") != cid:
+                return None
+        except (ValueError, AttributeError):
+            return None
+    return lines
+
+
+def _process_chunk(job: _Job, k: int) -> tuple[int, bool, int, int]:
+    """Rank chunk ``k`` (unless a finished copy exists), write its check files, then mark it done.
+
+    Returns (k, computed, files written, files unchanged).
+    """
+    r = _ranker(job)
+    ix = r.index
+    start, stop = k * job.chunk, min((k + 1) * job.chunk, job.n)
+    ids = [ix.check_ids[i] for i in range(start, stop)]
+    path = _chunk_file(job, k)
+    lines = _read_chunk(path, ids)
+    computed = lines is None
+    if lines is None:
+        lists = r.rank(start, stop)
+        lines = [result_line(ids[i], ix.check_records[start + i]["title"], lists[i]) for i in range(len(ids))]
+    names = _names(job, ix)
+    ext = EXTENSIONS[job.fmt]
+    written = unchanged = 0
+
+    def link(cid: str) -> str:
+        row = own_check_row(ix, cid)
+        url = ix.check_records[row].get("url") if row is not None else None
+        return url or f"{names.get(cid, safe_id(cid))}.{ext}"
+
+    for cid, line in zip(ids, lines, strict=True):
+        rec = json.loads(line)
+        suggestions = [suggestion_from_dict(d) for d in rec["suggestions"]]
+        text = render(suggestions, job.fmt, check_url=link)
+        if write_if_changed(_inside(job.out, f"{names[cid]}.{ext}"), text.encode("utf-8"), sync_dir=False):
+            written += 1
+        else:
+            unchanged += 1
+    try:
+        if written:
+            _sync_dir(job.out)
+    except OSError as exc:
+        raise _fail(job.out, exc) from None
+    if computed:
+        write_if_changed(path, b"".join(lines))
+    return k, computed, written, unchanged
+
+
+def index_key(index: Index) -> str:
+    """A digest naming the index content (its manifest: settings, counts, archive, file digests)."""
+    return hashlib.sha256(json.dumps(index.manifest, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _clean_temps(*folders: Path) -> None:
+    """Remove temporary files a killed run left behind (ours start with a dot, end in .tmp)."""
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(folder):
+                if _TEMP.match(entry.name) and entry.is_file(follow_symlinks=False):
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+
+
+def check_settings(fmt: str = "text", jobs: int | None = None, chunk: int | None = None) -> None:
+    """Raise `OptionError` for an unknown format or a jobs/chunk count below 1."""
+    if fmt not in FORMATS:
+        raise OptionError(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    if chunk is not None and chunk < 1:
+        raise OptionError(f"--chunk {chunk}: use 1 or more checks per chunk")
+    if jobs is not None and jobs < 1:
+        raise OptionError(f"--jobs {jobs}: use 1 or more worker processes")
+
+
+def run_batch(
+    index: Index, out: str | Path, fmt: str = "text", opts: RankOptions | None = None,
+    jobs: int | None = None, chunk: int | None = None, index_dir: str | Path | None = None,
+    progress: Progress | None = None,
+) -> BatchStats:
+    """Write every check's "Want to dive deeper?" list into ``out``.
+
+    Parameters
+    ----------
+    index : the archive's index (from `open_index` or `Index.load`).
+    out : output folder (created if needed).
+    fmt : format of the per-check files, one of `suggest.render.FORMATS`.
+    opts : ranking options (the defaults are those of `suggest for`).
+    jobs : worker processes (default: all cores). Workers load the index from ``index_dir``;
+        without it the job runs in this process.
+    chunk : checks per chunk (default `auto_chunk`); bounds memory, sets the resume step.
+    index_dir : the saved index folder ``index`` was loaded from.
+    progress : called with (checks done, checks in all) as chunks finish.
+
+    Returns
+    -------
+    BatchStats
+
+    Raises
+    ------
+    OptionError
+        Unknown format, chunk or jobs below 1.
+    OutputError
+        When ``out`` is locked by another run or a file cannot be written (finished chunks are
+        kept; run again to continue).
+
+    Examples
+    --------
+    >>> ix, _ = open_index("corpus")  # doctest: +SKIP
+    >>> run_batch(ix, "out", fmt="markdown").checks  # doctest: +SKIP
+    64
+    """
+    from joblib import Parallel, delayed
+
+    check_settings(fmt, jobs, chunk)
+    opts = opts or RankOptions()
+    chunk = chunk or auto_chunk(index)
+    jobs = jobs or os.cpu_count() or 1
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out}: is a file; give a folder")
+    n = len(index.check_ids)
+    n_chunks = -(-n // chunk)
+    settings = {"state_version": STATE_VERSION, "index": index_key(index), "rank": dataclasses.asdict(opts),
+                "chunk": chunk, "checks": n, "suggest": _version()}
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    with batch_lock(out):
+        state = out / STATE_DIR
+        chunks = state / f"chunks-{key}"
+        try:
+            chunks.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise _fail(chunks, exc) from None
+        _clean_temps(out, state, chunks)
+        state_doc = {"key": key, "format": fmt, **settings, "archive": index.manifest.get("archive")}
+        write_if_changed(state / "state.json", (json.dumps(state_doc, indent=1, sort_keys=True) + "\n").encode())
+        names = output_names(list(index.check_ids))
+        ext = EXTENSIONS[fmt]
+        files = sorted(f"{names[c]}.{ext}" for c in index.check_ids)
+        for f in files:
+            _inside(out, f)
+        if RESULTS in files:
+            raise OutputError(f"a check's file would be named {RESULTS}; this is a bug, please report it")
+        job = _Job(out=out, chunks=chunks, key=f"{index_key(index)}:{key}",
+                   index_dir=Path(index_dir).resolve() if index_dir else None,
+                   opts=opts, fmt=fmt, chunk=chunk, n=n)
+        _RANKERS[job.key] = _Ranker(index, opts)
+        _NAMES[job.key] = names
+        workers = 1 if job.index_dir is None else max(1, min(jobs, n_chunks))
+        done = computed = written = unchanged = 0
+        if progress:
+            progress(0, n)
+        try:
+            with Parallel(n_jobs=workers, return_as="generator_unordered") as parallel:
+                for k, was_computed, w, u in parallel(delayed(_process_chunk)(job, k) for k in range(n_chunks)):
+                    done += min(chunk, n - k * chunk)
+                    computed += was_computed
+                    written += w
+                    unchanged += u
+                    if progress:
+                        progress(done, n)
+        finally:
+            _RANKERS.pop(job.key, None)
+            _NAMES.pop(job.key, None)
+        parts = [_chunk_file(job, k) for k in range(n_chunks)]
+        if _write_concat(out / RESULTS, parts):
+            written += 1
+        else:
+            unchanged += 1
+        removed = _finish(out, state, chunks, files)
+    return BatchStats(checks=n, chunks=n_chunks, computed=computed, written=written,
+                      unchanged=unchanged, removed=removed, out=out)
+
+
+def _finish(out: Path, state: Path, chunks: Path, files: list[str]) -> int:
+    """Remove what a previous finished run wrote and this one did not; record this run's files."""
+    record = state / "outputs.json"
+    try:
+        previous = json.loads(record.read_text("utf-8")).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        previous = []
+    current = set(files)
+    removed = 0
+    for name in previous:
+        if not isinstance(name, str) or name in current:
+            continue
+        try:
+            path = _inside(out, name)
+        except OutputError:
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
+                removed += 1
+    write_if_changed(record, (json.dumps({"files": files}, ensure_ascii=False, indent=0) + "\n").encode())
+    for old in state.iterdir():
+        if old.name.startswith("chunks-") and old != chunks and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+    return removed
+
+
+def read_results(out: str | Path) -> Iterator[dict]:
+    """The records of a finished batch's suggestions.jsonl, in id order."""
+    path = Path(out) / RESULTS
+    try:
+        f = open(path, encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot read ({exc.strerror or exc}); run `suggest batch` first") from None
+    with f:
+        for line in f:
+            yield json.loads(line)
+
+
+def iter_lists(
+    index: Index, opts: RankOptions | None = None, jobs: int | None = None, chunk: int | None = None,
+    index_dir: str | Path | None = None, progress: Progress | None = None,
+) -> Iterator[dict]:
+    """Every check's list as a suggestions.jsonl record, in id order, without writing files."""
+    from joblib import Parallel, delayed
+
+    opts = opts or RankOptions()
+    chunk = chunk or auto_chunk(index)
+    n = len(index.check_ids)
+    n_chunks = -(-n // chunk)
+    workers = 1 if index_dir is None else max(1, min(jobs or os.cpu_count() or 1, n_chunks))
+    key = f"{index_key(index)}:lists"
+    job = _Job(out=Path("."), chunks=Path("."), key=key, index_dir=Path(index_dir).resolve() if index_dir else None,
+               opts=opts, fmt="json", chunk=chunk, n=n)
+    _RANKERS[key] = _Ranker(index, opts)
+    try:
+        with Parallel(n_jobs=workers, return_as="generator") as parallel:
+            done = 0
+            for lines in parallel(delayed(_lines_of_chunk)(job, k) for k in range(n_chunks)):
+                for line in lines:
+                    yield json.loads(line)
+                done += len(lines)
+                if progress:
+                    progress(done, n)
+    finally:
+        _RANKERS.pop(key, None)
+
+
+def _lines_of_chunk(job: _Job, k: int) -> list[bytes]:
+    r = _ranker(job)
+    ix = r.index
+    start, stop = k * job.chunk, min((k + 1) * job.chunk, job.n)
+    lists = r.rank(start, stop)
+    return [result_line(ix.check_ids[start + i], ix.check_records[start + i]["title"], lists[i])
+            for i in range(stop - start)]
+
+
+def _version() -> str:
+    from suggest import __version__
+
+    return __version__

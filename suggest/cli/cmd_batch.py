@@ -1,0 +1,93 @@
+"""suggest batch: every check's "Want to dive deeper?" list into a folder (resumable)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from suggest.cli import app
+from suggest.cli.common import ArchiveOpt, FormatOpt, IndexOpt, QuietOpt, TopOpt, default_archive, err, user_errors
+
+JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes [default: all cores].")]
+ChunkOpt = Annotated[int | None, typer.Option("--chunk", min=1, help="Checks per chunk [default: sized to about 256 MB].")]
+RecentOpt = Annotated[int, typer.Option("--recent", min=0, help="Backlog: 'recent' means within DAYS of the newest check.")]
+
+
+@contextlib.contextmanager
+def progress_bar(label: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on stderr (rate and ETA), fed with (done, total); silent if quiet."""
+    if quiet:
+        yield lambda _done, _total: None
+        return
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task) -> Text:  # type: ignore[no-untyped-def]
+            return Text(f"{task.speed:,.0f} checks/s" if task.speed else "- checks/s")
+
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), Rate(), TimeElapsedColumn(),
+               TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        task = None
+
+        def update(done: int, total: int) -> None:
+            nonlocal task
+            if task is None:
+                task = bar.add_task(label, total=total, completed=done)
+            else:
+                bar.update(task, completed=done)
+
+        yield update
+
+
+@app.command("batch")
+def batch(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if needed).", file_okay=False)],
+    archive: ArchiveOpt = None,
+    index_dir: IndexOpt = None,
+    fmt: FormatOpt = "text",
+    top: TopOpt = 5,
+    jobs: JobsOpt = None,
+    chunk: ChunkOpt = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Also write the HTML report to this file.",
+                                                dir_okay=False)] = None,
+    recent: RecentOpt = 90,
+    quiet: QuietOpt = False,
+) -> None:
+    """Write every check's list, as if it were new, into OUT (suggestions.jsonl + one file per check).
+
+    A killed run continues where it stopped; a re-run leaves unchanged files alone. A second
+    run into the same OUT while one is running fails at once.
+
+    Example: suggest batch --archive corpus --out lists --format markdown --report report.html
+    """
+    from suggest.batch import check_settings, run_batch
+    from suggest.index import default_index_dir, open_index
+    from suggest.rank import RankOptions
+
+    with user_errors():
+        check_settings(fmt, jobs, chunk)
+        root = archive or default_archive()
+        ix, arch = open_index(root, index_dir, notify=lambda m: err(m, quiet))
+        with progress_bar("batch", quiet) as bar:
+            stats = run_batch(ix, out, fmt, RankOptions(top=top), jobs, chunk,
+                              index_dir or default_index_dir(root), progress=bar)
+        err(f"batch: {stats.checks} checks in {stats.chunks} chunks ({stats.computed} ranked, "
+            f"{stats.chunks - stats.computed} reused); {stats.written} files written, {stats.unchanged} unchanged, "
+            f"{stats.removed} removed -> {stats.out}", quiet)
+        if report is not None:
+            from suggest.archive import read_archive
+            from suggest.backlog import backlog
+            from suggest.batch import read_results
+            from suggest.report import write_report
+
+            arch = arch or read_archive(root)
+            written = write_report(report, ix, read_results(out), backlog(ix, recent_days=recent), arch)
+            err(f"report {'written' if written else 'unchanged'}: {report}", quiet)

@@ -1,0 +1,218 @@
+"""The index: scikit-learn oracle, save/load, pool merging, freshness and repair."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics.pairwise import cosine_similarity
+
+from suggest.archive import Check, read_archive
+from suggest.errors import EmptyArchiveError, IndexFormatError, OptionError
+from suggest.index import FORMAT_VERSION, Index, IndexConfig, build_index, open_index
+from suggest.rank import RankOptions, article_from_check, rank_rows, score_rows, suggest
+from suggest.text import analyze
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+
+TINY = [
+    Check(id="a1", title="Do vaccines cause autism?", summary="Large cohort studies found no link between vaccines and autism.",
+          questions=("Did the MMR vaccine trigger autism in Danish cohort studies?", "How does VAERS reporting work?")),
+    Check(id="b2", title="Is sea level rise accelerating?", summary="Tide gauges and satellites show faster sea level rise.",
+          questions=("How much will sea levels rise by 2100?", "Which coastal cities are sinking fastest?")),
+    Check(id="c3", title="How much will the ocean rise by the year 2100?", summary="Projections of sea level rise by 2100 range widely.",
+          questions=("What sea-level rise do scientists project for 2100?", "How fast is Thwaites Glacier melting?")),
+    Check(id="d4", title="Does cracking knuckles cause arthritis?", summary="Studies of knuckle crackers found no arthritis link.",
+          questions=("Why do knuckles make a popping sound?", "Is habitual knuckle cracking linked to hand swelling?")),
+]
+
+
+def test_check_vectors_equal_sklearn_tfidf():
+    """Oracle: checks with only a title get exactly scikit-learn's TF-IDF rows (same vocabulary)."""
+    docs = [Check(id=c.id, title=c.title) for c in TINY]
+    ix = build_index(docs)
+    vec = TfidfVectorizer(tokenizer=analyze, token_pattern=None, lowercase=False, ngram_range=(1, 2), sublinear_tf=True)
+    x = vec.fit_transform([c.title for c in sorted(docs, key=lambda c: c.id)])
+    assert list(ix.terms) == list(vec.get_feature_names_out())
+    np.testing.assert_allclose(ix.checks_matrix.toarray(), x.toarray(), atol=1e-6)
+    np.testing.assert_allclose(ix.idf, vec.idf_, rtol=1e-12)
+
+
+def test_scores_equal_cosine_similarity_on_the_same_matrix(tmp_path):
+    """Oracle: our scores (saved, loaded, numpy-only query path) equal scikit-learn's
+    cosine_similarity between the sklearn-vectorised article and sklearn's TF-IDF matrix."""
+    cfg = IndexConfig(title_weight=1, summary_weight=0, body_weight=0, questions_weight=0)
+    docs = [Check(id=f"x{i}", title=t) for i, t in enumerate([
+        "Vaccines and autism: what the cohort studies found",
+        "Sea level rise is accelerating along the coasts",
+        "Knuckle cracking and arthritis in older adults",
+        "Autism diagnoses rose as definitions widened",
+    ])]
+    ix = build_index(docs, cfg)
+    ix.save(tmp_path / "ix")
+    loaded = Index.load(tmp_path / "ix")
+    vec = TfidfVectorizer(tokenizer=analyze, token_pattern=None, lowercase=False, ngram_range=(1, 2), sublinear_tf=True)
+    x = vec.fit_transform([d.title for d in docs])
+    article = "Do vaccines cause autism? New cohort studies on autism rates"
+    expected = cosine_similarity(vec.transform([article]), x).ravel()
+    ours = article_from_check(loaded, Check(id="new", title=article))
+    _, _, _, check_scores = score_rows(loaded, ours.vector, RankOptions())
+    np.testing.assert_allclose(check_scores.ravel(), expected, atol=1e-6)
+    assert expected.max() > 0.3  # the oracle compares real matches, not zeros
+
+
+def test_pool_merges_near_duplicates_and_links_answers():
+    ix = build_index(TINY)
+    texts = {tuple(sorted(r["variants"])): r for r in ix.pool_records}
+    merged = [r for r in texts.values() if "What sea-level rise do scientists project for 2100?" in r["variants"]]
+    assert len(merged) == 1
+    r = merged[0]
+    # The question is raised by b2 and c3, and c3's title asks the same thing.
+    assert "How much will sea levels rise by 2100?" in r["variants"]
+    assert r["status"] == "answered" and "c3" in r["answered_by"]
+    assert sorted(r["raised_by"]) == ["b2", "c3"]
+    unrelated = [r for r in ix.pool_records if r["text"] == "Why do knuckles make a popping sound?"]
+    assert unrelated[0]["status"] == "open" and unrelated[0]["raised_by"] == ["d4"]
+
+
+def test_titles_join_the_pool_as_answered():
+    ix = build_index(TINY)
+    title_items = [r for r in ix.pool_records if r["text"] == "Does cracking knuckles cause arthritis?"]
+    assert title_items and title_items[0]["status"] == "answered" and title_items[0]["answered_by"] == ["d4"]
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="shipped corpus/ missing")
+def test_corpus_design_pairs_are_found():
+    """The corpus was written with known near-duplicates and answered questions; the pool
+    must find most of them (figures measured when the thresholds were set: 18/20 and 26/39)."""
+    arch = read_archive(CORPUS)
+    ix = build_index(arch.checks)
+    by_path = {str(Path(c.path).relative_to(CORPUS)): c for c in arch.checks}
+    item_of: dict[str, set[int]] = {}
+    for i in range(len(ix.pool_records)):
+        for v in ix.pool_records[i]["variants"]:
+            item_of.setdefault(v, set()).add(i)
+    dups = answered = n_dups = n_answered = 0
+    for f in sorted((Path(__file__).parent / "data").glob("corpus_design_*.json")):
+        design = json.loads(f.read_text("utf-8"))
+        for p in design["near_duplicates"]:
+            n_dups += 1
+            dups += bool(item_of[p["a_question"]] & item_of[p["b_question"]])
+        for a in design["answered"]:
+            n_answered += 1
+            target = by_path[a["answered_by"]].id
+            answered += any(target in ix.pool_records[i]["answered_by"] for i in item_of[a["question"]])
+    assert n_dups >= 10 and n_answered >= 15
+    assert dups >= 16
+    assert answered >= 22
+
+
+def test_save_load_round_trip_gives_identical_rankings(tmp_path):
+    ix = build_index(TINY)
+    ix.save(tmp_path / "ix")
+    loaded = Index.load(tmp_path / "ix")
+    art = Check(id="new", title="Will the oceans rise a lot by 2100?", summary="Sea level projections and coastal cities.")
+    a = suggest(ix, art, RankOptions(min_score=0.0))
+    b = suggest(loaded, art, RankOptions(min_score=0.0))
+    assert [s.to_dict() for s in a] == [s.to_dict() for s in b]
+    assert a, "the article should match the sea-level checks"
+
+
+def test_index_files_are_byte_identical_across_builds(tmp_path):
+    build_index(TINY).save(tmp_path / "one")
+    build_index(list(reversed(TINY))).save(tmp_path / "two")
+    one = sorted(p.name for p in (tmp_path / "one").resolve().iterdir())
+    assert one == sorted(p.name for p in (tmp_path / "two").resolve().iterdir())
+    for name in one:
+        assert ((tmp_path / "one") / name).read_bytes() == ((tmp_path / "two") / name).read_bytes(), name
+
+
+def test_empty_archive_and_bad_settings_raise_named_errors():
+    with pytest.raises(EmptyArchiveError):
+        build_index([])
+    with pytest.raises(OptionError, match="dup_threshold"):
+        IndexConfig(dup_threshold=1.5)
+
+
+def _write_archive(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for c in TINY:
+        lines = [c.title, "Executive Summary", c.summary, "Want to dive deeper?", *c.questions]
+        (folder / f"{c.id}-{c.id[1]}{c.id[1]}{c.id[1]}aaa.txt").write_text("\n".join(lines) + "\n", "utf-8")
+
+
+def test_open_index_builds_reuses_and_notices_changes(tmp_path):
+    arch = tmp_path / "archive"
+    _write_archive(arch)
+    notes: list[str] = []
+    ix, read = open_index(arch, notify=notes.append)
+    assert read is not None and ix.manifest["counts"]["checks"] == 4
+    notes.clear()
+    ix, read = open_index(arch, notify=notes.append)
+    assert read is None and notes == []  # reused, silently
+    (arch / "new-eeeeee.txt").write_text("Is coffee bad for you?\nWant to dive deeper?\nDoes coffee raise blood pressure?\n", "utf-8")
+    ix, read = open_index(arch, notify=notes.append)
+    assert read is not None and ix.manifest["counts"]["checks"] == 5
+    assert any("changed since the index was built" in n for n in notes)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "edit", "version", "delete"])
+def test_damaged_index_is_detected_and_rebuilt(tmp_path, damage):
+    arch = tmp_path / "archive"
+    _write_archive(arch)
+    open_index(arch)
+    folder = (arch / ".suggest-index").resolve()
+    if damage == "truncate":
+        p = folder / "checks.data.npy"
+        p.write_bytes(p.read_bytes()[:-8])
+    elif damage == "edit":
+        p = folder / "pool.jsonl"
+        p.write_bytes(p.read_bytes().replace(b"sea", b"sky", 1))
+    elif damage == "version":
+        m = json.loads((folder / "manifest.json").read_text())
+        m["format_version"] = FORMAT_VERSION + 1
+        (folder / "manifest.json").write_text(json.dumps(m))
+    else:
+        os.unlink(folder / "idf.npy")
+    with pytest.raises(IndexFormatError, match="suggest index"):
+        Index.load(arch / ".suggest-index")
+    notes: list[str] = []
+    ix, read = open_index(arch, notify=notes.append)
+    assert read is not None and any("rebuilding the index" in n for n in notes)
+    assert Index.load(arch / ".suggest-index").manifest["counts"]["checks"] == 4
+
+
+def test_settings_change_rebuilds(tmp_path):
+    arch = tmp_path / "archive"
+    _write_archive(arch)
+    open_index(arch)
+    notes: list[str] = []
+    ix, read = open_index(arch, config=IndexConfig(title_weight=5.0), notify=notes.append)
+    assert read is not None and ix.config.title_weight == 5.0
+    assert any("settings changed" in n for n in notes)
+
+
+words = st.sampled_from("vaccine autism sea level rise coastal city knuckle arthritis study cohort glacier ocean tide".split())
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(words, min_size=1, max_size=12), st.integers(1, 6))
+def test_rankings_sorted_at_most_k_and_batch_equal(article_words, k):
+    ix = build_index(TINY)
+    art = Check(id="new", title=" ".join(article_words))
+    opts = RankOptions(top=k, min_score=0.0)
+    ranked = suggest(ix, art, opts)
+    assert len(ranked) <= k
+    scores = [s.score for s in ranked]
+    assert scores == sorted(scores, reverse=True)
+    assert len({s.question for s in ranked}) == len(ranked)
+    # The same article in a batch of rows gets the same list.
+    other = Check(id="other", title="knuckle cracking")
+    rows = rank_rows(ix, [article_from_check(ix, other), article_from_check(ix, art)], opts)
+    assert [s.to_dict() for s in rows[1]] == [s.to_dict() for s in ranked]
