@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -46,7 +47,7 @@ class BacklogRow:
     raised_part: float
     recent: float
     central: float
-    checks: tuple[dict, ...]  # {"id", "title", "checked_on"} of each check that raised it
+    checks: tuple[dict, ...]  # {"id", "title", "checked_on", "url"} of each check that raised it
     variants: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
@@ -174,7 +175,8 @@ def backlog(index: Index, recent_days: int = 90, top: int | None = 20, neighbour
         rows.append(BacklogRow(
             rank=rank, item=item, question=rec["text"], score=float(score[o]), raised=int(n[o]),
             raised_part=float(raised_part[o]), recent=float(recent[o]), central=float(central[o]),
-            checks=tuple({"id": c["id"], "title": c["title"], "checked_on": c.get("checked_on")} for c in raisers),
+            checks=tuple({"id": c["id"], "title": c["title"], "checked_on": c.get("checked_on"), "url": c.get("url")}
+                         for c in raisers),
             variants=tuple(v for v in rec.get("variants", []) if v != rec["text"]),
         ))
     iso = (lambda d: date.fromordinal(d).isoformat()) if newest is not None else None
@@ -188,10 +190,11 @@ def backlog(index: Index, recent_days: int = 90, top: int | None = 20, neighbour
     )
 
 
-def render_backlog(b: Backlog, fmt: str = "text") -> str:
+def render_backlog(b: Backlog, fmt: str = "text", link: Callable[[str], str] | None = None) -> str:
     """The backlog as text, markdown, html (a section) or json.
 
-    Raises `OptionError` for an unknown format.
+    ``link`` maps a check id to the link the html table uses (default: the check's url, else
+    ``#check-<id>``). Raises `OptionError` for an unknown format.
 
     Examples
     --------
@@ -203,7 +206,13 @@ def render_backlog(b: Backlog, fmt: str = "text") -> str:
         raise OptionError(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}")
     if fmt == "json":
         return json.dumps(b.to_dict(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-    return template(f"backlog-{fmt}.j2", html=fmt == "html").render(backlog=b, rows=[r.to_dict() for r in b.rows])
+    from suggest.render import safe_id
+
+    urls = {c["id"]: c.get("url") for r in b.rows for c in r.checks}
+    link = link or (lambda cid: urls.get(cid) or f"#check-{safe_id(cid)}")
+    return template(f"backlog-{fmt}.j2", html=fmt == "html").render(
+        backlog=b, rows=[r.to_dict() for r in b.rows], link=link
+    )
 
 
 _ENVS: dict[bool, object] = {}

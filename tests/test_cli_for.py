@@ -100,12 +100,13 @@ def test_html_escapes_archive_text(tmp_path):
     arch.mkdir()
     (arch / "x-aaaaaa.txt").write_text(
         "Is <script>alert(1)</script> safe?\nExecutive Summary\nScript tags and alerts in pages.\n"
-        "Want to dive deeper?\nDo <b>script</b> alerts & tags run in pages?\n", "utf-8")
+        "Want to dive deeper?\nDo <b>script</b> alerts & <3 \"tags\" run in pages?\n", "utf-8")
     art = tmp_path / "a.txt"
     art.write_text("Web safety\nExecutive Summary\nWhether script tags and alerts run in web pages.\n", "utf-8")
     out = run("for", str(art), "--archive", str(arch), "-f", "html", "--min-score", "0").stdout
     assert "<b>" not in out and "<script>" not in out
-    assert "&lt;b&gt;script&lt;/b&gt; alerts &amp; tags" in out
+    # The reader already drops tags; what is left is escaped.
+    assert "Do script alerts &amp; &lt;3 &#34;tags&#34; run in pages?" in out
 
 
 def test_stdin_article(archive):

@@ -1,0 +1,36 @@
+"""suggest backlog: the archive's open questions, ranked for editors."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from suggest.cli import app
+from suggest.cli.cmd_batch import RecentOpt
+from suggest.cli.common import ArchiveOpt, FormatOpt, IndexOpt, QuietOpt, default_archive, err, user_errors
+
+
+@app.command("backlog")
+def backlog(
+    archive: ArchiveOpt = None,
+    index_dir: IndexOpt = None,
+    recent: RecentOpt = 90,
+    top: Annotated[int, typer.Option("--top", "-n", min=1, help="How many questions at most.")] = 20,
+    fmt: FormatOpt = "text",
+    quiet: QuietOpt = False,
+) -> None:
+    """Print the open questions (none answered yet), ranked by how often they were raised, how
+    related they are to recent coverage and how central they are to a topic.
+
+    Example: suggest backlog --archive corpus --recent 30 --top 10 --format markdown
+    """
+    from suggest.backlog import backlog as rank_backlog
+    from suggest.backlog import render_backlog
+    from suggest.index import open_index
+    from suggest.render import load_template
+
+    with user_errors():
+        load_template(fmt)  # an unknown format fails before the index is opened
+        ix, _ = open_index(archive or default_archive(), index_dir, notify=lambda m: err(m, quiet))
+        typer.echo(render_backlog(rank_backlog(ix, recent_days=recent, top=top), fmt), nl=False)
