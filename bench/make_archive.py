@@ -55,6 +55,11 @@ _URL_DATE = re.compile(r"/factchecks/(\d{4})/([a-z]{3})[a-z]*/(\d{1,2})/")
 _STATED = re.compile(r"([A-Z][a-z]+ \d{1,2}, \d{4})")
 _WORD = re.compile(r"[A-Za-z][a-z]+(?:'[a-z]+)?")
 _NAME = re.compile(r"\b[A-Z][a-z]{2,}\b")
+# Capitalised but not names: never renamed.
+_NOT_NAMES = frozenset(
+    "January February March April May June July August September October November December "
+    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+)
 _SENTENCE = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"\u201d]))\s+(?=[A-Z\"\u201c])")
 
 
@@ -153,7 +158,8 @@ def load_real() -> Real:
             for w in _WORD.findall(text):
                 (capital if w[0].isupper() else lower)[w] += 1
     # A proper name is a capitalised word seen capitalised at least 9 times in 10.
-    names = {w: c for w, c in capital.items() if len(w) > 2 and c >= 9 * lower.get(w.lower(), 0)}
+    names = {w: c for w, c in capital.items()
+             if len(w) > 2 and w not in _NOT_NAMES and c >= 9 * lower.get(w.lower(), 0)}
     # The 300 most frequent lower-case words are function words: never swapped.
     common = {w for w, _ in lower.most_common(300)}
     ordinary = {w: c for w, c in lower.items() if w not in common and len(w) > 3}
@@ -254,27 +260,47 @@ class Maker:
         }
 
 
+_MAKER: Maker | None = None
+
+
+def _write_shard(job: tuple[Path, int, int]) -> int:
+    part, start, stop = job
+    if _MAKER is None:
+        raise RuntimeError("the worker has no Maker; write_synthetic sets it before forking")
+    with part.open("w", encoding="utf-8") as f:
+        for i in range(start, stop):
+            f.write(json.dumps(_MAKER.check(i)) + "\n")
+    return stop - start
+
+
 def write_synthetic(n: int, out: Path, seed: int = 0, shard: int = 25_000,
-                    progress: bool = True) -> Path:
-    """Write ``n`` synthetic checks as JSON Lines shards into folder ``out`` (atomically)."""
+                    jobs: int | None = None, progress: bool = True) -> Path:
+    """Write ``n`` synthetic checks as JSON Lines shards into folder ``out`` (atomically).
+
+    Shards are written by ``jobs`` forked workers; check i depends on (seed, i) only, so the
+    output is the same for any number of workers.
+    """
+    global _MAKER
     if n < 1:
         raise SystemExit("error: --n must be at least 1")
-    real = load_real()
-    maker = Maker(real, seed)
+    _MAKER = Maker(load_real(), seed)
     tmp = out.with_name(out.name + ".tmp")
     tmp.mkdir(parents=True, exist_ok=True)
     for old in tmp.iterdir():
         old.unlink()
     t0 = time.perf_counter()
-    for start in range(0, n, shard):
-        part = tmp / f"part-{start // shard:05d}.jsonl"
-        with part.open("w", encoding="utf-8") as f:
-            for i in range(start, min(n, start + shard)):
-                f.write(json.dumps(maker.check(i)) + "\n")
-        if progress:
-            done = min(n, start + shard)
-            rate = done / (time.perf_counter() - t0)
-            print(f"  {done}/{n} checks ({rate:.0f}/s)", file=sys.stderr, flush=True)
+    shards = [(tmp / f"part-{start // shard:05d}.jsonl", start, min(n, start + shard))
+              for start in range(0, n, shard)]
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(shards)))
+    import multiprocessing
+
+    done = 0
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        for k in pool.imap(_write_shard, shards):
+            done += k
+            if progress:
+                rate = done / (time.perf_counter() - t0)
+                print(f"  {done}/{n} checks ({rate:.0f}/s)", file=sys.stderr, flush=True)
     (tmp / "SYNTHETIC.json").write_text(json.dumps({"n": n, "seed": seed, "shard": shard}) + "\n")
     if out.exists():
         import shutil
@@ -305,13 +331,14 @@ def main() -> None:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--shard", type=int, default=25_000, help="checks per JSON Lines file")
     s.add_argument("--out", type=Path, default=None, help="folder [default: bench/work/synth-N]")
+    s.add_argument("--jobs", type=int, default=None, help="worker processes [default: all cores]")
     args = ap.parse_args()
     t0 = time.perf_counter()
     if args.what == "politifact":
         n = write_politifact(args.out)
         print(f"{n} checks -> {args.out} ({args.out.stat().st_size / 1e6:.0f} MB, {time.perf_counter() - t0:.1f} s)")
     else:
-        out = write_synthetic(args.n, args.out or WORK / f"synth-{args.n}", args.seed, args.shard)
+        out = write_synthetic(args.n, args.out or WORK / f"synth-{args.n}", args.seed, args.shard, args.jobs)
         size = sum(p.stat().st_size for p in out.iterdir())
         print(f"{args.n} checks -> {out} ({size / 1e6:.0f} MB, {time.perf_counter() - t0:.1f} s)")
 

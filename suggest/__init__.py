@@ -14,6 +14,17 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0+unknown"
 
 __all__ = [
-    "Check", "Index", "IndexConfig", "RankOptions", "SuggestError", "Suggestion",
-    "build_index", "open_index", "parse_article", "read_archive", "render", "suggest", "__version__",
+    "Check",
+    "Index",
+    "IndexConfig",
+    "RankOptions",
+    "SuggestError",
+    "Suggestion",
+    "build_index",
+    "open_index",
+    "parse_article",
+    "read_archive",
+    "render",
+    "suggest",
+    "__version__",
 ]

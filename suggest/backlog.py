@@ -5,12 +5,16 @@ title). Each open question gets three parts, each from 0 to 1:
 
 - ``raised``: how many checks raised it, ``log(1 + n) / log(1 + n_max)`` where ``n_max`` is
   the most any open question was raised (so the most-raised question has 1).
-- ``recent``: how related it is to recent coverage, the best cosine similarity between the
+- ``recent``: how related it is to recent coverage: the best cosine similarity between the
   question and a check dated within ``recent_days`` of the newest check date in the archive
-  (never today's date, so the same archive gives the same backlog). 0 when no check is dated.
-- ``central``: how central it is to a topic cluster, the mean cosine similarity between the
+  (never today's date, so the same archive gives the same backlog), divided by the largest
+  such value over all open questions. 0 when no check is dated.
+- ``central``: how central it is to a topic cluster: the mean cosine similarity between the
   question and its ``neighbours`` most similar checks among those that did not raise it
-  (fewer such checks count as 0).
+  (fewer such checks count as 0), divided by the largest such mean over all open questions.
+
+A question is compared with whole checks, so cosines are small (often under 0.3); dividing
+by the maximum puts all three parts on the same 0..1 scale before they are weighted.
 
 ``score = 0.4 * raised + 0.3 * recent + 0.3 * central``, rounded to 6 decimals; ties are
 broken by pool order (which follows check ids), so the order is deterministic.
@@ -92,6 +96,12 @@ def _round(x: np.ndarray) -> np.ndarray:
     return np.round(np.asarray(x, dtype=np.float64), DECIMALS)
 
 
+def _scaled(x: np.ndarray) -> np.ndarray:
+    """Divided by its maximum (question-to-check cosines are small; this puts them on 0..1)."""
+    top = float(x.max()) if len(x) else 0.0
+    return _round(x / top) if top > 0 else _round(x)
+
+
 def backlog(index: Index, recent_days: int = 90, top: int | None = 20, neighbours: int = 5) -> Backlog:
     """Rank the archive's open questions (see the module docstring for the formula).
 
@@ -158,7 +168,7 @@ def backlog(index: Index, recent_days: int = 90, top: int | None = 20, neighbour
     n = raised_n[open_items]
     n_max = int(n.max()) if len(n) else 0
     raised_part = np.log1p(n) / math.log1p(n_max) if n_max else np.zeros(len(n))
-    recent, central, raised_part = _round(recent), _round(central), _round(raised_part)
+    recent, central, raised_part = _scaled(recent), _scaled(central), _round(raised_part)
     score = _round(WEIGHTS["raised"] * raised_part + WEIGHTS["recent"] * recent + WEIGHTS["central"] * central)
     order = np.lexsort((open_items, -score))  # best first; ties by item
     if top is not None:

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from suggest import store
-from suggest.archive import JSONL_SUFFIXES, ARTICLE_SUFFIXES, Archive, Check, read_archive
+from suggest.archive import ARTICLE_SUFFIXES, JSONL_SUFFIXES, Archive, Check, read_archive
 from suggest.errors import EmptyArchiveError, IndexFormatError, OptionError, SuggestError
 from suggest.text import analyze, analyze_with, ngrams, words
 
@@ -156,8 +156,14 @@ def unigram_view(m: sp.csr_matrix, unigram: np.ndarray) -> sp.csr_matrix:
 
 
 def build_pool(
-    checks: Sequence[Check], members1: sp.csr_matrix, checks1: sp.csr_matrix, member_check: np.ndarray,
-    member_is_title: np.ndarray, member_text: list[str], config: IndexConfig, chunk: int = 2048,
+    checks: Sequence[Check],
+    members1: sp.csr_matrix,
+    checks1: sp.csr_matrix,
+    member_check: np.ndarray,
+    member_is_title: np.ndarray,
+    member_text: list[str],
+    config: IndexConfig,
+    chunk: int = 2048,
 ) -> Pool:
     """Merge near-duplicate questions and link questions to the titles that answer them.
 
@@ -222,16 +228,17 @@ def build_pool(
         d = checks[ci].checked_on
         return (0 if d else 1, d or "", checks[ci].id)
 
-    shown = []
-    title_member = {int(member_check[m]): m for m in np.flatnonzero(member_is_title)}
+    shown: list[int] = []
+    title_member = {int(member_check[m]): int(m) for m in np.flatnonzero(member_is_title)}
     for it in range(n_items):
         if raised_by[it]:
-            shown.append(first_member[(it, min(raised_by[it], key=when))])
+            shown.append(int(first_member[(it, min(raised_by[it], key=when))]))
         else:
             shown.append(title_member[min(answered_by[it], key=when)])
     texts = [member_text[m] for m in shown]
-    return Pool(texts, answered_by, raised_by, variants, item, member_check, member_is_title,
-                np.asarray(shown, dtype=np.int64))
+    return Pool(
+        texts, answered_by, raised_by, variants, item, member_check, member_is_title, np.asarray(shown, dtype=np.int64)
+    )
 
 
 @dataclass
@@ -345,15 +352,28 @@ class Index:
         try:
             store.write_strings(built, "terms", list(self.terms))
             store.save_array(built, "idf", np.asarray(self.idf, dtype=np.float64))
-            (built / "stems.json").write_text(
-                json.dumps(self.stems, ensure_ascii=False, sort_keys=True), "utf-8"
-            )
-            for name, m in (("checks", self.checks_matrix), ("pool", self.pool_matrix), ("members", self.member_matrix)):
+            (built / "stems.json").write_text(json.dumps(self.stems, ensure_ascii=False, sort_keys=True), "utf-8")
+            for name, m in (
+                ("checks", self.checks_matrix),
+                ("pool", self.pool_matrix),
+                ("members", self.member_matrix),
+            ):
                 m = sp.csr_matrix(m)
                 store.save_array(built, f"{name}.data", m.data.astype(np.float32))
                 store.save_array(built, f"{name}.indices", m.indices.astype(np.int32))
                 store.save_array(built, f"{name}.indptr", m.indptr.astype(np.int64))
-            for name in ("check_dates", "pair_item", "pair_check", "member_item", "member_check", "member_is_title", "answered", "unigram", "shown_member", "askable"):
+            for name in (
+                "check_dates",
+                "pair_item",
+                "pair_check",
+                "member_item",
+                "member_check",
+                "member_is_title",
+                "answered",
+                "unigram",
+                "shown_member",
+                "askable",
+            ):
                 store.save_array(built, name, np.asarray(getattr(self, name)))
             store.write_jsonl(built, "checks", list(self.check_records))
             store.write_jsonl(built, "pool", list(self.pool_records))
@@ -366,7 +386,9 @@ class Index:
             import shutil
 
             shutil.rmtree(built, ignore_errors=True)
-            raise SuggestError(f"{target}: cannot write the index ({exc.strerror or exc}); free space or pass --index DIR") from None
+            raise SuggestError(
+                f"{target}: cannot write the index ({exc.strerror or exc}); free space or pass --index DIR"
+            ) from None
         return target
 
     @classmethod
@@ -410,7 +432,21 @@ class Index:
             return sp.csr_matrix((np.asarray(data, dtype=np.float64), indices, indptr), shape=(rows, n_terms))
 
         counts = manifest["counts"]
-        arrays = {n: store.load_array(folder, n) for n in ("check_dates", "pair_item", "pair_check", "member_item", "member_check", "member_is_title", "answered", "unigram", "shown_member", "askable")}
+        arrays = {
+            n: store.load_array(folder, n)
+            for n in (
+                "check_dates",
+                "pair_item",
+                "pair_check",
+                "member_item",
+                "member_check",
+                "member_is_title",
+                "answered",
+                "unigram",
+                "shown_member",
+                "askable",
+            )
+        }
         check_records = store.Records(folder, "checks")
         index = cls(
             config=config,
@@ -424,7 +460,7 @@ class Index:
             check_records=check_records,
             pool_records=store.Records(folder, "pool"),
             manifest=manifest,
-            **arrays,
+            **arrays,  # type: ignore[arg-type]
         )
         index._term_lookup = terms.find
         index.check_ids = _LazyIds(check_records)  # type: ignore[assignment]
@@ -447,8 +483,11 @@ def _ordinal(d: str | None) -> int:
 
 
 def build_index(
-    checks: Sequence[Check], config: IndexConfig | None = None, archive_root: str | None = None,
-    archive_fingerprint: str | None = None, progress: Callable[[str], None] | None = None,
+    checks: Sequence[Check],
+    config: IndexConfig | None = None,
+    archive_root: str | None = None,
+    archive_fingerprint: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Index:
     """Build the TF-IDF index and the question pool for ``checks``.
 
@@ -524,7 +563,10 @@ def build_index(
         checks, unigram_view(members, unigram), unigram_view(checks_matrix, unigram), mc, mt, member_text, config
     )
     n_items = len(pool.texts)
-    agg = sp.csr_matrix((np.ones(len(pool.member_item)), (pool.member_item, np.arange(len(pool.member_item)))), shape=(n_items, len(member_text)))
+    agg = sp.csr_matrix(
+        (np.ones(len(pool.member_item)), (pool.member_item, np.arange(len(pool.member_item)))),
+        shape=(n_items, len(member_text)),
+    )
     pool_matrix = _quantize(_l2(sp.csr_matrix(agg @ members)))
 
     pairs = sorted({(it, ci) for it in range(n_items) for ci in pool.raised_by[it] + pool.answered_by[it]})
@@ -533,7 +575,7 @@ def build_index(
     ids = [c.id for c in checks]
 
     def dates_of(cis: list[int]) -> list[str]:
-        return sorted({checks[ci].checked_on for ci in cis if checks[ci].checked_on})
+        return sorted({d for ci in cis if (d := checks[ci].checked_on)})
 
     pool_records = [
         {
@@ -559,8 +601,14 @@ def build_index(
     manifest = {
         "format_version": FORMAT_VERSION,
         "config": asdict(config),
-        "counts": {"checks": len(checks), "pool": n_items, "members": len(member_text), "terms": len(vocab),
-                   "questions": int((~mt).sum()), "open": sum(1 for r in pool_records if r["status"] == "open")},
+        "counts": {
+            "checks": len(checks),
+            "pool": n_items,
+            "members": len(member_text),
+            "terms": len(vocab),
+            "questions": int((~mt).sum()),
+            "open": sum(1 for r in pool_records if r["status"] == "open"),
+        },
         "archive": {"root": archive_root, "fingerprint": archive_fingerprint},
         "python": platform.python_version(),
     }
@@ -586,7 +634,9 @@ def build_index(
         shown_member=pool.shown_member,
         # A title that is a statement or a bare topic ("Grand juries") still answers questions,
         # but is not offered as a question itself.
-        askable=np.array([bool(r) or t.rstrip().endswith("?") for r, t in zip(pool.raised_by, pool.texts, strict=True)], dtype=bool),
+        askable=np.array(
+            [bool(r) or t.rstrip().endswith("?") for r, t in zip(pool.raised_by, pool.texts, strict=True)], dtype=bool
+        ),
         manifest=manifest,
     )
 
@@ -601,8 +651,11 @@ def default_index_dir(archive: str | Path) -> Path:
 
 
 def open_index(
-    archive: str | Path, index_dir: str | Path | None = None, config: IndexConfig | None = None,
-    notify: Callable[[str], None] | None = None, force: bool = False,
+    archive: str | Path,
+    index_dir: str | Path | None = None,
+    config: IndexConfig | None = None,
+    notify: Callable[[str], None] | None = None,
+    force: bool = False,
 ) -> tuple[Index, Archive | None]:
     """The up-to-date index of ``archive``: loaded if fresh, else (re)built and saved.
 

@@ -168,7 +168,9 @@ def _dot(matrix: sp.csr_matrix, vectors: sp.csr_matrix) -> np.ndarray:
     return np.asarray((matrix @ vectors.T).T.todense(), dtype=np.float64)
 
 
-def score_rows(index: Index, vectors: sp.csr_matrix, opts: RankOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def score_rows(
+    index: Index, vectors: sp.csr_matrix, opts: RankOptions
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Scores of every pool item for each row of ``vectors`` (articles x items).
 
     Returns (score, question part, check part, per-check scores), scores rounded so ties are
@@ -196,7 +198,9 @@ def exclusion_rows(index: Index, articles: list[Article]) -> np.ndarray:
     out = _dot(p1, titles) >= cfg.dup_threshold
     counts = [a.question_vectors.shape[0] for a in articles]
     if sum(counts):
-        qs = unigram_view(sp.vstack([a.question_vectors for a in articles if a.question_vectors.shape[0]], format="csr"), uni)
+        qs = unigram_view(
+            sp.vstack([a.question_vectors for a in articles if a.question_vectors.shape[0]], format="csr"), uni
+        )
         hit = _dot(p1, qs) >= cfg.dup_threshold
         start = 0
         for r, k in enumerate(counts):
@@ -210,7 +214,11 @@ def exclusion_rows(index: Index, articles: list[Article]) -> np.ndarray:
 
 
 def select(
-    index: Index, score: np.ndarray, allowed: np.ndarray, opts: RankOptions, check_scores: np.ndarray,
+    index: Index,
+    score: np.ndarray,
+    allowed: np.ndarray,
+    opts: RankOptions,
+    check_scores: np.ndarray,
 ) -> list[int]:
     """Pick up to ``opts.top`` items: best first, diverse (MMR), at most N per source check.
 
@@ -252,8 +260,8 @@ def select(
 
 def _source_of(index: Index, item: int, check_scores: np.ndarray) -> int:
     rec = index.pool_records[item]
-    rows = [own_check_row(index, cid) for cid in (rec["raised_by"] or rec["answered_by"])]
-    rows = [r for r in rows if r is not None]
+    found = (own_check_row(index, cid) for cid in (rec["raised_by"] or rec["answered_by"]))
+    rows = [r for r in found if r is not None]
     return min(rows, key=lambda r: (-check_scores[r], r)) if rows else -1
 
 
@@ -273,7 +281,12 @@ def matched_words(index: Index, article_text: str, item: int) -> tuple[str, ...]
 
 
 def to_suggestions(
-    index: Index, items: list[int], score: np.ndarray, q: np.ndarray, ctx: np.ndarray, article_text: str | None,
+    index: Index,
+    items: list[int],
+    score: np.ndarray,
+    q: np.ndarray,
+    ctx: np.ndarray,
+    article_text: str | None,
 ) -> list[Suggestion]:
     out = []
     for i in items:
@@ -317,7 +330,9 @@ def check_record(index: Index, check_id: str) -> dict:
     return index.check_records[row]
 
 
-def rank_rows(index: Index, articles: list[Article], opts: RankOptions, explain: bool = False) -> list[list[Suggestion]]:
+def rank_rows(
+    index: Index, articles: list[Article], opts: RankOptions, explain: bool = False
+) -> list[list[Suggestion]]:
     """Rank the pool for several articles at once (chunked sparse products; the batch job's core).
 
     Each row gets exactly what `suggest` gives for that article alone.

@@ -82,8 +82,11 @@ def load_template(fmt: str = "text", template: str | Path | None = None) -> jinj
 
 
 def render(
-    suggestions: Sequence[Suggestion], fmt: str = "text", template: str | Path | None = None,
-    check_url: Callable[[str], str] | None = None, **context: object,
+    suggestions: Sequence[Suggestion],
+    fmt: str = "text",
+    template: str | Path | None = None,
+    check_url: Callable[[str], str] | None = None,
+    **context: object,
 ) -> str:
     """Render suggestions as text, markdown, html or json (or through ``template``).
 

@@ -72,9 +72,25 @@ def test_top_and_min_score_and_short_list_note(archive):
 
 
 def test_open_only_leaves_out_answered(archive):
-    everything = json.loads(run("for", str(SEA), "--archive", str(archive), "-f", "json", "--top", "10", "--min-score", "0.05").stdout)
+    everything = json.loads(
+        run("for", str(SEA), "--archive", str(archive), "-f", "json", "--top", "10", "--min-score", "0.05").stdout
+    )
     assert any(x["status"] == "answered" for x in everything)
-    only_open = json.loads(run("for", str(SEA), "--archive", str(archive), "-f", "json", "--top", "10", "--min-score", "0.05", "--open-only").stdout)
+    only_open = json.loads(
+        run(
+            "for",
+            str(SEA),
+            "--archive",
+            str(archive),
+            "-f",
+            "json",
+            "--top",
+            "10",
+            "--min-score",
+            "0.05",
+            "--open-only",
+        ).stdout
+    )
     assert only_open and all(x["status"] == "open" for x in only_open)
 
 
@@ -100,7 +116,9 @@ def test_html_escapes_archive_text(tmp_path):
     arch.mkdir()
     (arch / "x-aaaaaa.txt").write_text(
         "Is <script>alert(1)</script> safe?\nExecutive Summary\nScript tags and alerts in pages.\n"
-        "Want to dive deeper?\nDo <b>script</b> alerts & <3 \"tags\" run in pages?\n", "utf-8")
+        'Want to dive deeper?\nDo <b>script</b> alerts & <3 "tags" run in pages?\n',
+        "utf-8",
+    )
     art = tmp_path / "a.txt"
     art.write_text("Web safety\nExecutive Summary\nWhether script tags and alerts run in web pages.\n", "utf-8")
     out = run("for", str(art), "--archive", str(arch), "-f", "html", "--min-score", "0").stdout

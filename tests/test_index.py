@@ -22,14 +22,30 @@ from suggest.text import analyze
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
 TINY = [
-    Check(id="a1", title="Do vaccines cause autism?", summary="Large cohort studies found no link between vaccines and autism.",
-          questions=("Did the MMR vaccine trigger autism in Danish cohort studies?", "How does VAERS reporting work?")),
-    Check(id="b2", title="Is sea level rise accelerating?", summary="Tide gauges and satellites show faster sea level rise.",
-          questions=("How much will sea levels rise by 2100?", "Which coastal cities are sinking fastest?")),
-    Check(id="c3", title="How much will the ocean rise by the year 2100?", summary="Projections of sea level rise by 2100 range widely.",
-          questions=("What sea-level rise do scientists project for 2100?", "How fast is Thwaites Glacier melting?")),
-    Check(id="d4", title="Does cracking knuckles cause arthritis?", summary="Studies of knuckle crackers found no arthritis link.",
-          questions=("Why do knuckles make a popping sound?", "Is habitual knuckle cracking linked to hand swelling?")),
+    Check(
+        id="a1",
+        title="Do vaccines cause autism?",
+        summary="Large cohort studies found no link between vaccines and autism.",
+        questions=("Did the MMR vaccine trigger autism in Danish cohort studies?", "How does VAERS reporting work?"),
+    ),
+    Check(
+        id="b2",
+        title="Is sea level rise accelerating?",
+        summary="Tide gauges and satellites show faster sea level rise.",
+        questions=("How much will sea levels rise by 2100?", "Which coastal cities are sinking fastest?"),
+    ),
+    Check(
+        id="c3",
+        title="How much will the ocean rise by the year 2100?",
+        summary="Projections of sea level rise by 2100 range widely.",
+        questions=("What sea-level rise do scientists project for 2100?", "How fast is Thwaites Glacier melting?"),
+    ),
+    Check(
+        id="d4",
+        title="Does cracking knuckles cause arthritis?",
+        summary="Studies of knuckle crackers found no arthritis link.",
+        questions=("Why do knuckles make a popping sound?", "Is habitual knuckle cracking linked to hand swelling?"),
+    ),
 ]
 
 
@@ -48,12 +64,17 @@ def test_scores_equal_cosine_similarity_on_the_same_matrix(tmp_path):
     """Oracle: our scores (saved, loaded, numpy-only query path) equal scikit-learn's
     cosine_similarity between the sklearn-vectorised article and sklearn's TF-IDF matrix."""
     cfg = IndexConfig(title_weight=1, summary_weight=0, body_weight=0, questions_weight=0)
-    docs = [Check(id=f"x{i}", title=t) for i, t in enumerate([
-        "Vaccines and autism: what the cohort studies found",
-        "Sea level rise is accelerating along the coasts",
-        "Knuckle cracking and arthritis in older adults",
-        "Autism diagnoses rose as definitions widened",
-    ])]
+    docs = [
+        Check(id=f"x{i}", title=t)
+        for i, t in enumerate(
+            [
+                "Vaccines and autism: what the cohort studies found",
+                "Sea level rise is accelerating along the coasts",
+                "Knuckle cracking and arthritis in older adults",
+                "Autism diagnoses rose as definitions widened",
+            ]
+        )
+    ]
     ix = build_index(docs, cfg)
     ix.save(tmp_path / "ix")
     loaded = Index.load(tmp_path / "ix")
@@ -117,7 +138,9 @@ def test_save_load_round_trip_gives_identical_rankings(tmp_path):
     ix = build_index(TINY)
     ix.save(tmp_path / "ix")
     loaded = Index.load(tmp_path / "ix")
-    art = Check(id="new", title="Will the oceans rise a lot by 2100?", summary="Sea level projections and coastal cities.")
+    art = Check(
+        id="new", title="Will the oceans rise a lot by 2100?", summary="Sea level projections and coastal cities."
+    )
     a = suggest(ix, art, RankOptions(min_score=0.0))
     b = suggest(loaded, art, RankOptions(min_score=0.0))
     assert [s.to_dict() for s in a] == [s.to_dict() for s in b]
@@ -156,7 +179,9 @@ def test_open_index_builds_reuses_and_notices_changes(tmp_path):
     notes.clear()
     ix, read = open_index(arch, notify=notes.append)
     assert read is None and notes == []  # reused, silently
-    (arch / "new-eeeeee.txt").write_text("Is coffee bad for you?\nWant to dive deeper?\nDoes coffee raise blood pressure?\n", "utf-8")
+    (arch / "new-eeeeee.txt").write_text(
+        "Is coffee bad for you?\nWant to dive deeper?\nDoes coffee raise blood pressure?\n", "utf-8"
+    )
     ix, read = open_index(arch, notify=notes.append)
     assert read is not None and ix.manifest["counts"]["checks"] == 5
     assert any("changed since the index was built" in n for n in notes)
@@ -198,7 +223,9 @@ def test_settings_change_rebuilds(tmp_path):
     assert any("settings changed" in n for n in notes)
 
 
-words = st.sampled_from("vaccine autism sea level rise coastal city knuckle arthritis study cohort glacier ocean tide".split())
+words = st.sampled_from(
+    "vaccine autism sea level rise coastal city knuckle arthritis study cohort glacier ocean tide".split()
+)
 
 
 @settings(max_examples=40, deadline=None)

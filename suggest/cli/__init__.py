@@ -12,11 +12,19 @@ from typer.core import TyperGroup
 class _OneLineErrors(TyperGroup):
     """Every user error ends with one line on stderr and exit code 1, never a usage dump."""
 
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
         try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False,
-                              windows_expand_args=windows_expand_args, **extra)
+            rv = super().main(
+                args, prog_name, complete_var, standalone_mode=False, windows_expand_args=windows_expand_args, **extra
+            )
         except typer.Exit as exc:
             sys.exit(exc.exit_code)
         except typer.Abort:

@@ -41,8 +41,10 @@ def read_article(source: str):
 
 def explain_lines(s: Suggestion, check_titles: dict[str, str]) -> list[str]:
     status = s.status if s.status == "open" else f"answered by {', '.join(s.answered_by)}"
-    lines = [f"{s.score:.3f}  {s.question}",
-             f"       {status}; question {s.question_score:.3f}, best check {s.check_score:.3f}"]
+    lines = [
+        f"{s.score:.3f}  {s.question}",
+        f"       {status}; question {s.question_score:.3f}, best check {s.check_score:.3f}",
+    ]
     if s.sources:
         raised = ", ".join(f"{cid} ({check_titles.get(cid, '')})" for cid in s.sources)
         lines.append(f"       raised by {raised}")
@@ -58,8 +60,12 @@ def for_(
     top: TopOpt = 5,
     open_only: Annotated[bool, typer.Option("--open-only", help="Only questions no check answers yet.")] = False,
     since: Annotated[str | None, typer.Option(help="Only questions raised on or after this date (YYYY-MM-DD).")] = None,
-    until: Annotated[str | None, typer.Option(help="Only questions raised on or before this date (YYYY-MM-DD).")] = None,
-    min_score: Annotated[float, typer.Option(help="Leave out questions scoring below this (0-1).")] = RankOptions.min_score,
+    until: Annotated[
+        str | None, typer.Option(help="Only questions raised on or before this date (YYYY-MM-DD).")
+    ] = None,
+    min_score: Annotated[
+        float, typer.Option(help="Leave out questions scoring below this (0-1).")
+    ] = RankOptions.min_score,
     fmt: FormatOpt = "text",
     template: Annotated[Path | None, typer.Option(help="Render with this Jinja2 template instead.")] = None,
     explain: Annotated[bool, typer.Option("--explain", help="Show why each question was chosen (on stderr).")] = False,

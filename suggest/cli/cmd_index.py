@@ -29,7 +29,10 @@ def index(
         c = ix.manifest["counts"]
         where = index_dir or default_index_dir(root)
         state = "built" if arch is not None else "up to date"
-        err(f"index {state}: {c['checks']} checks, {c['questions']} questions in {c['pool']} pool items "
-            f"({c['open']} open), {c['terms']} terms -> {where}", quiet)
+        err(
+            f"index {state}: {c['checks']} checks, {c['questions']} questions in {c['pool']} pool items "
+            f"({c['open']} open), {c['terms']} terms -> {where}",
+            quiet,
+        )
         if strict and arch is not None and arch.skipped:
             raise typer.Exit(1)

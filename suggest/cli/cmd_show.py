@@ -23,7 +23,8 @@ def show(
     Example: suggest show corpus/health/vaccines-autism-evidence-a3f91c.txt
     """
     with user_errors():
-        records, bad, bad_file = [], 0, False
+        records: list[dict] = []
+        bad, bad_file = 0, False
         for f in files:
             arch = read_archive(f)
             for p in arch.problems:

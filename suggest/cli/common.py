@@ -25,8 +25,15 @@ def default_archive() -> Path:
 
 ArchiveOpt = Annotated[
     Path | None,
-    typer.Option("--archive", "-a", help="Archive folder or .jsonl file [default: $SUGGEST_ARCHIVE or the shipped corpus/].",
-                 exists=True, file_okay=True, dir_okay=True, readable=True),
+    typer.Option(
+        "--archive",
+        "-a",
+        help="Archive folder or .jsonl file [default: $SUGGEST_ARCHIVE or the shipped corpus/].",
+        exists=True,
+        file_okay=True,
+        dir_okay=True,
+        readable=True,
+    ),
 ]
 IndexOpt = Annotated[
     Path | None,

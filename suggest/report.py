@@ -1,0 +1,261 @@
+"""The editors' report: one self-contained HTML page (inline CSS and SVG, no scripts, no links
+to anything outside the page) with the archive's figures, charts, the research backlog and
+every check's "Want to dive deeper?" list. Archive text is escaped by Jinja2's autoescape.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from suggest.archive import Archive
+from suggest.backlog import Backlog, render_backlog, template
+from suggest.batch import output_names, write_if_changed
+from suggest.errors import OutputError
+from suggest.index import Index
+
+CHART_WIDTH = 720
+CHART_HEIGHT = 240
+TOP_CATEGORIES = 12
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The archive in numbers."""
+
+    checks: int
+    questions: int
+    pool_items: int
+    question_items: int
+    open: int
+    answered: int
+    duplicates_merged: int
+    dated_checks: int
+    first_date: str | None
+    last_date: str | None
+
+
+def figures(index: Index) -> Figures:
+    """Counts for the report: questions, pool items, open vs answered, duplicates merged.
+
+    ``duplicates_merged`` is the number of questions minus the pool items that hold a question:
+    how many raised questions were the same question in other words.
+    """
+    is_title = np.asarray(index.member_is_title, dtype=bool)
+    member_item = np.asarray(index.member_item, dtype=np.int64)
+    q_items = np.unique(member_item[~is_title])
+    answered = np.asarray(index.answered, dtype=bool)
+    dates = np.asarray(index.check_dates, dtype=np.int64)
+    dated = dates[dates >= 0]
+    n_q = int((~is_title).sum())
+    return Figures(
+        checks=int(index.checks_matrix.shape[0]),
+        questions=n_q,
+        pool_items=int(index.pool_matrix.shape[0]),
+        question_items=len(q_items),
+        open=int((~answered[q_items]).sum()),
+        answered=int(answered[q_items].sum()),
+        duplicates_merged=n_q - len(q_items),
+        dated_checks=len(dated),
+        first_date=date.fromordinal(int(dated.min())).isoformat() if len(dated) else None,
+        last_date=date.fromordinal(int(dated.max())).isoformat() if len(dated) else None,
+    )
+
+
+def _month(ordinal: int) -> str:
+    return date.fromordinal(ordinal).isoformat()[:7]
+
+
+def _months_between(first: str, last: str) -> list[str]:
+    y, m = int(first[:4]), int(first[5:])
+    out = []
+    while f"{y:04d}-{m:02d}" <= last:
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def monthly(index: Index) -> dict:
+    """Questions raised per month (by the raising check's date) and questions answered per
+    month (a pool item counts in the month of its first answering check)."""
+    dates = np.asarray(index.check_dates, dtype=np.int64)
+    is_title = np.asarray(index.member_is_title, dtype=bool)
+    member_check = np.asarray(index.member_check, dtype=np.int64)
+    member_item = np.asarray(index.member_item, dtype=np.int64)
+    raised = Counter(_month(int(d)) for d in dates[member_check[~is_title]] if d >= 0)
+    undated = int((dates[member_check[~is_title]] < 0).sum())
+    q_items = np.zeros(index.pool_matrix.shape[0], dtype=bool)
+    q_items[member_item[~is_title]] = True
+    title_item = member_item[is_title]
+    title_date = dates[member_check[is_title]]
+    first: dict[int, int] = {}
+    for it, d in zip(title_item.tolist(), title_date.tolist(), strict=True):
+        if q_items[it] and d >= 0 and (it not in first or d < first[it]):
+            first[it] = d
+    answered = Counter(_month(d) for d in first.values())
+    keys = sorted(set(raised) | set(answered))
+    months = _months_between(keys[0], keys[-1]) if keys else []
+    return {"months": months, "raised": [raised.get(m, 0) for m in months],
+            "answered": [answered.get(m, 0) for m in months], "undated": undated}
+
+
+def _nice_max(v: int) -> int:
+    if v <= 5:
+        return max(v, 1)
+    step = 10 ** (len(str(v)) - 1)
+    return -(-v // step) * step
+
+
+def column_chart(labels: list[str], series: list[tuple[str, str, list[int]]]) -> dict:
+    """Geometry of a grouped column chart (drawn as SVG by the template)."""
+    w, h, left, bottom, top = CHART_WIDTH, CHART_HEIGHT, 44, 46, 12
+    vmax = _nice_max(max((max(vals) for _, _, vals in series if vals), default=0))
+    plot_w, plot_h = w - left - 8, h - bottom - top
+    n = max(len(labels), 1)
+    group = plot_w / n
+    bar = max(1.0, group * 0.8 / max(len(series), 1))
+    bars, xlabels = [], []
+    every = max(1, -(-n // 24))
+    for i, label in enumerate(labels):
+        x0 = left + i * group + group * 0.1
+        for j, (name, cls, vals) in enumerate(series):
+            bh = plot_h * vals[i] / vmax
+            bars.append({"x": round(x0 + j * bar, 2), "y": round(top + plot_h - bh, 2), "w": round(bar, 2),
+                         "h": round(bh, 2), "cls": cls, "title": f"{label}: {vals[i]} {name}"})
+        if i % every == 0:
+            xlabels.append({"x": round(left + i * group + group / 2, 2), "y": h - bottom + 14, "text": label})
+    ticks = [{"y": round(top + plot_h - plot_h * t / 4, 2), "text": str(round(vmax * t / 4, 1)).removesuffix(".0")}
+             for t in range(5)]
+    return {"width": w, "height": h, "left": left, "right": w - 8, "bars": bars, "xlabels": xlabels,
+            "ticks": ticks, "legend": [{"name": name, "cls": cls} for name, _cls, _ in series for cls in [_cls]]}
+
+
+def bar_chart(rows: list[tuple[str, int]]) -> dict:
+    """Geometry of a horizontal bar chart (label, value) for the template."""
+    w, left, row_h = CHART_WIDTH, 170, 22
+    vmax = max((v for _, v in rows), default=0) or 1
+    plot_w = w - left - 60
+    bars = [{"y": 6 + i * row_h, "w": round(plot_w * v / vmax, 2), "label": label, "value": v}
+            for i, (label, v) in enumerate(rows)]
+    return {"width": w, "height": 12 + len(rows) * row_h, "left": left, "bars": bars, "row_h": row_h}
+
+
+def categories(index: Index) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """Checks per category and open questions per category (of the check that first raised
+    them), most first, at most `TOP_CATEGORIES` each."""
+    n = index.checks_matrix.shape[0]
+    cats = [index.check_records[r].get("category") or "(none)" for r in range(n)]
+    checks = Counter(cats)
+    answered = np.asarray(index.answered, dtype=bool)
+    pair_item = np.asarray(index.pair_item, dtype=np.int64)
+    pair_check = np.asarray(index.pair_check, dtype=np.int64)
+    is_q = np.zeros(len(answered), dtype=bool)
+    is_title = np.asarray(index.member_is_title, dtype=bool)
+    is_q[np.asarray(index.member_item, dtype=np.int64)[~is_title]] = True
+    open_q: Counter[str] = Counter()
+    if len(pair_item):
+        starts = np.flatnonzero(np.r_[True, pair_item[1:] != pair_item[:-1]])
+        for s in starts.tolist():
+            it = int(pair_item[s])
+            if is_q[it] and not answered[it]:
+                open_q[cats[int(pair_check[s])]] += 1
+
+    def top(c: Counter[str]) -> list[tuple[str, int]]:
+        return sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_CATEGORIES]
+
+    return top(checks), top(open_q)
+
+
+def skipped_files(archive: Archive | None) -> dict | None:
+    """Files skipped and why (reasons counted), warnings, ignored files; None if unknown."""
+    if archive is None:
+        return None
+    reasons = Counter(p.message.split(";")[0] for p in archive.skipped)
+    return {
+        "files_read": archive.files_read,
+        "skipped": [{"path": p.path, "line": p.line, "message": p.message} for p in archive.skipped],
+        "reasons": sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])),
+        "warnings": [str(p) for p in archive.problems if not p.skipped],
+        "ignored": len(archive.ignored),
+    }
+
+
+def build_report(
+    index: Index, lists: Iterable[dict], backlog: Backlog, archive: Archive | None = None, title: str | None = None,
+) -> str:
+    """The report page as one HTML string.
+
+    Parameters
+    ----------
+    index : the archive's index.
+    lists : each check's record as in suggestions.jsonl ({"id", "title", "suggestions"}),
+        e.g. `suggest.batch.read_results` or `suggest.batch.iter_lists`.
+    backlog : from `suggest.backlog.backlog`.
+    archive : the read archive, for the files skipped and why (omitted when None).
+    title : page title (default: names the archive).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> html = build_report(ix, iter_lists(ix), backlog(ix), read_archive("corpus"))  # doctest: +SKIP
+    """
+    from suggest import __version__
+    from suggest.rank import own_check_row
+
+    names = output_names(list(index.check_ids))
+    known = set(names)
+
+    def link(cid: str) -> str:
+        return f"#check-{names[cid]}" if cid in known else ""
+
+    fig = figures(index)
+    month = monthly(index)
+    by_cat, open_by_cat = categories(index)
+
+    def checks() -> Iterable[dict]:
+        for rec in lists:
+            row = own_check_row(index, rec["id"])
+            meta = index.check_records[row] if row is not None else {}
+            yield {"id": rec["id"], "anchor": names.get(rec["id"], ""), "title": rec["title"],
+                   "checked_on": meta.get("checked_on"), "category": meta.get("category"), "url": meta.get("url"),
+                   "suggestions": rec["suggestions"]}
+
+    root = (index.manifest.get("archive") or {}).get("root")
+    return template("report.html.j2", html=True).render(
+        title=title or f"Research report: {root or 'archive'}",
+        archive_root=root,
+        version=__version__,
+        fig=fig,
+        files=skipped_files(archive),
+        monthly=column_chart(month["months"], [("raised", "raised", month["raised"]),
+                                               ("answered", "answered", month["answered"])]),
+        undated=month["undated"],
+        categories=bar_chart(by_cat),
+        open_categories=bar_chart(open_by_cat),
+        backlog_html=render_backlog(backlog, "html", link=link),
+        checks=checks(),
+        link=link,
+    )
+
+
+def write_report(
+    path: str | Path, index: Index, lists: Iterable[dict], backlog: Backlog, archive: Archive | None = None,
+) -> bool:
+    """Write the report atomically (untouched when unchanged). Returns True if it wrote.
+
+    Raises `OutputError` when the file cannot be written.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"--report {path}: is a folder; give a file name such as report.html")
+    if not path.parent.is_dir():
+        raise OutputError(f"--report {path}: the folder {path.parent} does not exist; create it first")
+    return write_if_changed(path, build_report(index, lists, backlog, archive).encode("utf-8"))
