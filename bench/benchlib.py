@@ -35,6 +35,8 @@ class Run:
     peak_tree_pss_mb: float  # same with PSS (shared pages split between processes), sampled
     stdout: str
     stderr: str
+    killed_at_cap: bool = False  # stopped by us: the tree's memory passed ``mem_cap_mb``
+    load_before: float = 0.0  # 1-minute load average when the run started (other work on the machine)
 
     def summary(self) -> dict:
         d = asdict(self)
@@ -62,20 +64,48 @@ def _tree_memory(pid: int) -> tuple[float, float]:
     return rss / 2**20, pss / 2**20
 
 
+def _kill_tree(pid: int) -> None:
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [*root.children(recursive=True), root]
+    except psutil.Error:
+        return
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+
+
+def _oom_first() -> None:
+    # If memory runs out anyway, the kernel should kill the benchmarked process, not a bystander.
+    try:
+        Path("/proc/self/oom_score_adj").write_text("1000")
+    except OSError:
+        pass
+
+
 def run(cmd: list[str], *, sample: float | None = None, env: dict | None = None,
-        cwd: Path | None = None, check: bool = True) -> Run:
+        cwd: Path | None = None, check: bool = True, mem_cap_mb: float | None = None,
+        ) -> Run:
     """Run ``cmd`` to the end; wall time from spawn to exit.
 
     ``sample`` (seconds) turns on sampling of the process tree's memory in a thread; leave it off
     for short timed runs (on two cores the sampler would steal time from the measured process).
+    ``mem_cap_mb`` (needs ``sample``): kill the tree when its summed RSS passes it, so a run too
+    big for the machine fails alone instead of starving everything else.
     """
     import tempfile
 
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        load = os.getloadavg()[0]
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                             env=env, cwd=cwd)
+                             env=env, cwd=cwd, preexec_fn=_oom_first)
         peak = [0.0, 0.0]
+        killed = [False]
         stop = threading.Event()
 
         def sampler() -> None:
@@ -83,6 +113,9 @@ def run(cmd: list[str], *, sample: float | None = None, env: dict | None = None,
                 rss, pss = _tree_memory(p.pid)
                 peak[0] = max(peak[0], rss)
                 peak[1] = max(peak[1], pss)
+                if mem_cap_mb and rss > mem_cap_mb and not killed[0]:
+                    killed[0] = True
+                    _kill_tree(p.pid)
                 stop.wait(sample)
 
         th = None
@@ -99,7 +132,8 @@ def run(cmd: list[str], *, sample: float | None = None, env: dict | None = None,
         err.seek(0)
         r = Run(cmd=[str(c) for c in cmd], wall=wall, returncode=p.returncode,
                 max_rss_mb=usage.ru_maxrss / 1024, peak_tree_rss_mb=peak[0], peak_tree_pss_mb=peak[1],
-                stdout=out.read().decode("utf-8", "replace"), stderr=err.read().decode("utf-8", "replace"))
+                stdout=out.read().decode("utf-8", "replace"), stderr=err.read().decode("utf-8", "replace"),
+                killed_at_cap=killed[0], load_before=load)
     if check and r.returncode != 0:
         sys.exit(f"error: {' '.join(r.cmd)} exited {r.returncode}:\n{r.stderr[-3000:]}")
     return r
@@ -132,6 +166,7 @@ def machine() -> dict:
         "cores": os.cpu_count(),
         "memory_gib": round(mem / 2**30, 1),
         "python": platform.python_version(),
+        "load_average_1m_at_start": round(os.getloadavg()[0], 2),
         "commit": commit + ("+uncommitted changes in suggest/" if dirty else ""),
     }
 

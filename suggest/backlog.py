@@ -216,9 +216,10 @@ def render_backlog(b: Backlog, fmt: str = "text", link: Callable[[str], str] | N
         raise OptionError(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}")
     if fmt == "json":
         return json.dumps(b.to_dict(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    from suggest.batch import safe_url
     from suggest.render import safe_id
 
-    urls = {c["id"]: c.get("url") for r in b.rows for c in r.checks}
+    urls = {c["id"]: safe_url(c.get("url")) for r in b.rows for c in r.checks}
     link = link or (lambda cid: urls.get(cid) or f"#check-{safe_id(cid)}")
     return template(f"backlog-{fmt}.j2", html=fmt == "html").render(
         backlog=b, rows=[r.to_dict() for r in b.rows], link=link

@@ -124,13 +124,23 @@ def output_names(ids: Sequence[str]) -> dict[str, str]:
     return {cid: names[cid] for cid in ids}
 
 
+_WEB_URL = re.compile(r"^https?://[^\s<>\"'`]+$", re.IGNORECASE)
+
+
+def safe_url(url: object) -> str | None:
+    """``url`` if it is a plain http(s) address, else None (never a ``javascript:`` link)."""
+    return url if isinstance(url, str) and _WEB_URL.match(url) else None
+
+
 def _inside(out: Path, name: str) -> Path:
     """``out / name``, refusing anything that is not a plain file name inside ``out``."""
     if not name or name in (".", "..") or name.startswith(".") or "/" in name or "\\" in name or "\0" in name:
         raise OutputError(f"{name!r}: not a safe output file name; this is a bug, please report it")
     path = out / name
-    if path.resolve().parent != out.resolve():
-        raise OutputError(f"{path}: would be written outside {out}; remove that link from the output folder")
+    # Only the folder is resolved: a link planted at ``name`` itself is replaced by the rename,
+    # never written through.
+    if path.parent.resolve() != out.resolve():
+        raise OutputError(f"{path}: would be written outside {out}; this is a bug, please report it")
     return path
 
 
@@ -400,7 +410,7 @@ def _process_chunk(job: _Job, k: int) -> tuple[int, bool, int, int]:
 
     def link(cid: str) -> str:
         row = own_check_row(ix, cid)
-        url = ix.check_records[row].get("url") if row is not None else None
+        url = safe_url(ix.check_records[row].get("url")) if row is not None else None
         return url or f"{names.get(cid, safe_id(cid))}.{ext}"
 
     for cid, line in zip(ids, lines, strict=True):
@@ -623,6 +633,12 @@ def _lines_of_chunk(job: _Job, k: int) -> list[bytes]:
 
 
 def _version() -> str:
+    """The package version plus a digest of the ranking code, so results computed by other
+    code are never reused as "done" (a development tree keeps one version number)."""
     from suggest import __version__
 
-    return __version__
+    h = hashlib.sha256()
+    for name in ("text.py", "index.py", "rank.py", "batch.py"):
+        with contextlib.suppress(OSError):
+            h.update((Path(__file__).parent / name).read_bytes())
+    return f"{__version__}+{h.hexdigest()[:12]}"

@@ -28,7 +28,7 @@ from suggest.archive import Check, check_from_json
 from suggest.errors import ArchiveError, OptionError, SuggestError
 from suggest.index import Index, IndexConfig, build_index
 from suggest.query import NO_CLEANING, QueryCleaning, clean_query
-from suggest.rank import RankOptions, article_from_check, filter_mask, score_rows, select
+from suggest.rank import RankOptions, article_from_check, score_rows, select
 
 METRICS = ("queries", "map@1", "map@5", "mrr", "p@1", "recall@5")
 """The keys of every figures dict, in display order."""
@@ -264,7 +264,7 @@ def rank_suggest(
     """
     opts = opts or RankOptions()
     deep = replace(opts, top=max(depth, opts.top), candidates=max(opts.candidates, depth))
-    allowed = filter_mask(index, opts)
+    allowed = np.ones(index.pool_matrix.shape[0], dtype=bool)
     row_of = {cid: i for i, cid in enumerate(index.check_ids)}
     members = [[row_of[c] for c in rec["answered_by"]] for rec in index.pool_records]
     limit = max(depth, opts.top)

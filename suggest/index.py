@@ -7,6 +7,7 @@ word-to-stem table, the check and question matrices (memory-mapped) and the reco
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -22,7 +23,7 @@ import scipy.sparse as sp
 from suggest import store
 from suggest.archive import ARTICLE_SUFFIXES, JSONL_SUFFIXES, Archive, Check, read_archive
 from suggest.errors import EmptyArchiveError, IndexFormatError, OptionError, SuggestError
-from suggest.text import analyze, analyze_with, ngrams, words
+from suggest.text import analyze, analyze_with, ngrams, stem, words
 
 FORMAT_VERSION = 2
 FIELDS = ("title", "summary", "body", "questions")
@@ -75,8 +76,16 @@ def field_texts(check: Check) -> dict[str, str]:
     }
 
 
-def _pretokenized(doc: list[str]) -> list[str]:
-    return doc
+def _field_ngrams(doc: tuple[list[str], ...], n_max: int) -> list[str]:
+    """Analyzer over already-stemmed fields: n-grams within each field, never across fields.
+
+    Keeping stems (shared strings) rather than n-grams in memory, and forming n-grams on the
+    fly, keeps the build's memory near the size of the text.
+    """
+    out: list[str] = []
+    for tokens in doc:
+        out.extend(ngrams(tokens, n_max))
+    return out
 
 
 def _l2(m: sp.csr_matrix) -> sp.csr_matrix:
@@ -343,6 +352,7 @@ class Index:
         Returns the folder written. Raises `OutputError` when it cannot be written.
         """
         target = Path(folder)
+        store.check_replaceable(target)
         try:
             built = store.new_version_dir(target)
         except OSError as exc:
@@ -395,15 +405,34 @@ class Index:
     def load(cls, folder: str | Path, verify: bool = True) -> Index:
         """Load a saved index (memory-mapped). Raises `IndexFormatError` if it is damaged."""
         shown = Path(folder)
-        folder = shown.resolve()
+        real = Path(os.path.realpath(shown))
+        for _ in range(5):
+            try:
+                return cls._load(shown, real, verify)
+            except (IndexFormatError, OSError) as exc:
+                # A builder swapped in a new version and removed this one while we read it: read that.
+                moved = Path(os.path.realpath(shown))
+                if moved == real:
+                    if isinstance(exc, OSError):
+                        raise IndexFormatError(
+                            f"{shown}: cannot read the index ({exc.strerror or exc}); run `suggest index`"
+                        ) from None
+                    raise
+                real = moved
+        raise IndexFormatError(f"{shown}: the index was rebuilt five times while being read; try again")
+
+    @classmethod
+    def _load(cls, shown: Path, folder: Path, verify: bool) -> Index:
         try:
             manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
         except FileNotFoundError:
             raise IndexFormatError(f"{shown}: no index here; run `suggest index`") from None
         except (OSError, ValueError):
             raise IndexFormatError(f"{shown}: manifest.json is damaged; run `suggest index`") from None
-        if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
-            got = manifest.get("format_version") if isinstance(manifest, dict) else None
+        if not isinstance(manifest, dict):
+            raise IndexFormatError(f"{shown}: manifest.json is damaged; run `suggest index`")
+        if manifest.get("format_version") != FORMAT_VERSION:
+            got = manifest.get("format_version")
             raise IndexFormatError(
                 f"{shown}: index format version {got}, this suggest reads {FORMAT_VERSION}; run `suggest index` to rebuild"
             )
@@ -417,8 +446,13 @@ class Index:
                     raise IndexFormatError(f"{shown}: {name} is missing or damaged; run `suggest index`")
         try:
             config = IndexConfig(**manifest["config"])
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, OptionError) as exc:
             raise IndexFormatError(f"{shown}: manifest settings unreadable ({exc}); run `suggest index`") from None
+        counts = manifest.get("counts")
+        if not isinstance(counts, dict) or not all(type(counts.get(k)) is int for k in ("checks", "pool", "members")):
+            raise IndexFormatError(f"{shown}: manifest counts unreadable; run `suggest index`")
+        if not isinstance(manifest.get("archive"), dict):
+            raise IndexFormatError(f"{shown}: manifest names no archive; run `suggest index`")
         terms = store.Strings(folder, "terms")
         idf = store.load_array(folder, "idf")
         n_terms = len(idf)
@@ -431,7 +465,6 @@ class Index:
                 raise IndexFormatError(f"{shown}: {name} matrix is damaged; run `suggest index`")
             return sp.csr_matrix((np.asarray(data, dtype=np.float64), indices, indptr), shape=(rows, n_terms))
 
-        counts = manifest["counts"]
         arrays = {
             n: store.load_array(folder, n)
             for n in (
@@ -522,20 +555,26 @@ def build_index(
     checks = sorted(checks, key=lambda c: c.id)
     say = progress or (lambda _m: None)
     say(f"tokenising {len(checks)} checks")
-    field_tokens = {f: [] for f in FIELDS}  # type: dict[str, list[list[str]]]
+    field_tokens: dict[str, list[list[str]]] = {f: [] for f in FIELDS}
+    seen_words: set[str] = set()
     for c in checks:
         for name, text in field_texts(c).items():
-            field_tokens[name].append(ngrams(analyze(text), config.ngram_max))
-    vec = TfidfVectorizer(analyzer=_pretokenized, sublinear_tf=config.sublinear_tf, dtype=np.float64)
-    docs = [sum((field_tokens[f][i] for f in FIELDS), []) for i in range(len(checks))]
-    vec.fit(docs)
+            ws = words(text)
+            seen_words.update(ws)
+            field_tokens[name].append([stem(w) for w in ws])
+    vec = TfidfVectorizer(
+        analyzer=functools.partial(_field_ngrams, n_max=config.ngram_max),
+        sublinear_tf=config.sublinear_tf,
+        dtype=np.float64,
+    )
+    vec.fit(tuple(field_tokens[f][i] for f in FIELDS) for i in range(len(checks)))
     if not vec.vocabulary_:
         raise EmptyArchiveError("the archive's checks contain no indexable words")
     say("weighting fields")
     weights = config.weights()
     acc = None
     for name in FIELDS:
-        m = vec.transform(field_tokens[name]) * weights[name]
+        m = vec.transform((tokens,) for tokens in field_tokens[name]) * weights[name]
         acc = m if acc is None else acc + m
     checks_matrix = _quantize(_l2(sp.csr_matrix(acc)))
 
@@ -553,8 +592,8 @@ def build_index(
             member_text.append(q)
             member_check.append(ci)
             member_is_title.append(False)
-            member_tokens.append(ngrams(analyze(q), config.ngram_max))
-    members = _quantize(sp.csr_matrix(vec.transform(member_tokens)))
+            member_tokens.append(analyze(q))
+    members = _quantize(sp.csr_matrix(vec.transform((tokens,) for tokens in member_tokens)))
     mc = np.asarray(member_check, dtype=np.int64)
     mt = np.asarray(member_is_title, dtype=bool)
     vocab = sorted(vec.vocabulary_, key=vec.vocabulary_.__getitem__)
@@ -592,12 +631,7 @@ def build_index(
         {"id": c.id, "title": c.title, "checked_on": c.checked_on, "category": c.category, "url": c.url, "path": c.path}
         for c in checks
     ]
-    stems: dict[str, str] = {}
-    for c in checks:
-        for text in field_texts(c).values():
-            for w in words(text):
-                if w not in stems:
-                    stems[w] = analyze(w)[0] if analyze(w) else w
+    stems = {w: stem(w) for w in sorted(seen_words)}
     manifest = {
         "format_version": FORMAT_VERSION,
         "config": asdict(config),
@@ -699,6 +733,7 @@ def open_index(
         ix = None if force_once else fresh_quiet(folder, fp, config)
         if ix is not None:
             return ix, None
+        store.check_replaceable(folder)  # before the work of a build, not after it
         arch = read_archive(archive)
         for p in arch.problems:
             say(str(p))

@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import jinja2
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from suggest.errors import OptionError, SuggestError
 from suggest.rank import Suggestion
 
 FORMATS = ("text", "markdown", "html", "json")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|&~])")
+_MD_LIST_START = re.compile(r"^(\d*)([-.)])")
+_LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
 _SAFE_ID = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 def md_escape(s: str) -> str:
-    """Escape markdown syntax so archive text shows as text."""
-    return _MD_SPECIAL.sub(r"\\\1", s)
+    """Escape markdown syntax so archive text shows as text (on one line: a line break could
+    start a new block, so it becomes a space)."""
+    s = _MD_SPECIAL.sub(r"\\\1", _LINE_BREAKS.sub(" ", s))
+    return _MD_LIST_START.sub(r"\1\\\2", s)  # "- x", "1. x" or "2) x" would start a nested list
 
 
 def safe_id(s: str) -> str:
@@ -38,6 +44,25 @@ def _env(env: jinja2.Environment) -> jinja2.Environment:
     env.filters["json"] = _json
     env.filters["safe_id"] = safe_id
     return env
+
+
+class _FolderLoader(jinja2.FileSystemLoader):
+    """Templates from one folder only: `..` and absolute names are refused by Jinja2 itself,
+    and a symlink inside the folder that points out of it is refused here."""
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, uptodate = super().get_source(environment, template)
+        root = os.path.realpath(self.searchpath[0])
+        if os.path.commonpath([root, os.path.realpath(filename)]) != root:
+            raise jinja2.TemplateNotFound(template)
+        return source, filename, uptodate
+
+
+class _Sandbox(SandboxedEnvironment):
+    """The sandbox, failing loudly on an unsafe attribute instead of printing nothing."""
+
+    def unsafe_undefined(self, obj: object, attribute: str) -> jinja2.Undefined:
+        raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe")
 
 
 _BUILTIN: dict[str, jinja2.Environment] = {}
@@ -65,17 +90,20 @@ def load_template(fmt: str = "text", template: str | Path | None = None) -> jinj
         path = Path(template)
         if not path.is_file():
             raise OptionError(f"--template {path}: no such file")
+        real = path.resolve()
         env = _env(
-            SandboxedEnvironment(
-                loader=jinja2.FileSystemLoader(str(path.parent.resolve())),
+            _Sandbox(
+                loader=_FolderLoader(str(real.parent)),
                 autoescape=jinja2.select_autoescape(("html", "htm", "xml"), default_for_string=False),
                 keep_trailing_newline=True,
             )
         )
         try:
-            return env.get_template(path.name)
+            return env.get_template(real.name)
         except jinja2.TemplateError as exc:
             raise SuggestError(f"--template {path}: {exc}") from None
+        except UnicodeDecodeError:
+            raise SuggestError(f"--template {path}: not UTF-8 text; save the template as UTF-8") from None
     if fmt not in FORMATS:
         raise OptionError(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}")
     return _builtin_env(fmt).get_template(f"{fmt}.j2")
@@ -118,3 +146,8 @@ def render(
         ) from None
     except jinja2.TemplateError as exc:
         raise SuggestError(f"template error: {exc}") from None
+    except (ArithmeticError, LookupError, TypeError, ValueError, RecursionError) as exc:
+        if template is None:
+            raise
+        # A newsroom's template failing as it runs ({{ 1 / 0 }}, a range too big...) is a user error.
+        raise SuggestError(f"template error: {type(exc).__name__}: {exc}") from None

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from suggest.archive import Archive
-from suggest.backlog import Backlog, render_backlog, template
-from suggest.batch import output_names, write_if_changed
+from suggest.backlog import Backlog, template
+from suggest.batch import output_names, safe_url, write_if_changed
 from suggest.errors import OutputError
 from suggest.index import Index
 
@@ -104,17 +104,20 @@ def monthly(index: Index) -> dict:
             "answered": [answered.get(m, 0) for m in months], "undated": undated}
 
 
-def _nice_max(v: int) -> int:
-    if v <= 5:
-        return max(v, 1)
-    step = 10 ** (len(str(v)) - 1)
-    return -(-v // step) * step
+def _ticks(v: int) -> tuple[int, int]:
+    """A round step (1, 2, 5, 10, 20, 50, ...) and at most five steps that reach ``v``."""
+    step, k = 1, 0
+    while -(-v // step) > 5:
+        k += 1
+        step = (1, 2, 5)[k % 3] * 10 ** (k // 3)
+    return step, max(1, -(-v // step))
 
 
 def column_chart(labels: list[str], series: list[tuple[str, str, list[int]]]) -> dict:
     """Geometry of a grouped column chart (drawn as SVG by the template)."""
-    w, h, left, bottom, top = CHART_WIDTH, CHART_HEIGHT, 44, 46, 12
-    vmax = _nice_max(max((max(vals) for _, _, vals in series if vals), default=0))
+    w, h, left, bottom, top = CHART_WIDTH, CHART_HEIGHT, 44, 50, 30
+    step, n_ticks = _ticks(max((max(vals) for _, _, vals in series if vals), default=0))
+    vmax = step * n_ticks
     plot_w, plot_h = w - left - 8, h - bottom - top
     n = max(len(labels), 1)
     group = plot_w / n
@@ -129,8 +132,7 @@ def column_chart(labels: list[str], series: list[tuple[str, str, list[int]]]) ->
                          "h": round(bh, 2), "cls": cls, "title": f"{label}: {vals[i]} {name}"})
         if i % every == 0:
             xlabels.append({"x": round(left + i * group + group / 2, 2), "y": h - bottom + 14, "text": label})
-    ticks = [{"y": round(top + plot_h - plot_h * t / 4, 2), "text": str(round(vmax * t / 4, 1)).removesuffix(".0")}
-             for t in range(5)]
+    ticks = [{"y": round(top + plot_h - plot_h * t / n_ticks, 2), "text": str(step * t)} for t in range(n_ticks + 1)]
     return {"width": w, "height": h, "left": left, "right": w - 8, "bars": bars, "xlabels": xlabels,
             "ticks": ticks, "legend": [{"name": name, "cls": cls} for name, _cls, _ in series for cls in [_cls]]}
 
@@ -140,7 +142,8 @@ def bar_chart(rows: list[tuple[str, int]]) -> dict:
     w, left, row_h = CHART_WIDTH, 170, 22
     vmax = max((v for _, v in rows), default=0) or 1
     plot_w = w - left - 60
-    bars = [{"y": 6 + i * row_h, "w": round(plot_w * v / vmax, 2), "label": label, "value": v}
+    bars = [{"y": 6 + i * row_h, "w": round(plot_w * v / vmax, 2), "value": v,
+             "label": label if len(label) <= 26 else f"{label[:25]}\u2026"}
             for i, (label, v) in enumerate(rows)]
     return {"width": w, "height": 12 + len(rows) * row_h, "left": left, "bars": bars, "row_h": row_h}
 
@@ -225,7 +228,7 @@ def build_report(
             row = own_check_row(index, rec["id"])
             meta = index.check_records[row] if row is not None else {}
             yield {"id": rec["id"], "anchor": names.get(rec["id"], ""), "title": rec["title"],
-                   "checked_on": meta.get("checked_on"), "category": meta.get("category"), "url": meta.get("url"),
+                   "checked_on": meta.get("checked_on"), "category": meta.get("category"), "url": safe_url(meta.get("url")),
                    "suggestions": rec["suggestions"]}
 
     root = (index.manifest.get("archive") or {}).get("root")
@@ -240,7 +243,8 @@ def build_report(
         undated=month["undated"],
         categories=bar_chart(by_cat),
         open_categories=bar_chart(open_by_cat),
-        backlog_html=render_backlog(backlog, "html", link=link),
+        backlog=backlog,
+        rows=[r.to_dict() for r in backlog.rows],
         checks=checks(),
         link=link,
     )

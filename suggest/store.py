@@ -58,14 +58,37 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock on ``path`` (created if needed), held for the block."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+b") as f:
+    """An exclusive advisory lock on ``path`` (created if needed), held for the block.
+
+    Raises `OutputError` when the lock file cannot be created (its folder is a file, read-only...).
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        f = path.open("a+b")
+    except OSError as exc:
+        why = "a file is in the way" if isinstance(exc, FileExistsError | NotADirectoryError) else exc.strerror or exc
+        raise OutputError(
+            f"{path.parent}: cannot create the lock file {path.name} ({why}); pass --index with another folder"
+        ) from None
+    with f:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def check_replaceable(target: Path) -> None:
+    """Refuse to put an index where something else lives: only a link, an index folder (it has a
+    ``manifest.json``) or an empty folder may be replaced. Raises `OutputError`."""
+    if target.is_symlink() or not target.exists():
+        return
+    if not target.is_dir():
+        raise OutputError(f"{target}: is a file, not an index folder; pass --index with a new folder")
+    if not (target / "manifest.json").exists() and any(target.iterdir()):
+        raise OutputError(
+            f"{target}: this folder holds other files and is not an index; pass --index with a new folder"
+        )
 
 
 def swap_in(built: Path, target: Path) -> None:
@@ -84,10 +107,14 @@ def swap_in(built: Path, target: Path) -> None:
         os.replace(target, aside)
         shutil.rmtree(aside, ignore_errors=True)
     os.replace(link_tmp, target)
-    prefix = f"{target.name}.v-"
+    # Older versions, and what killed builds left: half-written versions, temporary links and
+    # folders moved aside. Builders hold the lock (`open_index`), so none of these is in use.
     for old in target.parent.iterdir():
-        if old.name.startswith(prefix) and old.name != built.name:
+        if old.name.startswith((f"{target.name}.v-", f"{target.name}.old-")) and old.name != built.name:
             shutil.rmtree(old, ignore_errors=True)
+        elif old.name.startswith(f".{target.name}.link-"):
+            with contextlib.suppress(OSError):
+                old.unlink()
 
 
 def new_version_dir(target: Path) -> Path:

@@ -34,17 +34,22 @@ def progress_bar(label: str, quiet: bool) -> Iterator[Callable[[int, int], None]
 
     columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), Rate(), TimeElapsedColumn(),
                TextColumn("ETA"), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True)) as bar:
-        task = None
+    bar = Progress(*columns, console=Console(stderr=True))
+    task = None
 
-        def update(done: int, total: int) -> None:
-            nonlocal task
-            if task is None:
-                task = bar.add_task(label, total=total, completed=done)
-            else:
-                bar.update(task, completed=done)
+    def update(done: int, total: int) -> None:
+        nonlocal task
+        if task is None:  # shown from the first report on, so early errors stay one line
+            bar.start()
+            task = bar.add_task(label, total=total, completed=done)
+        else:
+            bar.update(task, completed=done)
 
+    try:
         yield update
+    finally:
+        if task is not None:
+            bar.stop()
 
 
 @app.command("batch")

@@ -1,0 +1,51 @@
+"""suggest report: one self-contained HTML page for editors (figures, charts, backlog, lists)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from suggest.cli import app
+from suggest.cli.cmd_batch import ChunkOpt, JobsOpt, RecentOpt, progress_bar
+from suggest.cli.common import ArchiveOpt, IndexOpt, QuietOpt, TopOpt, default_archive, err, user_errors
+
+
+@app.command("report")
+def report(
+    archive: ArchiveOpt = None,
+    index_dir: IndexOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the page to this file [default: stdout].",
+                                             dir_okay=False)] = None,
+    recent: RecentOpt = 90,
+    backlog_top: Annotated[int, typer.Option("--backlog", min=1, help="Rows of the backlog table.")] = 20,
+    top: TopOpt = 5,
+    jobs: JobsOpt = None,
+    chunk: ChunkOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Write the HTML report: archive figures, charts, the research backlog and every check's list.
+
+    Example: suggest report --archive corpus --out report.html
+    """
+    from suggest.archive import read_archive
+    from suggest.backlog import backlog
+    from suggest.batch import check_settings, iter_lists
+    from suggest.index import default_index_dir, open_index
+    from suggest.rank import RankOptions
+    from suggest.report import build_report, write_report
+
+    with user_errors():
+        check_settings("html", jobs, chunk)
+        root = archive or default_archive()
+        ix, arch = open_index(root, index_dir, notify=lambda m: err(m, quiet))
+        arch = arch or read_archive(root)
+        b = backlog(ix, recent_days=recent, top=backlog_top)
+        with progress_bar("ranking", quiet) as bar:
+            lists = list(iter_lists(ix, RankOptions(top=top), jobs, chunk, index_dir or default_index_dir(root), bar))
+        if out is None:
+            typer.echo(build_report(ix, lists, b, arch), nl=False)
+        else:
+            written = write_report(out, ix, lists, b, arch)
+            err(f"report {'written' if written else 'unchanged'}: {out}", quiet)

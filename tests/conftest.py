@@ -1,0 +1,64 @@
+"""Shared fixtures: where the saved-article fixtures, the shipped corpus and ../shared live."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    """tests/fixtures: one small saved article per rendering and body format."""
+    return TESTS / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    """The sample archive shipped in corpus/."""
+    return TESTS.parent / "corpus"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The read-only ../shared folder next to the repository; skips the test when it is absent."""
+    shared = Path(__file__).resolve().parents[2] / "shared"
+    if not shared.is_dir():
+        pytest.skip(f"{shared} is absent: the shared data (seeds, FORMAT.md) lives next to the repository")
+    return shared
+
+
+_READ = """
+import json, sys
+from suggest.archive import read_archive
+a = read_archive(sys.argv[1])
+print(json.dumps({"checks": [c.path for c in a.checks],
+                  "problems": [[p.path, p.message, p.line, p.skipped] for p in a.problems]}))
+"""
+
+
+@pytest.fixture(scope="session")
+def read_as_user():
+    """``read_archive`` in a subprocess where file permissions apply: as root, without the
+    capabilities that let root read anything (setpriv); skips when that is impossible.
+    Returns ``{"checks": [paths], "problems": [[path, message, line, skipped], ...]}``."""
+
+    def run(path: Path) -> dict:
+        cmd = [sys.executable, "-c", _READ, str(path)]
+        if os.geteuid() == 0:
+            setpriv = shutil.which("setpriv")
+            if setpriv is None:
+                pytest.skip("running as root without setpriv: chmod 000 does not stop root from reading")
+            caps = "-dac_override,-dac_read_search"
+            cmd = [setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}", "--", *cmd]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True)
+        return json.loads(done.stdout)
+
+    return run

@@ -1,0 +1,116 @@
+"""Text normalisation and word tokens: exact examples and properties."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from suggest.text import normalize, strip_citations, words
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Fact\u2011checking and well\u2010known", "Fact-checking and well-known"),
+        ("NFKC: \ufb01le \uff11\uff12 \u2460", "NFKC: file 12 1"),
+        ("**Bold** and *stray* stars*", "Bold and stray stars"),
+        ("# 1. Summary of the results", "1. Summary of the results"),
+        ("## Heading", "Heading"),
+        ("A # inside stays", "A # inside stays"),
+        ("[Does 5G cause illness?](https://factually.co/x)", "Does 5G cause illness?"),
+        ('<a href="https://factually.co/x">Link text</a> after', "Link text after"),
+        ("class=\"note\" data-x='1'>Text", "Text"),
+        ("<b>bold</b> 1 < 2 > 0", "bold 1 < 2 > 0"),
+        ("\u201cCurly\u201d \u2018quotes\u2019 and \"straight\" 'ones'", "\u201cCurly\u201d \u2018quotes\u2019 and \"straight\" 'ones'"),
+        ("Citations [1] [2], glued[7] kept", "Citations [1] [2], glued[7] kept"),
+        ("  spaces\t\u00a0 folded  ", "spaces folded"),
+        ("em\u2014dash \u2013 en \u2026 \u00b0 ~ \u00e9 \u2022", "em\u2014dash \u2013 en ... \u00b0 ~ \u00e9 \u2022"),
+        ("e\u0301", "\u00e9"),
+        ("", ""),
+    ],
+)  # fmt: skip
+def test_normalize_examples(raw, expected):
+    assert normalize(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("a [1] [2] b", "a b"),
+        ("a [3] [1] [3] b", "a b"),
+        ("confession[7].", "confession."),
+        ("According to [1], x", "According to, x"),
+        ("[1], [2], and [5]", ",, and"),
+        ("up to [12] and [123]", "up to and"),
+        ("no citation here", "no citation here"),
+    ],
+)
+def test_strip_citations(raw, expected):
+    assert strip_citations(raw) == expected
+
+
+def test_words_leave_out_citations_stop_words_and_case():
+    text = (
+        "According to [1], fact\u2011checking [12] found THE confession[7] Results [1], [2], and [5] "
+        "in 2016\u20132024 don\u2019t U.S."
+    )
+    assert words(text) == ["according", "fact", "checking", "confession", "results", "2016", "2024", "don"]
+    assert words("[1] [2] [3]") == [] and words("") == []
+
+
+def test_words_do_not_depend_on_which_hyphen_or_citation_form():
+    forms = [
+        "fact-checking works [1] [2].",
+        "fact\u2011checking works[1][2].",
+        "Fact\u2010Checking works [2], [1].",
+    ]
+    assert {tuple(words(f)) for f in forms} == {("fact", "checking", "works")}
+
+
+# --- idempotence ---------------------------------------------------------------------------------
+
+# Text built from what normalize() removes or rewrites, so a property test meets it often.
+MARKUP = st.lists(
+    st.sampled_from(["# ", "#", " ", "\t", "*", "**", "<", ">", "<b>", "[", "]", "(", ")", "[a]", "(b)", "a",
+                     "e", "\u0301", "\u2011", "\ufb01", '="x"', "x"]),
+    max_size=12,
+).map("".join)  # fmt: skip
+
+
+@given(st.text())
+@settings(max_examples=500, deadline=None)
+def test_normalize_of_plain_text_is_idempotent(text):
+    once = normalize(text)
+    assert normalize(once) == once
+
+
+NOT_IDEMPOTENT = pytest.mark.xfail(
+    strict=True,
+    reason="text.py: one pass of removals can expose new markup or a combining sequence; "
+    "proposed fix: repeat the pass until nothing changes (see the reader's report)",
+)
+
+
+@NOT_IDEMPOTENT
+@given(MARKUP)
+@settings(max_examples=2000, deadline=None, derandomize=True)
+def test_normalize_of_markup_is_idempotent(text):
+    once = normalize(text)
+    assert normalize(once) == once
+
+
+@NOT_IDEMPOTENT
+@pytest.mark.parametrize(
+    "text",
+    [
+        "# # x",  # '# x' after one pass, 'x' after two
+        "#\t# x",
+        "a*\u0301",  # removing '*' leaves 'a' + combining acute, composed only by a second NFKC
+        "<<b>a>x",  # removing the inner tag makes a new one
+        "[[a](b)](c)",  # removing the inner link makes a new one
+    ],
+)
+def test_normalize_minimal_non_idempotent_examples(text):
+    once = normalize(text)
+    assert normalize(once) == once
