@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -97,6 +98,8 @@ def main() -> None:
         run(make(queries[0][1]))
 
     times: dict[str, dict[str, list[float]]] = {"ours": {}, "bm25s": {}}
+    cpu: dict[str, list[float]] = {"ours": [], "bm25s": []}
+    loads: list[float] = []
     outputs: dict[str, dict[str, str]] = {"ours": {}, "bm25s": {}}
     k = 0
     for r in range(args.rounds):
@@ -108,6 +111,8 @@ def main() -> None:
             for side, make in order:
                 res = run(make(path))
                 times[side].setdefault(qid, []).append(res.wall)
+                cpu[side].append(res.cpu_s)
+                loads.append(res.load_before)
                 outputs[side][qid] = res.stdout
         print(f"round {r + 1}/{args.rounds}: ours {median(sum(times['ours'].values(), [])):.3f} s, "
               f"bm25s {median(sum(times['bm25s'].values(), [])):.3f} s (medians so far)", file=sys.stderr)
@@ -130,6 +135,7 @@ def main() -> None:
             "min_s": allt[0],
             "p90_s": allt[int(0.9 * (len(allt) - 1))],
             "runs": len(allt),
+            "median_cpu_s": median(cpu[side]),
             "queries_with_relevant_check_in_top5": hits[side],
             "queries_with_output": listed[side],
         }
@@ -146,6 +152,8 @@ def main() -> None:
         "peer_cmd": peer(queries[0][1]),
         "summary": summary,
         "ratio_ours_over_bm25s": ratio,
+        "cpu_ratio_ours_over_bm25s": summary["ours"]["median_cpu_s"] / summary["bm25s"]["median_cpu_s"],
+        "load_average_1m": {"min": min(loads), "median": median(loads), "max": max(loads)},
         "targets": {
             "ours_median_under_1s": summary["ours"]["median_s"] < 1.0,
             "ours_not_slower_than_bm25s": ratio <= 1.0,
@@ -154,13 +162,15 @@ def main() -> None:
     }
     path = benchlib.save("for", result)
 
-    rows = [["", "median s", "min s", "p90 s", "runs", f"rel. in top 5 (of {n_rel})"]]
+    rows = [["", "median s", "min s", "p90 s", "median CPU s", "runs", f"rel. in top 5 (of {n_rel})"]]
     for side in ("ours", "bm25s"):
         s = summary[side]
-        rows.append([side, f"{s['median_s']:.3f}", f"{s['min_s']:.3f}", f"{s['p90_s']:.3f}", str(s["runs"]),
+        rows.append([side, f"{s['median_s']:.3f}", f"{s['min_s']:.3f}", f"{s['p90_s']:.3f}",
+                     f"{s['median_cpu_s']:.3f}", str(s["runs"]),
                      str(s["queries_with_relevant_check_in_top5"])])
     print(benchlib.table(rows))
-    print(f"ratio ours/bm25s (median wall time): {ratio:.2f}")
+    print(f"ratio ours/bm25s: median wall time {ratio:.2f}, median CPU time {result['cpu_ratio_ours_over_bm25s']:.2f}"
+          f" (1-min load average during the runs: median {median(loads):.1f} on {os.cpu_count()} cores)")
     t = result["targets"]
     print(f"target ours median < 1.0 s: {'met' if t['ours_median_under_1s'] else 'NOT met'}; "
           f"not slower than bm25s: {'met' if t['ours_not_slower_than_bm25s'] else 'NOT met'}")

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -35,6 +35,7 @@ class Run:
     peak_tree_pss_mb: float  # same with PSS (shared pages split between processes), sampled
     stdout: str
     stderr: str
+    cpu_s: float = 0.0  # user + system CPU seconds of the process and the children it waited for
     killed_at_cap: bool = False  # stopped by us: the tree's memory passed ``mem_cap_mb``
     load_before: float = 0.0  # 1-minute load average when the run started (other work on the machine)
 
@@ -133,7 +134,7 @@ def run(cmd: list[str], *, sample: float | None = None, env: dict | None = None,
         r = Run(cmd=[str(c) for c in cmd], wall=wall, returncode=p.returncode,
                 max_rss_mb=usage.ru_maxrss / 1024, peak_tree_rss_mb=peak[0], peak_tree_pss_mb=peak[1],
                 stdout=out.read().decode("utf-8", "replace"), stderr=err.read().decode("utf-8", "replace"),
-                killed_at_cap=killed[0], load_before=load)
+                cpu_s=usage.ru_utime + usage.ru_stime, killed_at_cap=killed[0], load_before=load)
     if check and r.returncode != 0:
         sys.exit(f"error: {' '.join(r.cmd)} exited {r.returncode}:\n{r.stderr[-3000:]}")
     return r
@@ -161,7 +162,7 @@ def machine() -> dict:
     dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "suggest"],
                            capture_output=True, text=True).stdout.strip()
     return {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": model,
         "cores": os.cpu_count(),
         "memory_gib": round(mem / 2**30, 1),

@@ -224,7 +224,7 @@ def experiments() -> list[Setting]:
         S("base, dup_threshold=0.8", config={**BASE_CFG, "dup_threshold": 0.8}, opts=BASE_OPTS),
     ]
     # field weights on the base
-    for tw in (0.5, 1.0, 1.5):
+    for tw in (0.0, 0.25, 0.5, 1.0, 1.5):
         out.append(S(f"base, title_weight={tw}", config={**BASE_CFG, "title_weight": tw}, opts=BASE_OPTS))
     for sw in (0.5, 2.0):
         out.append(S(f"base, summary_weight={sw}", config={**BASE_CFG, "summary_weight": sw}, opts=BASE_OPTS))
@@ -239,8 +239,26 @@ def experiments() -> list[Setting]:
         ("all, handles dropped", QueryCleaning(handles="drop")),
         ("all, hashtags kept", QueryCleaning(hashtags="keep")),
         ("all (default cleaning)", QueryCleaning()),
+        ("urls, handles+hashtags split, tail kept", QueryCleaning(tail=False)),
     ]:
         out.append(S(f"base, clean: {label}", config=BASE_CFG, opts=BASE_OPTS, cleaning=how))
+    tuned = {**BASE_CFG, "title_weight": 0.5}
+    out += [
+        S("tuned: base, title_weight=0.5 (T)", config=tuned, opts=BASE_OPTS),
+        S("T + prf k=3 beta=0.5", config=tuned, opts=BASE_OPTS, proto="prf", proto_args={"k": 3, "beta": 0.5}),
+        S("T + prf k=1 beta=0.3", config=tuned, opts=BASE_OPTS, proto="prf", proto_args={"k": 1, "beta": 0.3}),
+        S("T + prf k=5 beta=0.3", config=tuned, opts=BASE_OPTS, proto="prf", proto_args={"k": 5, "beta": 0.3}),
+        S("char 3-5 alone", config=tuned, opts=BASE_OPTS, proto="char", proto_args={"alone": True}),
+        S("T + char 3-5 (RRF)", config=tuned, opts=BASE_OPTS, proto="char"),
+        S("RRF views: T, T ngram 2", config=tuned, opts=BASE_OPTS, proto="views",
+          proto_args={"views": [{}, {"config": {"ngram_max": 2}}]}),
+        S("RRF views: title-only, summary-only", config=tuned, opts=BASE_OPTS, proto="views",
+          proto_args={"views": [{"config": {"title_weight": 1.0, "summary_weight": 0.0, "body_weight": 0.0}},
+                                {"config": {"title_weight": 0.0, "summary_weight": 1.0, "body_weight": 0.0}}]}),
+        S("RRF views: T, title-only, summary-only", config=tuned, opts=BASE_OPTS, proto="views",
+          proto_args={"views": [{}, {"config": {"title_weight": 1.0, "summary_weight": 0.0, "body_weight": 0.0}},
+                                {"config": {"title_weight": 0.0, "summary_weight": 1.0, "body_weight": 0.0}}]}),
+    ]
     return out
 
 

@@ -37,10 +37,9 @@ import random
 import re
 import sys
 import time
-from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent

@@ -2,6 +2,17 @@
 
 A saved article is read line by line, never relying on blank lines. Every file is either read
 into `Check` records or reported as a `Problem` naming the file (and line) and the fix.
+
+Policies:
+
+- Encoding: UTF-8, with or without a byte-order mark; CRLF and CR line endings are fine. Text
+  that is not UTF-8 is read as Windows-1252 (what Windows editors save) with a warning naming
+  the first bad line; a UTF-16 file with its byte-order mark is read with a warning.
+- Refused, with one line each: empty files, binary data (NUL bytes, or more than 1 in 20
+  characters being control characters), HTML pages, files without a recognisable title, files
+  over `MAX_FILE_BYTES`, lines over `MAX_LINE_CHARS`, anything that is not a regular file
+  (pipes, devices), symlink loops and unreadable files. Symlinked folders are not followed.
+- The JSON Lines schema is documented in `check_from_json`.
 """
 
 from __future__ import annotations

@@ -139,13 +139,17 @@ def backlog(index: Index, recent_days: int = 90, top: int | None = 20, neighbour
     pair_item = np.asarray(index.pair_item, dtype=np.int64)
     pair_check = np.asarray(index.pair_check, dtype=np.int64)
     answered = np.asarray(index.answered, dtype=bool)
-    raised_n = np.bincount(pair_item[~answered[pair_item]], minlength=n_items) if len(pair_item) else np.zeros(n_items, int)
+    raised_n = (
+        np.bincount(pair_item[~answered[pair_item]], minlength=n_items) if len(pair_item) else np.zeros(n_items, int)
+    )
     open_items = np.flatnonzero(~answered & (raised_n > 0))
 
     dates = np.asarray(index.check_dates, dtype=np.int64)
     dated = dates >= 0
     newest = int(dates[dated].max()) if dated.any() else None
-    recent_rows = np.flatnonzero(dated & (dates >= newest - recent_days)) if newest is not None else np.zeros(0, np.int64)
+    recent_rows = (
+        np.flatnonzero(dated & (dates >= newest - recent_days)) if newest is not None else np.zeros(0, np.int64)
+    )
 
     recent = np.zeros(len(open_items))
     central = np.zeros(len(open_items))
@@ -182,20 +186,32 @@ def backlog(index: Index, recent_days: int = 90, top: int | None = 20, neighbour
         raisers = [index.check_records[int(r)] for r in pair_check[lo:hi]]
         raisers.sort(key=lambda c: (c.get("checked_on") is None, c.get("checked_on") or "", c["id"]))
         rec = index.pool_records[item]
-        rows.append(BacklogRow(
-            rank=rank, item=item, question=rec["text"], score=float(score[o]), raised=int(n[o]),
-            raised_part=float(raised_part[o]), recent=float(recent[o]), central=float(central[o]),
-            checks=tuple({"id": c["id"], "title": c["title"], "checked_on": c.get("checked_on"), "url": c.get("url")}
-                         for c in raisers),
-            variants=tuple(v for v in rec.get("variants", []) if v != rec["text"]),
-        ))
+        rows.append(
+            BacklogRow(
+                rank=rank,
+                item=item,
+                question=rec["text"],
+                score=float(score[o]),
+                raised=int(n[o]),
+                raised_part=float(raised_part[o]),
+                recent=float(recent[o]),
+                central=float(central[o]),
+                checks=tuple(
+                    {"id": c["id"], "title": c["title"], "checked_on": c.get("checked_on"), "url": c.get("url")}
+                    for c in raisers
+                ),
+                variants=tuple(v for v in rec.get("variants", []) if v != rec["text"]),
+            )
+        )
     iso = (lambda d: date.fromordinal(d).isoformat()) if newest is not None else None
     return Backlog(
         rows=tuple(rows),
         open_questions=len(open_items),
         recent_days=recent_days,
         newest=iso(newest) if iso else None,
-        recent_since=(date.fromordinal(newest) - timedelta(days=recent_days)).isoformat() if newest is not None else None,
+        recent_since=(date.fromordinal(newest) - timedelta(days=recent_days)).isoformat()
+        if newest is not None
+        else None,
         recent_checks=len(recent_rows),
     )
 

@@ -38,6 +38,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from suggest.errors import OptionError, OutputError, SuggestError
 from suggest.index import Index
@@ -55,7 +56,8 @@ _MAX_STEM = 180
 _WINDOWS_DEVICES = frozenset(
     ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"] + [f"{p}{i}" for p in ("COM", "LPT") for i in range(10)]
 )
-_TEMP = re.compile(r"^\..+\.[^.]+\.tmp$")
+# What `tempfile.mkstemp` makes for one of our files: ".<name>.<8 characters>.tmp".
+_TEMP = re.compile(r"^\..+\.(?:txt|md|html|json|jsonl)\.[a-z0-9_]{8}\.tmp$")
 
 Progress = Callable[[int, int], None]
 
@@ -74,6 +76,7 @@ class BatchStats:
 
 
 # -- file names -------------------------------------------------------------------------------
+
 
 def _hash(s: str, n: int) -> str:
     return hashlib.sha256(s.encode("utf-8", "surrogatepass")).hexdigest()[:n]
@@ -145,6 +148,7 @@ def _inside(out: Path, name: str) -> Path:
 
 
 # -- atomic writes ----------------------------------------------------------------------------
+
 
 @functools.lru_cache(maxsize=1)
 def _file_mode() -> int:
@@ -219,7 +223,7 @@ def _write_concat(path: Path, parts: Sequence[Path]) -> bool:
     size = 0
     for p in parts:
         with open(p, "rb") as f:
-            for block in iter(lambda f=f: f.read(1 << 20), b""):
+            while block := f.read(1 << 20):
                 new.update(block)
                 size += len(block)
     try:
@@ -227,7 +231,7 @@ def _write_concat(path: Path, parts: Sequence[Path]) -> bool:
         if stat.S_ISREG(st.st_mode) and st.st_size == size:
             old = hashlib.sha256()
             with open(path, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
+                while block := f.read(1 << 20):
                     old.update(block)
             if old.digest() == new.digest():
                 return False
@@ -269,7 +273,9 @@ def batch_lock(out: Path) -> Iterator[None]:
         state.mkdir(parents=True, exist_ok=True)
         f = open(state / "lock", "a+b")  # noqa: SIM115 - held for the whole block
     except OSError as exc:
-        raise OutputError(f"{out}: cannot create the output folder ({exc.strerror or exc}); pass another --out") from None
+        raise OutputError(
+            f"{out}: cannot create the output folder ({exc.strerror or exc}); pass another --out"
+        ) from None
     with f:
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -284,6 +290,7 @@ def batch_lock(out: Path) -> Iterator[None]:
 
 
 # -- ranking a chunk --------------------------------------------------------------------------
+
 
 def auto_chunk(index: Index) -> int:
     """Rows per chunk so that one chunk's dense score rows fit in `CHUNK_MEMORY`."""
@@ -303,6 +310,12 @@ class _Ranker:
     index: Index
     opts: RankOptions
 
+    def __post_init__(self) -> None:
+        # A loaded index reads each id from its JSON record on access; ranking looks ids up
+        # by binary search many times per check, so hold them in a list once per process.
+        if not isinstance(self.index.check_ids, list):
+            self.index = dataclasses.replace(self.index, check_ids=list(self.index.check_ids))
+
     def rank(self, start: int, stop: int) -> list[list[Suggestion]]:
         """The lists of index rows ``start`` to ``stop - 1``, each as if the check were new."""
         articles = [article_from_row(self.index, row) for row in range(start, stop)]
@@ -317,7 +330,7 @@ def result_line(check_id: str, title: str, suggestions: Sequence[Suggestion]) ->
 
 def suggestion_from_dict(d: dict) -> Suggestion:
     """Rebuild a `Suggestion` from its `to_dict` form (fields it does not carry get defaults)."""
-    kw = {}
+    kw: dict[str, Any] = {}
     for f in dataclasses.fields(Suggestion):
         if f.name in d:
             v = d[f.name]
@@ -325,11 +338,14 @@ def suggestion_from_dict(d: dict) -> Suggestion:
     kw.setdefault("item", -1)
     s = Suggestion(**kw)
     if s.to_dict() != d:
-        raise SuggestError("a stored batch result does not match this suggest version; delete --out/.suggest-batch and run again")
+        raise SuggestError(
+            "a stored batch result does not match this suggest version; delete --out/.suggest-batch and run again"
+        )
     return s
 
 
 # -- the job ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class _Job:
@@ -355,6 +371,8 @@ def _ranker(job: _Job) -> _Ranker:
         ix = Index.load(job.index_dir, verify=False)
         if index_key(ix) != job.key.split(":")[0]:
             raise SuggestError(f"{job.index_dir}: the index changed during the batch; run it again")
+        _RANKERS.clear()  # a reused worker process keeps one index at a time
+        _NAMES.clear()
         r = _RANKERS[job.key] = _Ranker(ix, job.opts)
     return r
 
@@ -457,8 +475,13 @@ def check_settings(fmt: str = "text", jobs: int | None = None, chunk: int | None
 
 
 def run_batch(
-    index: Index, out: str | Path, fmt: str = "text", opts: RankOptions | None = None,
-    jobs: int | None = None, chunk: int | None = None, index_dir: str | Path | None = None,
+    index: Index,
+    out: str | Path,
+    fmt: str = "text",
+    opts: RankOptions | None = None,
+    jobs: int | None = None,
+    chunk: int | None = None,
+    index_dir: str | Path | None = None,
     progress: Progress | None = None,
 ) -> BatchStats:
     """Write every check's "Want to dive deeper?" list into ``out``.
@@ -504,8 +527,14 @@ def run_batch(
         raise OutputError(f"--out {out}: is a file; give a folder")
     n = len(index.check_ids)
     n_chunks = -(-n // chunk)
-    settings = {"state_version": STATE_VERSION, "index": index_key(index), "rank": dataclasses.asdict(opts),
-                "chunk": chunk, "checks": n, "suggest": _version()}
+    settings = {
+        "state_version": STATE_VERSION,
+        "index": index_key(index),
+        "rank": dataclasses.asdict(opts),
+        "chunk": chunk,
+        "checks": n,
+        "suggest": _version(),
+    }
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
     with batch_lock(out):
         state = out / STATE_DIR
@@ -524,9 +553,16 @@ def run_batch(
             _inside(out, f)
         if RESULTS in files:
             raise OutputError(f"a check's file would be named {RESULTS}; this is a bug, please report it")
-        job = _Job(out=out, chunks=chunks, key=f"{index_key(index)}:{key}",
-                   index_dir=Path(index_dir).resolve() if index_dir else None,
-                   opts=opts, fmt=fmt, chunk=chunk, n=n)
+        job = _Job(
+            out=out,
+            chunks=chunks,
+            key=f"{index_key(index)}:{key}",
+            index_dir=Path(index_dir).resolve() if index_dir else None,
+            opts=opts,
+            fmt=fmt,
+            chunk=chunk,
+            n=n,
+        )
         _RANKERS[job.key] = _Ranker(index, opts)
         _NAMES[job.key] = names
         workers = 1 if job.index_dir is None else max(1, min(jobs, n_chunks))
@@ -551,8 +587,9 @@ def run_batch(
         else:
             unchanged += 1
         removed = _finish(out, state, chunks, files)
-    return BatchStats(checks=n, chunks=n_chunks, computed=computed, written=written,
-                      unchanged=unchanged, removed=removed, out=out)
+    return BatchStats(
+        checks=n, chunks=n_chunks, computed=computed, written=written, unchanged=unchanged, removed=removed, out=out
+    )
 
 
 def _finish(out: Path, state: Path, chunks: Path, files: list[str]) -> int:
@@ -595,8 +632,12 @@ def read_results(out: str | Path) -> Iterator[dict]:
 
 
 def iter_lists(
-    index: Index, opts: RankOptions | None = None, jobs: int | None = None, chunk: int | None = None,
-    index_dir: str | Path | None = None, progress: Progress | None = None,
+    index: Index,
+    opts: RankOptions | None = None,
+    jobs: int | None = None,
+    chunk: int | None = None,
+    index_dir: str | Path | None = None,
+    progress: Progress | None = None,
 ) -> Iterator[dict]:
     """Every check's list as a suggestions.jsonl record, in id order, without writing files."""
     from joblib import Parallel, delayed
@@ -606,9 +647,18 @@ def iter_lists(
     n = len(index.check_ids)
     n_chunks = -(-n // chunk)
     workers = 1 if index_dir is None else max(1, min(jobs or os.cpu_count() or 1, n_chunks))
-    key = f"{index_key(index)}:lists"
-    job = _Job(out=Path("."), chunks=Path("."), key=key, index_dir=Path(index_dir).resolve() if index_dir else None,
-               opts=opts, fmt="json", chunk=chunk, n=n)
+    settings = json.dumps({"rank": dataclasses.asdict(opts), "chunk": chunk}, sort_keys=True)
+    key = f"{index_key(index)}:lists-{hashlib.sha256(settings.encode()).hexdigest()[:16]}"
+    job = _Job(
+        out=Path("."),
+        chunks=Path("."),
+        key=key,
+        index_dir=Path(index_dir).resolve() if index_dir else None,
+        opts=opts,
+        fmt="json",
+        chunk=chunk,
+        n=n,
+    )
     _RANKERS[key] = _Ranker(index, opts)
     try:
         with Parallel(n_jobs=workers, return_as="generator") as parallel:
@@ -628,8 +678,10 @@ def _lines_of_chunk(job: _Job, k: int) -> list[bytes]:
     ix = r.index
     start, stop = k * job.chunk, min((k + 1) * job.chunk, job.n)
     lists = r.rank(start, stop)
-    return [result_line(ix.check_ids[start + i], ix.check_records[start + i]["title"], lists[i])
-            for i in range(stop - start)]
+    return [
+        result_line(ix.check_ids[start + i], ix.check_records[start + i]["title"], lists[i])
+        for i in range(stop - start)
+    ]
 
 
 def _version() -> str:

@@ -27,6 +27,19 @@ from suggest.text import analyze, analyze_with, ngrams, stem, words
 
 FORMAT_VERSION = 2
 FIELDS = ("title", "summary", "body", "questions")
+# The plain arrays of an `Index`, saved and loaded by name.
+_ARRAYS = (
+    "check_dates",
+    "pair_item",
+    "pair_check",
+    "member_item",
+    "member_check",
+    "member_is_title",
+    "answered",
+    "unigram",
+    "shown_member",
+    "askable",
+)
 
 
 @dataclass(frozen=True)
@@ -372,18 +385,7 @@ class Index:
                 store.save_array(built, f"{name}.data", m.data.astype(np.float32))
                 store.save_array(built, f"{name}.indices", m.indices.astype(np.int32))
                 store.save_array(built, f"{name}.indptr", m.indptr.astype(np.int64))
-            for name in (
-                "check_dates",
-                "pair_item",
-                "pair_check",
-                "member_item",
-                "member_check",
-                "member_is_title",
-                "answered",
-                "unigram",
-                "shown_member",
-                "askable",
-            ):
+            for name in _ARRAYS:
                 store.save_array(built, name, np.asarray(getattr(self, name)))
             store.write_jsonl(built, "checks", list(self.check_records))
             store.write_jsonl(built, "pool", list(self.pool_records))
@@ -465,21 +467,7 @@ class Index:
                 raise IndexFormatError(f"{shown}: {name} matrix is damaged; run `suggest index`")
             return sp.csr_matrix((np.asarray(data, dtype=np.float64), indices, indptr), shape=(rows, n_terms))
 
-        arrays = {
-            n: store.load_array(folder, n)
-            for n in (
-                "check_dates",
-                "pair_item",
-                "pair_check",
-                "member_item",
-                "member_check",
-                "member_is_title",
-                "answered",
-                "unigram",
-                "shown_member",
-                "askable",
-            )
-        }
+        arrays = {n: store.load_array(folder, n) for n in _ARRAYS}
         check_records = store.Records(folder, "checks")
         index = cls(
             config=config,

@@ -100,8 +100,12 @@ def monthly(index: Index) -> dict:
     answered = Counter(_month(d) for d in first.values())
     keys = sorted(set(raised) | set(answered))
     months = _months_between(keys[0], keys[-1]) if keys else []
-    return {"months": months, "raised": [raised.get(m, 0) for m in months],
-            "answered": [answered.get(m, 0) for m in months], "undated": undated}
+    return {
+        "months": months,
+        "raised": [raised.get(m, 0) for m in months],
+        "answered": [answered.get(m, 0) for m in months],
+        "undated": undated,
+    }
 
 
 def _ticks(v: int) -> tuple[int, int]:
@@ -128,13 +132,29 @@ def column_chart(labels: list[str], series: list[tuple[str, str, list[int]]]) ->
         x0 = left + i * group + group * 0.1
         for j, (name, cls, vals) in enumerate(series):
             bh = plot_h * vals[i] / vmax
-            bars.append({"x": round(x0 + j * bar, 2), "y": round(top + plot_h - bh, 2), "w": round(bar, 2),
-                         "h": round(bh, 2), "cls": cls, "title": f"{label}: {vals[i]} {name}"})
+            bars.append(
+                {
+                    "x": round(x0 + j * bar, 2),
+                    "y": round(top + plot_h - bh, 2),
+                    "w": round(bar, 2),
+                    "h": round(bh, 2),
+                    "cls": cls,
+                    "title": f"{label}: {vals[i]} {name}",
+                }
+            )
         if i % every == 0:
             xlabels.append({"x": round(left + i * group + group / 2, 2), "y": h - bottom + 14, "text": label})
     ticks = [{"y": round(top + plot_h - plot_h * t / n_ticks, 2), "text": str(step * t)} for t in range(n_ticks + 1)]
-    return {"width": w, "height": h, "left": left, "right": w - 8, "bars": bars, "xlabels": xlabels,
-            "ticks": ticks, "legend": [{"name": name, "cls": cls} for name, _cls, _ in series for cls in [_cls]]}
+    return {
+        "width": w,
+        "height": h,
+        "left": left,
+        "right": w - 8,
+        "bars": bars,
+        "xlabels": xlabels,
+        "ticks": ticks,
+        "legend": [{"name": name, "cls": cls} for name, _cls, _ in series for cls in [_cls]],
+    }
 
 
 def bar_chart(rows: list[tuple[str, int]]) -> dict:
@@ -142,9 +162,15 @@ def bar_chart(rows: list[tuple[str, int]]) -> dict:
     w, left, row_h = CHART_WIDTH, 170, 22
     vmax = max((v for _, v in rows), default=0) or 1
     plot_w = w - left - 60
-    bars = [{"y": 6 + i * row_h, "w": round(plot_w * v / vmax, 2), "value": v,
-             "label": label if len(label) <= 26 else f"{label[:25]}\u2026"}
-            for i, (label, v) in enumerate(rows)]
+    bars = [
+        {
+            "y": 6 + i * row_h,
+            "w": round(plot_w * v / vmax, 2),
+            "value": v,
+            "label": label if len(label) <= 26 else f"{label[:25]}\u2026",
+        }
+        for i, (label, v) in enumerate(rows)
+    ]
     return {"width": w, "height": 12 + len(rows) * row_h, "left": left, "bars": bars, "row_h": row_h}
 
 
@@ -189,7 +215,11 @@ def skipped_files(archive: Archive | None) -> dict | None:
 
 
 def build_report(
-    index: Index, lists: Iterable[dict], backlog: Backlog, archive: Archive | None = None, title: str | None = None,
+    index: Index,
+    lists: Iterable[dict],
+    backlog: Backlog,
+    archive: Archive | None = None,
+    title: str | None = None,
 ) -> str:
     """The report page as one HTML string.
 
@@ -227,9 +257,15 @@ def build_report(
         for rec in lists:
             row = own_check_row(index, rec["id"])
             meta = index.check_records[row] if row is not None else {}
-            yield {"id": rec["id"], "anchor": names.get(rec["id"], ""), "title": rec["title"],
-                   "checked_on": meta.get("checked_on"), "category": meta.get("category"), "url": safe_url(meta.get("url")),
-                   "suggestions": rec["suggestions"]}
+            yield {
+                "id": rec["id"],
+                "anchor": names.get(rec["id"], ""),
+                "title": rec["title"],
+                "checked_on": meta.get("checked_on"),
+                "category": meta.get("category"),
+                "url": safe_url(meta.get("url")),
+                "suggestions": rec["suggestions"],
+            }
 
     root = (index.manifest.get("archive") or {}).get("root")
     return template("report.html.j2", html=True).render(
@@ -238,8 +274,9 @@ def build_report(
         version=__version__,
         fig=fig,
         files=skipped_files(archive),
-        monthly=column_chart(month["months"], [("raised", "raised", month["raised"]),
-                                               ("answered", "answered", month["answered"])]),
+        monthly=column_chart(
+            month["months"], [("raised", "raised", month["raised"]), ("answered", "answered", month["answered"])]
+        ),
         undated=month["undated"],
         categories=bar_chart(by_cat),
         open_categories=bar_chart(open_by_cat),
@@ -251,7 +288,11 @@ def build_report(
 
 
 def write_report(
-    path: str | Path, index: Index, lists: Iterable[dict], backlog: Backlog, archive: Archive | None = None,
+    path: str | Path,
+    index: Index,
+    lists: Iterable[dict],
+    backlog: Backlog,
+    archive: Archive | None = None,
 ) -> bool:
     """Write the report atomically (untouched when unchanged). Returns True if it wrote.
 
@@ -259,7 +300,7 @@ def write_report(
     """
     path = Path(path)
     if path.is_dir():
-        raise OutputError(f"--report {path}: is a folder; give a file name such as report.html")
+        raise OutputError(f"{path}: is a folder; give a file name such as report.html")
     if not path.parent.is_dir():
-        raise OutputError(f"--report {path}: the folder {path.parent} does not exist; create it first")
+        raise OutputError(f"{path}: the folder {path.parent} does not exist; create it first")
     return write_if_changed(path, build_report(index, lists, backlog, archive).encode("utf-8"))

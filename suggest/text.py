@@ -17,10 +17,10 @@ from importlib import resources
 _HYPHENS = str.maketrans({"\u2010": "-", "\u2011": "-"})
 _CITATION = re.compile(r"\s*\[\d{1,3}\]")
 _LINK_MD = re.compile(r"\[([^\[\]]+)\]\((?:[^()\s]+)\)")
-_LINK_HTML = re.compile(r"<a\b[^>]*>(.*?)</a\s*>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
-_ATTR_FRAGMENT = re.compile(r"""(?:\b[\w-]+\s*=\s*(?:"[^"]*"|'[^']*')\s*)+/?>""")
-_LEADING_HASHES = re.compile(r"^\s*#{1,6}\s+")
+# Bounded repeats keep this linear on a long line of attribute-like text.
+_ATTR_FRAGMENT = re.compile(r"""(?:\b[\w-]{1,64}\s*=\s*(?:"[^"]{0,512}"|'[^']{0,512}')\s*){1,16}/?>""")
+_LEADING_HASHES = re.compile(r"^\s*(?:#{1,6}\s+)+")
 _SPACES = re.compile(r"[ \t\u00a0]+")
 _WORD = re.compile(r"\b\w\w+\b")
 
@@ -30,23 +30,36 @@ def normalize(text: str) -> str:
 
     NFKC, both Unicode hyphens (U+2010, U+2011) to ``-``, markdown residue (``**``, a leading
     ``# ``, stray ``*``) and HTML tags or attribute fragments removed, links reduced to their
-    text, runs of spaces folded. Curly quotes and citation markers are kept. Idempotent.
+    text, runs of spaces folded. Curly quotes and citation markers are kept. Idempotent: a removal
+    can expose new markup (``<<b>a>``) or a combining sequence (``a*`` + U+0301), so the pass is
+    repeated until nothing changes (at most a few times; only nested markup needs more).
 
     Examples
     --------
     >>> normalize("**Fact‑checking** # works*")
     'Fact-checking # works'
+    >>> normalize("# # <<b>a>x")
+    'x'
     """
+    for _ in range(_MAX_PASSES):
+        once = _normalize_once(text)
+        if once == text:
+            break
+        text = once
+    return text
+
+
+_MAX_PASSES = 8
+
+
+def _normalize_once(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).translate(_HYPHENS)
     text = _LINK_MD.sub(r"\1", text)
-    text = _LINK_HTML.sub(r"\1", text)
-    text = _TAG.sub("", text)
+    text = _TAG.sub("", text)  # also reduces <a href=...>text</a> to its text
     text = _ATTR_FRAGMENT.sub("", text)
     text = text.replace("*", "")
     text = _LEADING_HASHES.sub("", text)
-    text = _SPACES.sub(" ", text).strip()
-    # NFKC can expose new hyphen forms only once; a second pass is a fixed point.
-    return text
+    return _SPACES.sub(" ", text).strip()
 
 
 def strip_citations(text: str) -> str:

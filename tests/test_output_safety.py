@@ -131,21 +131,33 @@ def test_html_shows_generated_text_as_text(rows):
     check_html(render(suggestions, "html"), suggestions)
 
 
-TOPIC = "vaccines autism cohort studies"
+BASE = [
+    ("Do vaccines cause autism", "What did the Danish cohort studies find about autism",
+     "How does vaccine safety monitoring work"),
+    ("Is sea level rise accelerating", "How much will sea levels rise by 2100", "Which coastal cities sink fastest"),
+    ("Do autism diagnoses rise with vaccination rates", "Did autism definitions widen in the 1990s",
+     "Are vaccine schedules linked to autism in cohort studies"),
+]
+DRAFT = Check(
+    id="new",
+    title="New cohort studies on vaccines and autism",
+    summary="Researchers followed children for years to test whether vaccines and autism are linked.",
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(tricky, tricky, tricky), min_size=2, max_size=4))
+@given(st.lists(st.tuples(tricky, tricky, tricky), min_size=len(BASE), max_size=len(BASE)))
 def test_html_from_an_archive_with_markup_in_titles_and_questions(rows):
     """build_index on checks whose ids, titles and questions carry markup (as a JSON Lines export
     could), then suggest and render: the page shows the archive's strings, never its tags."""
     checks = [
-        Check(id=f"{cid}{i}", title=f"{title} {TOPIC}?", questions=(f"{q} {TOPIC} {i}?", f"Why {q} {i}?"))
-        for i, (cid, title, q) in enumerate(rows)
+        Check(id=f"{cid}{i}", title=f"{title} {t}?", summary=f"{t}. {q1}. {q2}.",
+              questions=(f"{q1} {q}?", f"{q} {q2}?"))
+        for i, ((cid, title, q), (t, q1, q2)) in enumerate(zip(rows, BASE, strict=True))
     ]
     ix = build_index(checks)
-    ranked = suggest(ix, Check(id="new", title=f"Do {TOPIC} show a link?"), RankOptions(top=20, min_score=0.0))
-    assert ranked, "the article shares words with every check"
+    ranked = suggest(ix, DRAFT, RankOptions(top=20, min_score=0.0))
+    assert ranked, "the draft shares words with the vaccine checks"
     out = render(ranked, "html")
     check_html(out, ranked)
     strings = {c.title for c in checks} | {q for c in checks for q in c.questions}

@@ -85,14 +85,6 @@ def test_normalize_of_plain_text_is_idempotent(text):
     assert normalize(once) == once
 
 
-NOT_IDEMPOTENT = pytest.mark.xfail(
-    strict=True,
-    reason="text.py: one pass of removals can expose new markup or a combining sequence; "
-    "proposed fix: repeat the pass until nothing changes (see the reader's report)",
-)
-
-
-@NOT_IDEMPOTENT
 @given(MARKUP)
 @settings(max_examples=2000, deadline=None, derandomize=True)
 def test_normalize_of_markup_is_idempotent(text):
@@ -100,7 +92,6 @@ def test_normalize_of_markup_is_idempotent(text):
     assert normalize(once) == once
 
 
-@NOT_IDEMPOTENT
 @pytest.mark.parametrize(
     "text",
     [

@@ -13,8 +13,12 @@ from suggest.cli import app
 from suggest.cli.common import ArchiveOpt, FormatOpt, IndexOpt, QuietOpt, TopOpt, default_archive, err, user_errors
 
 JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes [default: all cores].")]
-ChunkOpt = Annotated[int | None, typer.Option("--chunk", min=1, help="Checks per chunk [default: sized to about 256 MB].")]
-RecentOpt = Annotated[int, typer.Option("--recent", min=0, help="Backlog: 'recent' means within DAYS of the newest check.")]
+ChunkOpt = Annotated[
+    int | None, typer.Option("--chunk", min=1, help="Checks per chunk [default: sized to about 256 MB].")
+]
+RecentOpt = Annotated[
+    int, typer.Option("--recent", min=0, help="Backlog: 'recent' means within DAYS of the newest check.")
+]
 
 
 @contextlib.contextmanager
@@ -24,16 +28,30 @@ def progress_bar(label: str, quiet: bool) -> Iterator[Callable[[int, int], None]
         yield lambda _done, _total: None
         return
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     from rich.text import Text
 
     class Rate(ProgressColumn):
         def render(self, task) -> Text:  # type: ignore[no-untyped-def]
             return Text(f"{task.speed:,.0f} checks/s" if task.speed else "- checks/s")
 
-    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), Rate(), TimeElapsedColumn(),
-               TextColumn("ETA"), TimeRemainingColumn())
+    columns = (
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        Rate(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
     bar = Progress(*columns, console=Console(stderr=True))
     task = None
 
@@ -61,8 +79,9 @@ def batch(
     top: TopOpt = 5,
     jobs: JobsOpt = None,
     chunk: ChunkOpt = None,
-    report: Annotated[Path | None, typer.Option("--report", help="Also write the HTML report to this file.",
-                                                dir_okay=False)] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Also write the HTML report to this file.", dir_okay=False)
+    ] = None,
     recent: RecentOpt = 90,
     quiet: QuietOpt = False,
 ) -> None:
@@ -82,11 +101,15 @@ def batch(
         root = archive or default_archive()
         ix, arch = open_index(root, index_dir, notify=lambda m: err(m, quiet))
         with progress_bar("batch", quiet) as bar:
-            stats = run_batch(ix, out, fmt, RankOptions(top=top), jobs, chunk,
-                              index_dir or default_index_dir(root), progress=bar)
-        err(f"batch: {stats.checks} checks in {stats.chunks} chunks ({stats.computed} ranked, "
+            stats = run_batch(
+                ix, out, fmt, RankOptions(top=top), jobs, chunk, index_dir or default_index_dir(root), progress=bar
+            )
+        err(
+            f"batch: {stats.checks} checks in {stats.chunks} chunks ({stats.computed} ranked, "
             f"{stats.chunks - stats.computed} reused); {stats.written} files written, {stats.unchanged} unchanged, "
-            f"{stats.removed} removed -> {stats.out}", quiet)
+            f"{stats.removed} removed -> {stats.out}",
+            quiet,
+        )
         if report is not None:
             from suggest.archive import read_archive
             from suggest.backlog import backlog

@@ -16,8 +16,9 @@ from suggest.cli.common import ArchiveOpt, IndexOpt, QuietOpt, TopOpt, default_a
 def report(
     archive: ArchiveOpt = None,
     index_dir: IndexOpt = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the page to this file [default: stdout].",
-                                             dir_okay=False)] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the page to this file [default: stdout].", dir_okay=False)
+    ] = None,
     recent: RecentOpt = 90,
     backlog_top: Annotated[int, typer.Option("--backlog", min=1, help="Rows of the backlog table.")] = 20,
     top: TopOpt = 5,
