@@ -72,12 +72,26 @@ def build_ours(archive: Path, index: Path, cap_mb: float | None) -> dict:
     return out
 
 
-def batch_ours(archive: Path, index: Path, out: Path, cap_mb: float | None, fmt: str = "json") -> tuple[Run, dict]:
+def ranked_so_far(out: Path) -> int:
+    """Checks whose lists a (stopped) batch run finished: the lines of its finished chunk files."""
+    n = 0
+    for f in (out / ".suggest-batch").glob("chunks-*/*.jsonl"):
+        with f.open("rb") as fh:
+            n += sum(1 for _ in fh)
+    return n
+
+
+def batch_ours(archive: Path, index: Path, out: Path, cap_mb: float | None, fmt: str = "json",
+               timeout: float | None = None) -> tuple[Run, dict]:
     shutil.rmtree(out, ignore_errors=True)
     r = run([SUGGEST, "batch", "--archive", archive, "--index", index, "--out", out, "--format", fmt, "--quiet"],
-            sample=0.5, mem_cap_mb=cap_mb, check=False)
+            sample=0.5, mem_cap_mb=cap_mb, check=False, timeout=timeout)
     info = {"wall_s": round(r.wall, 2), **mem(r), "returncode": r.returncode, "killed_at_mem_cap": r.killed_at_cap,
-            "load_before": r.load_before}
+            "timed_out": r.timed_out, "load_before": r.load_before}
+    if r.timed_out:
+        done = ranked_so_far(out)
+        info["checks_ranked_before_timeout"] = done
+        info["partial_checks_per_s"] = round(done / r.wall, 2)
     if r.returncode == 0:
         results = out / "suggestions.jsonl"
         lines = with_list = 0
@@ -103,14 +117,21 @@ def politifact(args: argparse.Namespace) -> None:
     n = sum(1 for line in archive.open(encoding="utf-8") if line.strip())
     cap = args.mem_cap_gb * 1024
 
-    say(f"{n} checks in {archive}; building our index (measured)")
-    ours_index = build_ours(archive, index, cap)
-    if ours_index["returncode"]:
-        sys.exit(f"error: suggest index failed:\n{ours_index.get('stderr')}")
-    say(f"our index: {ours_index['wall_s']} s, {ours_index['size_mb']} MB; building the bm25s index (measured)")
-    shutil.rmtree(peer_index, ignore_errors=True)
-    rb = run([PYTHON, PEER_BUILD, "build", archive, peer_index], sample=0.5)
-    peer_build = {"wall_s": round(rb.wall, 2), **mem(rb), "size_mb": round(dir_size_mb(peer_index), 1)}
+    if args.reuse_index:
+        run([SUGGEST, "index", "--archive", archive, "--index", index, "--quiet"])
+        ours_index: dict = {"not_measured": "--reuse-index", "size_mb": round(dir_size_mb(index), 1)}
+        if not (peer_index / "params.index.json").is_file():
+            run([PYTHON, PEER_BUILD, "build", archive, peer_index])
+        peer_build: dict = {"not_measured": "--reuse-index", "size_mb": round(dir_size_mb(peer_index), 1)}
+    else:
+        say(f"{n} checks in {archive}; building our index (measured)")
+        ours_index = build_ours(archive, index, cap)
+        if ours_index["returncode"]:
+            sys.exit(f"error: suggest index failed:\n{ours_index.get('stderr')}")
+        say(f"our index: {ours_index['wall_s']} s, {ours_index['size_mb']} MB; building the bm25s index (measured)")
+        shutil.rmtree(peer_index, ignore_errors=True)
+        rb = run([PYTHON, PEER_BUILD, "build", archive, peer_index], sample=0.5)
+        peer_build = {"wall_s": round(rb.wall, 2), **mem(rb), "size_mb": round(dir_size_mb(peer_index), 1)}
 
     ours_runs: list[dict] = []
     peer_runs: list[dict] = []
@@ -166,9 +187,10 @@ def politifact(args: argparse.Namespace) -> None:
           f"CPU time bm25s/ours: {result['cpu_ratio_bm25s_over_ours']:.1f}x")
     print(f"our peak memory: {ours_peak:.0f} MB (target < 1536 MB: "
           f"{'met' if result['targets']['peak_memory_under_1.5_GB'] else 'NOT met'})")
-    print(f"index build (once): ours {ours_index['wall_s']} s, {ours_index['size_mb']} MB on disk, "
-          f"peak {max(ours_index['peak_tree_pss_mb'], ours_index['max_rss_single_mb']):.0f} MB; "
-          f"bm25s {peer_build['wall_s']} s, {peer_build['size_mb']} MB")
+    if "wall_s" in ours_index:
+        print(f"index build (once): ours {ours_index['wall_s']} s, {ours_index['size_mb']} MB on disk, "
+              f"peak {max(ours_index['peak_tree_pss_mb'], ours_index['max_rss_single_mb']):.0f} MB; "
+              f"bm25s {peer_build['wall_s']} s, {peer_build['size_mb']} MB")
     print(f"results: {path}")
 
 
@@ -187,7 +209,7 @@ def fit(points: list[tuple[int, float]]) -> dict | None:
 
 
 def scale(args: argparse.Namespace) -> None:
-    sizes = sorted(set([19250, *args.scale]))
+    sizes = sorted(set(args.scale))
     cap = args.mem_cap_gb * 1024
     result: dict = {"benchmark": "suggest index and batch at scale, synthetic archives",
                     "machine": benchlib.machine(), "seed": args.seed, "mem_cap_gb": args.mem_cap_gb, "sizes": {}}
@@ -208,12 +230,16 @@ def scale(args: argparse.Namespace) -> None:
             break
         say(f"N={n}: index {step['index']['wall_s']} s; batch")
         out = WORK / f"synth-{n}.out"
-        _r, info = batch_ours(archive, index, out, cap)
+        _r, info = batch_ours(archive, index, out, cap, timeout=args.batch_timeout)
         info["checks_per_s"] = round(n / info["wall_s"], 1) if info["returncode"] == 0 else None
         step["batch"] = info
         if not args.keep_output:
             shutil.rmtree(out, ignore_errors=True)
         benchlib.save("scale", result)
+        if info["timed_out"]:
+            say(f"N={n}: batch stopped after {info['wall_s']} s (--batch-timeout) with "
+                f"{info['checks_ranked_before_timeout']} checks ranked ({info['partial_checks_per_s']} checks/s)")
+            continue
         if info["returncode"]:
             say(f"N={n}: batch failed ({'memory cap' if info['killed_at_mem_cap'] else 'error'})")
             break
@@ -238,7 +264,10 @@ def scale(args: argparse.Namespace) -> None:
             return f"{max(d.get('peak_tree_pss_mb', 0), d.get('max_rss_single_mb', 0)):.0f}" if d else "-"
 
         status = "ok"
-        if ix.get("returncode"):
+        if b.get("timed_out"):
+            status = (f"batch stopped at {b['wall_s']} s: {b['checks_ranked_before_timeout']} checks ranked "
+                      f"({b['partial_checks_per_s']}/s)")
+        elif ix.get("returncode"):
             status = "index killed at memory cap" if ix.get("killed_at_mem_cap") else "index failed"
         elif b.get("returncode"):
             status = "batch killed at memory cap" if b.get("killed_at_mem_cap") else "batch failed"
@@ -264,6 +293,10 @@ def main() -> None:
     ap.add_argument("--mem-cap-gb", type=float, default=18.0,
                     help="kill a run whose process tree passes this (the machine has 24 GiB)")
     ap.add_argument("--keep-output", action="store_true", help="keep the synthetic batch outputs")
+    ap.add_argument("--batch-timeout", type=float, default=None, metavar="S",
+                    help="scale mode: stop a batch after S seconds and report the checks it ranked")
+    ap.add_argument("--reuse-index", action="store_true",
+                    help="real-archive mode: keep a fresh saved index instead of timing a rebuild")
     args = ap.parse_args()
     require_batch()
     if args.scale:

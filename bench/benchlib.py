@@ -37,6 +37,7 @@ class Run:
     stderr: str
     cpu_s: float = 0.0  # user + system CPU seconds of the process and the children it waited for
     killed_at_cap: bool = False  # stopped by us: the tree's memory passed ``mem_cap_mb``
+    timed_out: bool = False  # stopped by us: it ran longer than ``timeout``
     load_before: float = 0.0  # 1-minute load average when the run started (other work on the machine)
 
     def summary(self) -> dict:
@@ -90,13 +91,14 @@ def _oom_first() -> None:
 
 def run(cmd: list[str], *, sample: float | None = None, env: dict | None = None,
         cwd: Path | None = None, check: bool = True, mem_cap_mb: float | None = None,
-        ) -> Run:
+        timeout: float | None = None) -> Run:
     """Run ``cmd`` to the end; wall time from spawn to exit.
 
     ``sample`` (seconds) turns on sampling of the process tree's memory in a thread; leave it off
     for short timed runs (on two cores the sampler would steal time from the measured process).
     ``mem_cap_mb`` (needs ``sample``): kill the tree when its summed RSS passes it, so a run too
-    big for the machine fails alone instead of starving everything else.
+    big for the machine fails alone instead of starving everything else. ``timeout`` (needs
+    ``sample``): kill the tree after that many seconds.
     """
     import tempfile
 
@@ -107,6 +109,7 @@ def run(cmd: list[str], *, sample: float | None = None, env: dict | None = None,
                              env=env, cwd=cwd, preexec_fn=_oom_first)
         peak = [0.0, 0.0]
         killed = [False]
+        late = [False]
         stop = threading.Event()
 
         def sampler() -> None:
@@ -116,6 +119,9 @@ def run(cmd: list[str], *, sample: float | None = None, env: dict | None = None,
                 peak[1] = max(peak[1], pss)
                 if mem_cap_mb and rss > mem_cap_mb and not killed[0]:
                     killed[0] = True
+                    _kill_tree(p.pid)
+                if timeout and time.perf_counter() - t0 > timeout and not late[0]:
+                    late[0] = True
                     _kill_tree(p.pid)
                 stop.wait(sample)
 
@@ -134,7 +140,8 @@ def run(cmd: list[str], *, sample: float | None = None, env: dict | None = None,
         r = Run(cmd=[str(c) for c in cmd], wall=wall, returncode=p.returncode,
                 max_rss_mb=usage.ru_maxrss / 1024, peak_tree_rss_mb=peak[0], peak_tree_pss_mb=peak[1],
                 stdout=out.read().decode("utf-8", "replace"), stderr=err.read().decode("utf-8", "replace"),
-                cpu_s=usage.ru_utime + usage.ru_stime, killed_at_cap=killed[0], load_before=load)
+                cpu_s=usage.ru_utime + usage.ru_stime, killed_at_cap=killed[0], timed_out=late[0],
+                load_before=load)
     if check and r.returncode != 0:
         sys.exit(f"error: {' '.join(r.cmd)} exited {r.returncode}:\n{r.stderr[-3000:]}")
     return r

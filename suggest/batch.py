@@ -135,16 +135,18 @@ def safe_url(url: object) -> str | None:
     return url if isinstance(url, str) and _WEB_URL.match(url) else None
 
 
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_~-][A-Za-z0-9_.~-]{0,239}$")
+
+
 def _inside(out: Path, name: str) -> Path:
-    """``out / name``, refusing anything that is not a plain file name inside ``out``."""
-    if not name or name in (".", "..") or name.startswith(".") or "/" in name or "\\" in name or "\0" in name:
+    """``out / name``, refusing anything but a plain file name (no separator, no leading dot).
+
+    Such a name always denotes an entry of ``out`` itself; a link planted at that entry is
+    replaced by the rename in `write_if_changed`, never written through.
+    """
+    if not _SAFE_NAME.match(name):
         raise OutputError(f"{name!r}: not a safe output file name; this is a bug, please report it")
-    path = out / name
-    # Only the folder is resolved: a link planted at ``name`` itself is replaced by the rename,
-    # never written through.
-    if path.parent.resolve() != out.resolve():
-        raise OutputError(f"{path}: would be written outside {out}; this is a bug, please report it")
-    return path
+    return out / name
 
 
 # -- atomic writes ----------------------------------------------------------------------------
@@ -217,28 +219,29 @@ def _sync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _write_concat(path: Path, parts: Sequence[Path]) -> bool:
-    """Make ``path`` the concatenation of ``parts`` (streamed; atomic; untouched if equal)."""
-    new = hashlib.sha256()
-    size = 0
-    for p in parts:
-        with open(p, "rb") as f:
-            while block := f.read(1 << 20):
-                new.update(block)
-                size += len(block)
+def _same_as_concat(path: Path, parts: Sequence[Path]) -> bool:
+    """Whether ``path`` is a regular file holding exactly the concatenation of ``parts``."""
     try:
         st = os.lstat(path)
-        if stat.S_ISREG(st.st_mode) and st.st_size == size:
-            old = hashlib.sha256()
-            with open(path, "rb") as f:
-                while block := f.read(1 << 20):
-                    old.update(block)
-            if old.digest() == new.digest():
-                return False
+        if not stat.S_ISREG(st.st_mode) or st.st_size != sum(p.stat().st_size for p in parts):
+            return False
+        with open(path, "rb") as old:
+            for p in parts:
+                with open(p, "rb") as f:
+                    while block := f.read(1 << 20):
+                        if old.read(len(block)) != block:
+                            return False
+        return True
     except FileNotFoundError:
-        pass
+        return False
     except OSError as exc:
         raise OutputError(f"{path}: cannot read ({exc.strerror or exc}); fix permissions") from None
+
+
+def _write_concat(path: Path, parts: Sequence[Path]) -> bool:
+    """Make ``path`` the concatenation of ``parts`` (streamed; atomic; untouched if equal)."""
+    if _same_as_concat(path, parts):
+        return False
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -388,23 +391,26 @@ def _chunk_file(job: _Job, k: int) -> Path:
     return job.chunks / f"{k:06d}.jsonl"
 
 
-def _read_chunk(path: Path, ids: Sequence[str]) -> list[bytes] | None:
-    """A finished chunk's lines, or None when it is missing or does not match its checks."""
+def _read_chunk(path: Path, ids: Sequence[str]) -> list[dict] | None:
+    """A finished chunk's records, or None when it is missing or does not match its checks."""
     try:
-        lines = path.read_bytes().splitlines(keepends=True)
+        lines = path.read_bytes().splitlines()
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise OutputError(f"{path}: cannot read ({exc.strerror or exc}); fix permissions or delete it") from None
     if len(lines) != len(ids):
         return None
+    records = []
     for line, cid in zip(lines, ids, strict=True):
         try:
-            if json.loads(line).get("id") != cid:
-                return None
-        except (ValueError, AttributeError):
+            rec = json.loads(line)
+        except ValueError:
             return None
-    return lines
+        if not isinstance(rec, dict) or rec.get("id") != cid or not isinstance(rec.get("suggestions"), list):
+            return None
+        records.append(rec)
+    return records
 
 
 def _process_chunk(job: _Job, k: int) -> tuple[int, bool, int, int]:
@@ -417,11 +423,16 @@ def _process_chunk(job: _Job, k: int) -> tuple[int, bool, int, int]:
     start, stop = k * job.chunk, min((k + 1) * job.chunk, job.n)
     ids = [ix.check_ids[i] for i in range(start, stop)]
     path = _chunk_file(job, k)
-    lines = _read_chunk(path, ids)
-    computed = lines is None
-    if lines is None:
+    records = _read_chunk(path, ids)
+    finished: bytes | None = None  # the chunk's lines, when this call ranked it
+    if records is None:
         lists = r.rank(start, stop)
-        lines = [result_line(ids[i], ix.check_records[start + i]["title"], lists[i]) for i in range(len(ids))]
+        finished = b"".join(
+            result_line(cid, ix.check_records[start + i]["title"], lists[i]) for i, cid in enumerate(ids)
+        )
+        lists_of = dict(zip(ids, lists, strict=True))
+    else:
+        lists_of = {rec["id"]: [suggestion_from_dict(d) for d in rec["suggestions"]] for rec in records}
     names = _names(job, ix)
     ext = EXTENSIONS[job.fmt]
     written = unchanged = 0
@@ -431,10 +442,8 @@ def _process_chunk(job: _Job, k: int) -> tuple[int, bool, int, int]:
         url = safe_url(ix.check_records[row].get("url")) if row is not None else None
         return url or f"{names.get(cid, safe_id(cid))}.{ext}"
 
-    for cid, line in zip(ids, lines, strict=True):
-        rec = json.loads(line)
-        suggestions = [suggestion_from_dict(d) for d in rec["suggestions"]]
-        text = render(suggestions, job.fmt, check_url=link)
+    for cid in ids:
+        text = render(lists_of[cid], job.fmt, check_url=link)
         if write_if_changed(_inside(job.out, f"{names[cid]}.{ext}"), text.encode("utf-8"), sync_dir=False):
             written += 1
         else:
@@ -444,9 +453,9 @@ def _process_chunk(job: _Job, k: int) -> tuple[int, bool, int, int]:
             _sync_dir(job.out)
     except OSError as exc:
         raise _fail(job.out, exc) from None
-    if computed:
-        write_if_changed(path, b"".join(lines))
-    return k, computed, written, unchanged
+    if finished is not None:
+        write_if_changed(path, finished)
+    return k, finished is not None, written, unchanged
 
 
 def index_key(index: Index) -> str:

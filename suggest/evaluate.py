@@ -340,7 +340,12 @@ def metrics(run: Run, qrels: dict[str, dict[str, int]]) -> dict[str, float]:
     >>> metrics({"q": [("a", 2.0), ("b", 1.0)]}, {"q": {"b": 1}})["mrr"]
     0.5
     """
-    from ranx import Qrels, Run as RanxRun, evaluate
+    import warnings
+
+    with warnings.catch_warnings():
+        # ranx's numba kernels warn about an int cast on every call; the ids fit easily.
+        warnings.simplefilter("ignore")
+        from ranx import Qrels, Run as RanxRun, evaluate
 
     judged = {q: d for q, d in qrels.items() if d}
     if not judged:
@@ -349,9 +354,10 @@ def metrics(run: Run, qrels: dict[str, dict[str, int]]) -> dict[str, float]:
     listed = {q: dict(_strict(run[q])) for q in judged if run.get(q)}
     if not listed:
         return figures | {k: 0.0 for k in METRICS[1:]}
-    ranx_run = RanxRun.from_dict(listed)
-    ranx_run.make_comparable(Qrels.from_dict(judged))
-    got = evaluate(Qrels.from_dict(judged), ranx_run, [_RANX_NAMES[k] for k in METRICS[1:]], make_comparable=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = evaluate(Qrels.from_dict(judged), RanxRun.from_dict(listed), [_RANX_NAMES[k] for k in METRICS[1:]],
+                       make_comparable=True)
     for k in METRICS[1:]:
         figures[k] = round(float(got[_RANX_NAMES[k]]), 4)
     return figures

@@ -9,6 +9,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -109,10 +110,13 @@ def swap_in(built: Path, target: Path) -> None:
     os.replace(link_tmp, target)
     # Older versions, and what killed builds left: half-written versions, temporary links and
     # folders moved aside. Builders hold the lock (`open_index`), so none of these is in use.
+    name = re.escape(target.name)
+    versions = re.compile(rf"{name}\.(?:v-[a-z0-9_]{{8}}|old-\d+)")
+    links = re.compile(rf"\.{name}\.link-\d+")
     for old in target.parent.iterdir():
-        if old.name.startswith((f"{target.name}.v-", f"{target.name}.old-")) and old.name != built.name:
+        if versions.fullmatch(old.name) and old.name != built.name:
             shutil.rmtree(old, ignore_errors=True)
-        elif old.name.startswith(f".{target.name}.link-"):
+        elif links.fullmatch(old.name):
             with contextlib.suppress(OSError):
                 old.unlink()
 

@@ -13,7 +13,7 @@ import pytest
 from markupsafe import escape
 from typer.testing import CliRunner
 
-from suggest.archive import read_archive
+from suggest.archive import Check, read_archive
 from suggest.backlog import WEIGHTS, backlog, render_backlog
 from suggest.batch import iter_lists, output_names, run_batch
 from suggest.cli import app
@@ -74,10 +74,11 @@ def tides(tmp_path):
     return open_index(arch, tmp_path / "ix")[0]
 
 
-# The reader strips tags once; these nested forms come out of it as live markup, so the
-# archive really holds "<script>alert(1)</script>" and the templates must escape it.
-SCRIPT = "<scr<script>ipt>alert(1)</scr</script>ipt>"
-IMG = "<<img src=x onerror=alert(1)>img src=x onerror=alert(1)>"
+# The reader strips tags from titles and questions, but ids, categories and urls pass through,
+# and checks built through the library (`build_index` on `Check` records from a newsroom's own
+# importer) can hold any text: the templates must escape it all.
+SCRIPT = "<script>alert(1)</script>"
+IMG = "<img src=x onerror=alert(1)>"
 
 
 # -- backlog -------------------------------------------------------------------------------------
@@ -177,27 +178,34 @@ def test_backlog_formats(tides):
     assert html.startswith('<section class="backlog"') and '<a href="#check-b2">b2</a>' in html
 
 
-def test_backlog_escapes_archive_text(tmp_path):
-    arch = write_jsonl(tmp_path / "x.jsonl", [
-        {"id": "x1", "title": f"Is {IMG} | safe?", "url": "javascript:alert(1)", "checked_on": "2020-01-01",
-         "questions": [f"Does {SCRIPT} run | here?"]},
-    ])
-    ix = open_index(arch, tmp_path / "ix")[0]
-    b = backlog(ix)
-    assert b.rows[0].question == "Does <script>alert(1)</script> run | here?"
+def raw_checks() -> list[Check]:
+    return [
+        Check(id="r1", title=SCRIPT, checked_on="2024-03-02", category="<b>cat</b>", url="javascript:alert(1)",
+              summary="A claim about alerts in scripts and pages.",
+              questions=(f"Is {IMG} a safe image?", "Do scripts alert | people?")),
+        Check(id="r2", title="Do pages run scripts that alert?", checked_on="2024-04-10", category="media",
+              url="https://example.org/fact-checks/media/pages-abc123", summary="Pages run scripts; some alert.",
+              questions=("Do scripts alert | people?", 'Can a page "close" itself & others?')),
+    ]
+
+
+def test_backlog_escapes_archive_text():
+    b = backlog(build_index(raw_checks()), top=None)
+    assert f"Is {IMG} a safe image?" in [r.question for r in b.rows]
     html = render_backlog(b, "html")
-    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "javascript:" not in html and "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<script" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "javascript:" not in html
     md = render_backlog(b, "markdown")
-    assert r"Does \<script\>alert\(1\)\</script\> run \| here?" in md
+    assert r"Is \<img src=x onerror=alert\(1\)\> a safe image?" in md and r"\<script\>" in md
 
 
 # -- report --------------------------------------------------------------------------------------
 
 HOSTILE = [
-    {"id": "h1", "title": SCRIPT, "checked_on": "2024-03-02", "category": "<b>cat</b>",
-     "url": "javascript:alert(1)", "summary": "A claim about alerts in scripts and pages.",
-     "questions": [f"Is {IMG} a safe image?", "Do scripts alert people?"]},
+    {"id": "<script>alert(2)</script>", "title": "Does 1 < 2 > 0 hold?", "checked_on": "2024-03-02",
+     "category": "<b>cat</b>", "url": "javascript:alert(1)", "summary": "A claim about alerts in scripts and pages.",
+     "questions": ["Is the number x < y > z in algebra class?", "Do scripts alert people?"]},
     {"id": "h2", "title": "Do pages run scripts that alert?", "checked_on": "2024-04-10", "category": "media",
      "url": "https://example.org/fact-checks/media/pages-abc123", "summary": "Pages run scripts; some alert.",
      "questions": ["Do scripts alert people?", "Can a page \"close\" itself & others?"]},
@@ -214,16 +222,25 @@ def hostile(tmp_path):
     return folder, ix, arch or read_archive(folder)
 
 
-def test_report_escapes_everything_from_the_archive(hostile):
-    _, ix, arch = hostile
-    assert ix.check_records[0]["title"] == "<script>alert(1)</script>"
-    html = build_report(ix, iter_lists(ix), backlog(ix), arch)
+def test_report_escapes_a_script_title():
+    ix = build_index(raw_checks())
+    assert ix.check_records[0]["title"] == SCRIPT
+    html = build_report(ix, iter_lists(ix), backlog(ix))
     assert "<script" not in html.lower() and "javascript:" not in html.lower()
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<h3>&lt;script&gt;alert(1)&lt;/script&gt;</h3>" in html
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "<b>cat</b>" not in html and "&lt;b&gt;cat&lt;/b&gt;" in html
-    assert "empty&lt;x&gt;.txt" in html and "empty<x>" not in html
     assert "Can a page &#34;close&#34; itself &amp; others?" in html
+
+
+def test_report_escapes_what_the_reader_passes_through(hostile):
+    _, ix, arch = hostile
+    assert ix.check_records[0]["id"] == "<script>alert(2)</script>"
+    html = build_report(ix, iter_lists(ix), backlog(ix), arch)
+    assert "<script" not in html.lower() and "javascript:" not in html.lower()
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in html and "Does 1 &lt; 2 &gt; 0 hold?" in html
+    assert "&lt;b&gt;cat&lt;/b&gt;" in html
+    assert "empty&lt;x&gt;.txt" in html and "empty<x>" not in html
 
 
 def test_report_is_self_contained(hostile):

@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -157,7 +157,9 @@ def test_html_from_an_archive_with_markup_in_titles_and_questions(rows):
     ]
     ix = build_index(checks)
     ranked = suggest(ix, DRAFT, RankOptions(top=20, min_score=0.0))
-    assert ranked, "the draft shares words with the vaccine checks"
+    # Markup words can merge every vaccine question into one item close to the draft's own
+    # title, which is then left out; hypothesis fails the test if that happens too often.
+    assume(ranked)
     out = render(ranked, "html")
     check_html(out, ranked)
     strings = {c.title for c in checks} | {q for c in checks for q in c.questions}
@@ -181,10 +183,8 @@ def test_html_escapes_a_known_attack():
 
 # -- markdown -----------------------------------------------------------------------------------
 
-markdown_it = pytest.importorskip("markdown_it", reason="markdown-it-py (a dependency of rich) is needed")
-
-
 def markdown_items(md: str) -> Tree:
+    markdown_it = pytest.importorskip("markdown_it", reason="markdown-it-py (a dependency of rich) is needed")
     parser = markdown_it.MarkdownIt("commonmark").enable(["strikethrough", "table"])
     return parse_html(parser.render(md))
 
