@@ -36,6 +36,8 @@ from suggest.index import Index
 WEIGHTS = {"raised": 0.4, "recent": 0.3, "central": 0.3}
 FORMULA = "score = 0.4 raised + 0.3 recent + 0.3 central"
 DECIMALS = 6
+SHOWN_CHECKS = 10
+"""Text, markdown and html list at most this many raising checks per question (json: all)."""
 _BLOCK_CELLS = 8_000_000  # similarities computed per block (64 MB of float64)
 
 
@@ -238,7 +240,7 @@ def render_backlog(b: Backlog, fmt: str = "text", link: Callable[[str], str] | N
     urls = {c["id"]: safe_url(c.get("url")) for r in b.rows for c in r.checks}
     link = link or (lambda cid: urls.get(cid) or f"#check-{safe_id(cid)}")
     return template(f"backlog-{fmt}.j2", html=fmt == "html").render(
-        backlog=b, rows=[r.to_dict() for r in b.rows], link=link
+        backlog=b, rows=[r.to_dict() for r in b.rows], link=link, shown=SHOWN_CHECKS
     )
 
 

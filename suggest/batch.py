@@ -19,7 +19,15 @@ Output folder (``--out``)::
 
 Every file is written atomically (temporary file in the same folder, fsync, rename) and only
 when its content changes, so a re-run over an unchanged archive touches nothing and a killed
-run, started again, ends with byte-identical output.
+run, started again, ends with byte-identical output. A finished chunk is reused only under the
+key it was computed with: the index (digest of its manifest, which holds the archive
+fingerprint, settings and file digests), the ranking options, the chunk size and the ranking
+code; any change starts a fresh chunks folder. Per-check files are re-rendered on every run
+and compared, so a changed format or a file edited by hand is put right.
+
+One writer at a time: a run holds an exclusive ``flock`` on ``.suggest-batch/lock``; a second
+run into the same folder does not wait but fails at once with `OutputError` (one line; exit 1
+from the CLI), so nightly runs cannot pile up behind a slow one.
 """
 
 from __future__ import annotations

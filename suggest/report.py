@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from suggest.archive import Archive
-from suggest.backlog import Backlog, template
+from suggest.backlog import SHOWN_CHECKS, Backlog, template
 from suggest.batch import output_names, safe_url, write_if_changed
 from suggest.errors import OutputError
 from suggest.index import Index
@@ -282,6 +282,7 @@ def build_report(
         open_categories=bar_chart(open_by_cat),
         backlog=backlog,
         rows=[r.to_dict() for r in backlog.rows],
+        shown=SHOWN_CHECKS,
         checks=checks(),
         link=link,
     )

@@ -360,3 +360,27 @@ def test_cli_report_into_a_folder_fails_in_one_line(hostile, tmp_path):
     r = cli("report", "--archive", str(folder), "--index", str(tmp_path / "ix"), "--out", str(tmp_path / "no" / "r.html"), "-q")
     assert r.exit_code == 1
     assert r.stderr == f"error: {tmp_path / 'no' / 'r.html'}: the folder {tmp_path / 'no'} does not exist; create it first\n"
+
+
+def test_long_lists_of_raising_checks_are_cut_in_text_but_whole_in_json():
+    towns = "Ashby Brill Cray Dunmore Elkin Fenwick Galt Hollis Irwin Jarvis Kent Lyle".split()
+    checks = [Check(id=f"k{i:02d}", title=f"Did {town} balance its budget?", checked_on=f"2021-03-{i + 1:02d}",
+                    summary=f"{town} town accounts.", questions=("Why do glaciers retreat in summer?",))
+              for i, town in enumerate(towns)]
+    b = backlog(build_index(checks), top=1)
+    assert b.rows[0].raised == 12
+    text = render_backlog(b, "text")
+    assert text.count("\n    - k") == 10 and "    - and 2 more\n" in text
+    assert "<li>and 2 more</li>" in render_backlog(b, "html")
+    assert "<br>and 2 more |" in render_backlog(b, "markdown")
+    assert len(json.loads(render_backlog(b, "json"))["rows"][0]["checks"]) == 12
+
+
+def test_cli_backlog_with_its_own_index_folder(tmp_path):
+    arch = write_jsonl(tmp_path / "tides.jsonl", TIDES)
+    r = cli("backlog", "--archive", str(arch), "--index", str(tmp_path / "ix"), "--recent", "30", "-n", "2")
+    assert r.exit_code == 0, r.stderr
+    assert "indexing" in r.stderr and (tmp_path / "ix" / "manifest.json").is_file()
+    assert r.stdout.splitlines()[0] == "Research backlog: 2 of 5 open questions"
+    again = cli("backlog", "--archive", str(arch), "--index", str(tmp_path / "ix"), "--recent", "30", "-n", "2", "-q")
+    assert again.exit_code == 0 and again.stderr == "" and again.stdout == r.stdout

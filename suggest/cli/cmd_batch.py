@@ -17,7 +17,8 @@ ChunkOpt = Annotated[
     int | None, typer.Option("--chunk", min=1, help="Checks per chunk [default: sized to about 256 MB].")
 ]
 RecentOpt = Annotated[
-    int, typer.Option("--recent", min=0, help="Backlog: 'recent' means within DAYS of the newest check.")
+    int,
+    typer.Option("--recent", min=0, help="Backlog: 'recent' means dated within this many days of the newest check."),
 ]
 
 
