@@ -25,13 +25,14 @@ from suggest.archive import ARTICLE_SUFFIXES, JSONL_SUFFIXES, Archive, Check, re
 from suggest.errors import EmptyArchiveError, IndexFormatError, OptionError, SuggestError
 from suggest.text import analyze, analyze_with, ngrams, stem, words
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 FIELDS = ("title", "summary", "body", "questions")
 # The plain arrays of an `Index`, saved and loaded by name.
 _ARRAYS = (
     "check_dates",
     "pair_item",
     "pair_check",
+    "pair_raised",
     "member_item",
     "member_check",
     "member_is_title",
@@ -153,14 +154,30 @@ class Pool:
     shown_member: np.ndarray  # the member whose text each item shows
 
 
-def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    graph = sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
-    _, labels = sp.csgraph.connected_components(graph, directed=False)
+def _leader_groups(n: int, a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Group members by leader: in member order, each member joins the most similar earlier
+    leader it has an edge to, or leads a new group.
+
+    Unlike connected components this cannot chain (a~b, b~c, ... pulling in thousands of
+    loosely related claims): every member is close to its group's leader.
+    """
+    order = np.lexsort((np.minimum(a, b), -w))  # strongest edges first, then lowest index
+    lo, hi = np.minimum(a, b)[order], np.maximum(a, b)[order]
+    # For each later member, its candidate earlier members, strongest first.
+    by_later = np.argsort(hi, kind="stable")
+    starts = np.searchsorted(hi[by_later], np.arange(n + 1))
+    leader = np.arange(n, dtype=np.int64)
+    for m in range(n):
+        for e in by_later[starts[m] : starts[m + 1]]:
+            cand = int(lo[e])
+            if leader[cand] == cand:
+                leader[m] = cand
+                break
     # Relabel by first member so item order follows member (hence check id) order.
-    order: dict[int, int] = {}
+    labels: dict[int, int] = {}
     out = np.empty(n, dtype=np.int64)
-    for i, lab in enumerate(labels):
-        out[i] = order.setdefault(int(lab), len(order))
+    for i in range(n):
+        out[i] = labels.setdefault(int(leader[i]), len(labels))
     return out
 
 
@@ -201,6 +218,7 @@ def build_pool(
     answer_q: list[np.ndarray] = []
     answer_t: list[np.ndarray] = []
     answer_w: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
     mt = members1.T.tocsr()
     for start in range(0, n, chunk):
         block = (members1[start : start + chunk] @ mt).tocoo()
@@ -219,6 +237,7 @@ def build_pool(
         answer_w.append(whole[good])
         rows_a.append(r[~mixed])
         rows_b.append(c[~mixed])
+        weights.append(v[ok][~mixed])
     # A question joins at most one title: the check it matches best (no chains of answers).
     aq, at, aw = (np.concatenate(x) if x else np.zeros(0) for x in (answer_q, answer_t, answer_w))
     best: dict[int, tuple[float, int]] = {}
@@ -227,9 +246,10 @@ def build_pool(
             best[qi] = (w, ti)
     rows_a.append(np.fromiter(best.keys(), dtype=np.int64, count=len(best)))
     rows_b.append(np.fromiter((v[1] for v in best.values()), dtype=np.int64, count=len(best)))
+    weights.append(np.fromiter((v[0] for v in best.values()), dtype=np.float64, count=len(best)))
     a = np.concatenate(rows_a).astype(np.int64)
     b = np.concatenate(rows_b).astype(np.int64)
-    item = _components(n, a, b)
+    item = _leader_groups(n, a, b, np.concatenate(weights).astype(np.float64))
     n_items = int(item.max()) + 1 if n else 0
     answered_by: list[list[int]] = [[] for _ in range(n_items)]
     raised_by: list[list[int]] = [[] for _ in range(n_items)]
@@ -280,6 +300,7 @@ class Index:
     pool_records: Sequence[dict]
     pair_item: np.ndarray  # (item, check) context pairs, sorted by item
     pair_check: np.ndarray
+    pair_raised: np.ndarray  # the pair's check raised the item (else it only answers it)
     member_item: np.ndarray
     member_check: np.ndarray
     member_is_title: np.ndarray
@@ -599,6 +620,8 @@ def build_index(
     pairs = sorted({(it, ci) for it in range(n_items) for ci in pool.raised_by[it] + pool.answered_by[it]})
     pair_item = np.array([p[0] for p in pairs], dtype=np.int64)
     pair_check = np.array([p[1] for p in pairs], dtype=np.int64)
+    raised_pairs = {(it, ci) for it in range(n_items) for ci in pool.raised_by[it]}
+    pair_raised = np.array([p in raised_pairs for p in pairs], dtype=bool)
     ids = [c.id for c in checks]
 
     def dates_of(cis: list[int]) -> list[str]:
@@ -648,6 +671,7 @@ def build_index(
         pool_records=pool_records,
         pair_item=pair_item,
         pair_check=pair_check,
+        pair_raised=pair_raised,
         member_item=pool.member_item,
         member_check=mc,
         member_is_title=mt,

@@ -259,10 +259,15 @@ def select(
 
 
 def _source_of(index: Index, item: int, check_scores: np.ndarray) -> int:
-    rec = index.pool_records[item]
-    found = (own_check_row(index, cid) for cid in (rec["raised_by"] or rec["answered_by"]))
-    rows = [r for r in found if r is not None]
-    return min(rows, key=lambda r: (-check_scores[r], r)) if rows else -1
+    lo, hi = np.searchsorted(index.pair_item, [item, item + 1])
+    rows = np.asarray(index.pair_check[lo:hi])
+    raised = np.asarray(index.pair_raised[lo:hi], dtype=bool)
+    if raised.any():
+        rows = rows[raised]
+    if not len(rows):
+        return -1
+    # Stable sort on descending score: equal scores keep the lowest row first.
+    return int(rows[np.argsort(-check_scores[rows], kind="stable")[0]])
 
 
 def matched_words(index: Index, article_text: str, item: int) -> tuple[str, ...]:
