@@ -103,9 +103,12 @@ def _field_ngrams(doc: tuple[list[str], ...], n_max: int) -> list[str]:
 
 
 def _l2(m: sp.csr_matrix) -> sp.csr_matrix:
+    """Rows scaled to unit length (empty rows stay empty)."""
+    m = sp.csr_matrix(m)
     norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
-    return sp.csr_matrix(sp.diags(1.0 / norms) @ m)
+    scale = np.repeat(1.0 / norms, np.diff(m.indptr))
+    return sp.csr_matrix((m.data * scale, m.indices.copy(), m.indptr.copy()), shape=m.shape)
 
 
 def _quantize(m: sp.csr_matrix) -> sp.csr_matrix:
@@ -311,11 +314,14 @@ class Index:
     manifest: dict = field(default_factory=dict)
     _term_lookup: Callable[[str], int] | None = None
     _pool1: sp.csr_matrix | None = None
+    _shown1: sp.csr_matrix | None = None
 
     def shown_unigram(self, items: np.ndarray) -> sp.csr_matrix:
         """Single-word view of the texts the given pool items show."""
-        rows = np.asarray(self.shown_member)[items]
-        return unigram_view(self.member_matrix[rows], np.asarray(self.unigram, dtype=bool))
+        if self._shown1 is None:
+            rows = np.asarray(self.shown_member)
+            self._shown1 = unigram_view(self.member_matrix[rows], np.asarray(self.unigram, dtype=bool))
+        return self._shown1[items]
 
     @property
     def pool_unigram(self) -> sp.csr_matrix:

@@ -233,8 +233,7 @@ def select(
     cand = cand[np.argsort(-score[cand], kind="stable")][: opts.candidates]
     if not len(cand):
         return []
-    shown = index.shown_unigram(cand)
-    sims = np.asarray((shown @ shown.T).todense())
+    sims = _gram(index.shown_unigram(cand))
     per_source: dict[int, int] = {}
     chosen: list[int] = []
     remaining = list(range(len(cand)))
@@ -256,6 +255,14 @@ def select(
         chosen.append(best)
     items = [int(cand[r]) for r in chosen]
     return sorted(items, key=lambda i: (-score[i], i))
+
+
+def _gram(m: sp.csr_matrix) -> np.ndarray:
+    """Dense ``m @ m.T`` for a few rows over a huge vocabulary, without touching every column
+    (a sparse transpose costs time in the number of columns)."""
+    used, local = np.unique(m.indices, return_inverse=True)
+    compact = sp.csr_matrix((m.data, local.ravel(), m.indptr), shape=(m.shape[0], len(used))).toarray()
+    return compact @ compact.T
 
 
 def _source_of(index: Index, item: int, check_scores: np.ndarray) -> int:
