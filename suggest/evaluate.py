@@ -38,6 +38,9 @@ DEPTH = 20
 _VCLAIM_PATTERNS = ("*vclaims.jsonl", "*vclaims.jsonl.gz")
 _DATE_2B = re.compile(r"([A-Z][a-z]+\.? \d{1,2}, \d{4})")
 
+UNUSED_OPTIONS = frozenset({"top", "open_only", "since", "until"})
+"""RankOptions fields the evaluation fixes: the official list is 5 long and nothing is filtered."""
+
 Run = dict[str, list[tuple[str, float]]]
 """Query id -> [(fact-check id, score), ...], best first."""
 Progress = Callable[[str], None]
@@ -241,21 +244,87 @@ def query_articles(split: Split, cleaning: QueryCleaning | None = None) -> list[
 
 
 # -- ranking ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CharView:
+    """PROTOTYPE of an index view that `suggest.index` does not have yet: character n-grams.
+
+    Each check's text (title, summary, body; lower-cased, its first ``chars`` characters) gets
+    a TF-IDF vector of character n-grams within word boundaries (scikit-learn ``char_wb``,
+    sublinear tf, n-grams seen in at least 2 checks). A query's cosine to it is fused into the
+    word cosine of each check before the pool items are scored:
+    ``check = (word + weight * char) / (1 + weight)``. It catches what stems miss: hashtags
+    glued together, misspellings, names, numbers with units. See docs/evaluation.md for the
+    hook it needs in index.py/rank.py.
+    """
+
+    ngram_min: int = 2
+    ngram_max: int = 4
+    weight: float = 1.0
+    chars: int = 2000
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.ngram_min <= self.ngram_max <= 8:
+            raise OptionError(f"char n-grams {self.ngram_min}-{self.ngram_max}: use 1 <= min <= max <= 8")
+        if self.weight < 0 or self.chars < 1:
+            raise OptionError("char view: weight >= 0 and chars >= 1")
+
+
+@dataclass
+class CharIndex:
+    """A built `CharView`: the fitted vectoriser and the checks' rows (in index row order)."""
+
+    view: CharView
+    vectorizer: object
+    matrix: sp.csr_matrix
+
+    def sims(self, texts: Sequence[str]) -> np.ndarray:
+        q = self.vectorizer.transform([t.lower() for t in texts])  # type: ignore[attr-defined]
+        return np.asarray((self.matrix @ q.T).T.todense(), dtype=np.float64)
+
+
+def build_char_view(index: Index, checks: Sequence[Check], view: CharView) -> CharIndex:
+    """Fit the character n-gram view over ``checks``, rows aligned with ``index.check_ids``."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    by_id = {c.id: c for c in checks}
+    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(view.ngram_min, view.ngram_max), sublinear_tf=True,
+                          min_df=2, dtype=np.float64)
+    texts = [peer_text(by_id[cid]).lower()[: view.chars] for cid in index.check_ids]
+    return CharIndex(view, vec, sp.csr_matrix(vec.fit_transform(texts)))
+
+
+def _fuse_char(index: Index, opts: RankOptions, q: np.ndarray, checks: np.ndarray, char: np.ndarray,
+               weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """Item scores as `score_rows` forms them, from check scores fused with the char view."""
+    fused = (checks + weight * char) / (1.0 + weight)
+    ctx = np.zeros_like(q)
+    pi, pc = np.asarray(index.pair_item), np.asarray(index.pair_check)
+    if len(pi):
+        starts = np.flatnonzero(np.r_[True, pi[1:] != pi[:-1]])
+        ctx[:, pi[starts]] = np.maximum.reduceat(fused[:, pc], starts, axis=1)
+    w = opts.question_weight
+    return np.round(w * q + (1 - w) * ctx, 6), fused
+
+
 def rank_suggest(
     index: Index, articles: Sequence[Check], opts: RankOptions | None = None, depth: int = DEPTH,
-    batch: int = 256,
+    batch: int = 256, char: CharIndex | None = None,
 ) -> Run:
     """Rank the archive's fact-checks for each article with the code `suggest for` runs.
 
     Articles are vectorised by `article_from_check` and scored many rows at a time by
-    `score_rows`; `filter_mask` and `select` pick the pool items. An item stands for the checks
-    that answer it (several when near-identical titles were merged), best check first.
+    `score_rows`; `select` picks the pool items. An item stands for the checks that answer it
+    (several when near-identical titles were merged), best check first.
 
     The first entries are the official list: `select` with ``opts.top`` items. When ``depth``
     is larger, `select` runs again with ``top=depth`` and its items not yet listed follow (for
-    MRR only; the top-k figures are unchanged). Exclusions of `suggest for` (questions the
-    article itself answers or raises) are not applied: here a query that "answers" a check's
-    title is exactly the match sought, and queries raise no questions.
+    MRR only; the top-k figures are unchanged). Not applied, because they choose what to show
+    an editor rather than what is relevant: `filter_mask` (its default keeps only titles
+    phrased as questions; many fact-check titles are not) and the exclusions of `suggest for`
+    (questions the article itself answers: here exactly the match sought).
+
+    With ``char`` (a `CharView` prototype), each check's word cosine is fused with its
+    character n-gram cosine before items are scored.
 
     Returns
     -------
@@ -272,7 +341,10 @@ def rank_suggest(
     for start in range(0, len(articles), batch):
         chunk = articles[start : start + batch]
         vectors = sp.vstack([article_from_check(index, a).vector for a in chunk], format="csr")
-        score, _, _, check_sims = score_rows(index, vectors, opts)
+        score, q, _, check_sims = score_rows(index, vectors, opts)
+        if char is not None:
+            score, check_sims = _fuse_char(index, opts, q, check_sims, char.sims([a.title for a in chunk]),
+                                           char.view.weight)
         for r, art in enumerate(chunk):
             items = select(index, score[r], allowed, opts, check_sims[r])
             if deep.top > opts.top:
@@ -410,7 +482,7 @@ def settings(pairs: Sequence[str] = ()) -> tuple[IndexConfig, RankOptions, Query
     3.0
     """
     groups: list[tuple[type, dict]] = [(IndexConfig, {}), (RankOptions, {}), (QueryCleaning, {})]
-    known = {f.name: (i, f) for i, (cls, _) in enumerate(groups) for f in fields(cls)}
+    known = {f.name: (i, f) for i, (cls, _) in enumerate(groups) for f in fields(cls) if f.name not in UNUSED_OPTIONS}
     cleaning_off = False
     for pair in pairs:
         key, eq, raw = pair.partition("=")
@@ -418,6 +490,9 @@ def settings(pairs: Sequence[str] = ()) -> tuple[IndexConfig, RankOptions, Query
         if key == "clean" and raw.strip() == "none":
             cleaning_off = True
             continue
+        if key in UNUSED_OPTIONS:
+            raise OptionError(f"--set {pair!r}: {key} is not used by the evaluation (the official list is 5 "
+                              "fact-checks, every fact-check a candidate)")
         if not eq or key not in known:
             raise OptionError(f"--set {pair!r}: use KEY=VALUE with KEY one of {', '.join(sorted(known))}, clean")
         i, f = known[key]
