@@ -95,9 +95,7 @@ def vclaims_file(folder: str | Path) -> Path:
         raise SuggestError(f"{folder}: not a folder; give a CheckThat folder such as data/checkthat/2021-2a-en")
     found = sorted(p for pat in _VCLAIM_PATTERNS for p in folder.glob(pat))
     if not found:
-        raise SuggestError(
-            f"{folder}: no vclaims.jsonl or *_vclaims.jsonl.gz here (found: {_files_here(folder)})"
-        )
+        raise SuggestError(f"{folder}: no vclaims.jsonl or *_vclaims.jsonl.gz here (found: {_files_here(folder)})")
     return found[0]
 
 
@@ -105,7 +103,10 @@ def _iso(raw: object) -> str | None:
     """``6 March 2021`` or ``stated on October 22, 2019 in ...`` -> ``2021-03-06``; else None."""
     if not isinstance(raw, str):
         return None
-    for text, fmt in ((raw.strip(), "%d %B %Y"), (m.group(1).replace(".", "") if (m := _DATE_2B.search(raw)) else "", "%B %d, %Y")):
+    for text, fmt in (
+        (raw.strip(), "%d %B %Y"),
+        (m.group(1).replace(".", "") if (m := _DATE_2B.search(raw)) else "", "%B %d, %Y"),
+    ):
         try:
             return datetime.strptime(text, fmt).date().isoformat()
         except ValueError:
@@ -287,14 +288,16 @@ def build_char_view(index: Index, checks: Sequence[Check], view: CharView) -> Ch
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     by_id = {c.id: c for c in checks}
-    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(view.ngram_min, view.ngram_max), sublinear_tf=True,
-                          min_df=2, dtype=np.float64)
+    vec = TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(view.ngram_min, view.ngram_max), sublinear_tf=True, min_df=2, dtype=np.float64
+    )
     texts = [peer_text(by_id[cid]).lower()[: view.chars] for cid in index.check_ids]
     return CharIndex(view, vec, sp.csr_matrix(vec.fit_transform(texts)))
 
 
-def _fuse_char(index: Index, opts: RankOptions, q: np.ndarray, checks: np.ndarray, char: np.ndarray,
-               weight: float) -> tuple[np.ndarray, np.ndarray]:
+def _fuse_char(
+    index: Index, opts: RankOptions, q: np.ndarray, checks: np.ndarray, char: np.ndarray, weight: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Item scores as `score_rows` forms them, from check scores fused with the char view."""
     fused = (checks + weight * char) / (1.0 + weight)
     ctx = np.zeros_like(q)
@@ -307,8 +310,12 @@ def _fuse_char(index: Index, opts: RankOptions, q: np.ndarray, checks: np.ndarra
 
 
 def rank_suggest(
-    index: Index, articles: Sequence[Check], opts: RankOptions | None = None, depth: int = DEPTH,
-    batch: int = 256, char: CharIndex | None = None,
+    index: Index,
+    articles: Sequence[Check],
+    opts: RankOptions | None = None,
+    depth: int = DEPTH,
+    batch: int = 256,
+    char: CharIndex | None = None,
 ) -> Run:
     """Rank the archive's fact-checks for each article with the code `suggest for` runs.
 
@@ -343,8 +350,9 @@ def rank_suggest(
         vectors = sp.vstack([article_from_check(index, a).vector for a in chunk], format="csr")
         score, q, _, check_sims = score_rows(index, vectors, opts)
         if char is not None:
-            score, check_sims = _fuse_char(index, opts, q, check_sims, char.sims([a.title for a in chunk]),
-                                           char.view.weight)
+            score, check_sims = _fuse_char(
+                index, opts, q, check_sims, char.sims([a.title for a in chunk]), char.view.weight
+            )
         for r, art in enumerate(chunk):
             items = select(index, score[r], allowed, opts, check_sims[r])
             if deep.top > opts.top:
@@ -374,8 +382,9 @@ def rank_bm25s(checks: Sequence[Check], articles: Sequence[Check], depth: int = 
     corpus = bm25s.tokenize([peer_text(c) for c in checks], stopwords="en", stemmer=stemmer, show_progress=False)
     retriever = bm25s.BM25()
     retriever.index(corpus, show_progress=False)
-    tokens = bm25s.tokenize([a.title for a in articles], stopwords="en", stemmer=stemmer, return_ids=False,
-                            show_progress=False)
+    tokens = bm25s.tokenize(
+        [a.title for a in articles], stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False
+    )
     k = min(depth, len(checks))
     docs, scores = retriever.retrieve(tokens, k=k, show_progress=False, n_threads=1)
     run: Run = {}
@@ -417,7 +426,8 @@ def metrics(run: Run, qrels: dict[str, dict[str, int]]) -> dict[str, float]:
     with warnings.catch_warnings():
         # ranx's numba kernels warn about an int cast on every call; the ids fit easily.
         warnings.simplefilter("ignore")
-        from ranx import Qrels, Run as RanxRun, evaluate
+        from ranx import Qrels, evaluate
+        from ranx import Run as RanxRun
 
     judged = {q: d for q, d in qrels.items() if d}
     if not judged:
@@ -428,8 +438,12 @@ def metrics(run: Run, qrels: dict[str, dict[str, int]]) -> dict[str, float]:
         return figures | {k: 0.0 for k in METRICS[1:]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        got = evaluate(Qrels.from_dict(judged), RanxRun.from_dict(listed), [_RANX_NAMES[k] for k in METRICS[1:]],
-                       make_comparable=True)
+        got = evaluate(
+            Qrels.from_dict(judged),
+            RanxRun.from_dict(listed),
+            [_RANX_NAMES[k] for k in METRICS[1:]],
+            make_comparable=True,
+        )
     for k in METRICS[1:]:
         figures[k] = round(float(got[_RANX_NAMES[k]]), 4)
     return figures
@@ -465,45 +479,111 @@ def read_run(path: str | Path) -> Run:
 
 
 # -- settings -----------------------------------------------------------------------------------
-def settings(pairs: Sequence[str] = ()) -> tuple[IndexConfig, RankOptions, QueryCleaning]:
-    """Index, rank and query-cleaning settings from ``KEY=VALUE`` strings over the defaults.
+@dataclass(frozen=True)
+class Settings:
+    """Everything that decides a ranking: index, rank and query-cleaning settings, and the
+    optional character n-gram view (a prototype, see `CharView`)."""
 
-    Keys are the fields of `IndexConfig`, `RankOptions` and `QueryCleaning` (``clean=none``
-    turns query cleaning off). Values are parsed by the field's type.
+    config: IndexConfig = field(default_factory=IndexConfig)
+    opts: RankOptions = field(default_factory=RankOptions)
+    cleaning: QueryCleaning = field(default_factory=QueryCleaning)
+    char: CharView | None = None
+
+
+PRESETS: dict[str, tuple[str, ...]] = {
+    # What `suggest for` uses today, with query cleaning.
+    "default": (),
+    # Chosen on the train splits of 2A and 2B (docs/evaluation.md); the char view is a prototype.
+    "tuned": (
+        "ngram_max=2",
+        "dup_threshold=1",
+        "title_weight=0.5",
+        "body_weight=3",
+        "question_weight=0",
+        "mmr_lambda=1",
+        "min_score=0",
+        "char=2-4",
+        "char_weight=1.5",
+        "char_chars=2000",
+    ),
+    # The tuned settings without the prototype: only what IndexConfig/RankOptions accept today.
+    "tuned-words": (
+        "ngram_max=2",
+        "dup_threshold=1",
+        "title_weight=0.5",
+        "body_weight=3",
+        "question_weight=0",
+        "mmr_lambda=1",
+        "min_score=0",
+    ),
+}
+
+
+def settings(pairs: Sequence[str] = (), preset: str = "default") -> Settings:
+    """Settings from a preset and ``KEY=VALUE`` strings applied over it, in order.
+
+    Keys are the fields of `IndexConfig`, `RankOptions` (not ``top``, ``open_only``, ``since``,
+    ``until``: the evaluation fixes them) and `QueryCleaning`; ``clean=none`` turns query
+    cleaning off; ``char=MIN-MAX`` or ``char=none``, ``char_weight=W``, ``char_chars=N`` set
+    the character n-gram view. Values are parsed by the field's type.
 
     Raises
     ------
     OptionError
-        For an unknown key or a value of the wrong type, naming the known keys.
+        For an unknown preset or key, or a value of the wrong type, naming what is known.
 
     Examples
     --------
-    >>> settings(["title_weight=3", "mmr_lambda=1"])[0].title_weight
+    >>> settings(["title_weight=3", "mmr_lambda=1"]).config.title_weight
     3.0
     """
+    if preset not in PRESETS:
+        raise OptionError(f"preset {preset!r}: use one of {', '.join(PRESETS)}")
     groups: list[tuple[type, dict]] = [(IndexConfig, {}), (RankOptions, {}), (QueryCleaning, {})]
-    known = {f.name: (i, f) for i, (cls, _) in enumerate(groups) for f in fields(cls) if f.name not in UNUSED_OPTIONS}
+    known = {f.name: i for i, (cls, _) in enumerate(groups) for f in fields(cls) if f.name not in UNUSED_OPTIONS}
+    char_keys = {"char_weight": "weight", "char_chars": "chars"}
     cleaning_off = False
-    for pair in pairs:
+    char: dict | None = None
+    for pair in (*PRESETS[preset], *pairs):
         key, eq, raw = pair.partition("=")
-        key = key.strip().replace("-", "_")
-        if key == "clean" and raw.strip() == "none":
-            cleaning_off = True
-            continue
+        key, raw = key.strip().replace("-", "_"), raw.strip()
         if key in UNUSED_OPTIONS:
-            raise OptionError(f"--set {pair!r}: {key} is not used by the evaluation (the official list is 5 "
-                              "fact-checks, every fact-check a candidate)")
-        if not eq or key not in known:
-            raise OptionError(f"--set {pair!r}: use KEY=VALUE with KEY one of {', '.join(sorted(known))}, clean")
-        i, f = known[key]
-        groups[i][1][key] = _parse(raw.strip(), getattr(groups[i][0](), key), pair)
+            raise OptionError(
+                f"--set {pair!r}: {key} is not used by the evaluation (the official list is 5 "
+                "fact-checks, every fact-check a candidate)"
+            )
+        if not eq or key not in (*known, "clean", "char", *char_keys):
+            raise OptionError(
+                f"--set {pair!r}: use KEY=VALUE with KEY one of "
+                f"{', '.join(sorted((*known, 'clean', 'char', *char_keys)))}"
+            )
+        if key == "clean":
+            if raw != "none":
+                raise OptionError(f"--set {pair!r}: clean=none is the only value (steps are set one by one)")
+            cleaning_off = True
+        elif key == "char":
+            if raw == "none":
+                char = None
+                continue
+            lo, dash, hi = raw.partition("-")
+            if not (dash and lo.isdigit() and hi.isdigit()):
+                raise OptionError(f"--set {pair!r}: use char=MIN-MAX (e.g. 2-4) or char=none")
+            char = {**(char or {}), "ngram_min": int(lo), "ngram_max": int(hi)}
+        elif key in char_keys:
+            name = char_keys[key]
+            char = {**(char or {}), name: _parse(raw, getattr(CharView(), name), pair)}
+        else:
+            i = known[key]
+            groups[i][1][key] = _parse(raw, getattr(groups[i][0](), key), pair)
     try:
-        config = IndexConfig(**groups[0][1])
-        opts = RankOptions(**groups[1][1])
-        cleaning = NO_CLEANING if cleaning_off else QueryCleaning(**groups[2][1])
+        return Settings(
+            config=IndexConfig(**groups[0][1]),
+            opts=RankOptions(**groups[1][1]),
+            cleaning=NO_CLEANING if cleaning_off else QueryCleaning(**groups[2][1]),
+            char=CharView(**char) if char is not None else None,
+        )
     except ValueError as exc:
         raise OptionError(f"--set: {exc}") from None
-    return config, opts, cleaning
 
 
 def _parse(raw: str, default: object, pair: str) -> object:
@@ -522,11 +602,112 @@ def _parse(raw: str, default: object, pair: str) -> object:
 
 
 # -- the whole evaluation -----------------------------------------------------------------------
+class CheckThat:
+    """One CheckThat folder, read once; indexes and views built once per setting and reused.
+
+    The evaluation of one split (`evaluate_checkthat`) and the tuning runs and the notebook
+    (many settings on the same folder) share it.
+
+    Examples
+    --------
+    >>> data = CheckThat("../shared/data/checkthat/2021-2a-en")  # doctest: +SKIP
+    >>> data.evaluate("dev", settings(preset="tuned")).figures["suggest"]["map@5"]  # doctest: +SKIP
+    """
+
+    def __init__(self, folder: str | Path, progress: Progress | None = None) -> None:
+        self.folder = Path(folder)
+        self.say = progress or (lambda _m: None)
+        self._checks: list[Check] | None = None
+        self._splits: dict[str, Split] = {}
+        self._indexes: dict[IndexConfig, Index] = {}
+        self._chars: dict[tuple[int, int, int], CharIndex] = {}
+        self.seconds: dict[str, float] = {}
+
+    @property
+    def checks(self) -> list[Check]:
+        if self._checks is None:
+            t = time.perf_counter()
+            self.say(f"reading {vclaims_file(self.folder).name}")
+            self._checks = load_checks(self.folder)
+            self.seconds["load"] = time.perf_counter() - t
+        return self._checks
+
+    def split(self, name: str) -> Split:
+        if name not in self._splits:
+            self._splits[name] = load_split(self.folder, name)
+        return self._splits[name]
+
+    def index(self, config: IndexConfig) -> Index:
+        if config not in self._indexes:
+            checks = self.checks
+            t = time.perf_counter()
+            self.say(f"indexing {len(checks)} fact-checks")
+            self._indexes[config] = build_index(checks, config)
+            self.seconds["index"] = time.perf_counter() - t
+        return self._indexes[config]
+
+    def forget(self, keep: IndexConfig | None = None) -> None:
+        """Drop the built indexes (all but ``keep``) to free memory; views stay."""
+        self._indexes = {c: ix for c, ix in self._indexes.items() if c == keep}
+
+    def char_index(self, index: Index, view: CharView) -> CharIndex:
+        # Rows follow the sorted check ids, the same for every IndexConfig: one fit per view shape.
+        key = (view.ngram_min, view.ngram_max, view.chars)
+        if key not in self._chars:
+            t = time.perf_counter()
+            self.say(f"character {view.ngram_min}-{view.ngram_max}-grams of {len(index.check_ids)} fact-checks")
+            self._chars[key] = build_char_view(index, self.checks, view)
+            self.seconds["char"] = time.perf_counter() - t
+        built = self._chars[key]
+        return CharIndex(view, built.vectorizer, built.matrix)
+
+    def evaluate(
+        self,
+        split: str,
+        how: Settings | None = None,
+        peer: str | None = "bm25s",
+        depth: int = DEPTH,
+        limit: int | None = None,
+    ) -> Evaluation:
+        """Rank ``split`` with `suggest` (and the peer) under ``how``; see `evaluate_checkthat`."""
+        how = how or Settings()
+        if peer not in (None, "none", "bm25s"):
+            raise OptionError(f"--peer {peer}: use bm25s or none")
+        data = self.split(split)
+        if limit is not None:
+            if limit < 1:
+                raise OptionError(f"limit {limit}: use 1 or more queries")
+            kept = data.queries[:limit]
+            data = Split(data.name, kept, {q: data.qrels[q] for q, _ in kept if q in data.qrels}, data.duplicates)
+        if data.duplicates:
+            self.say(f"note: {split}.qrels repeats {data.duplicates} row(s); counted once")
+        result = Evaluation(str(self.folder), split)
+        articles = query_articles(data, how.cleaning)
+        index = self.index(how.config)
+        char = self.char_index(index, how.char) if how.char is not None else None
+        t = time.perf_counter()
+        self.say(f"ranking {len(articles)} {split} queries")
+        result.runs["suggest"] = rank_suggest(index, articles, how.opts, depth, char=char)
+        result.seconds = {k: v for k, v in self.seconds.items()}
+        result.seconds["rank"] = time.perf_counter() - t
+        result.figures["suggest"] = metrics(result.runs["suggest"], data.qrels)
+        if peer == "bm25s":
+            t = time.perf_counter()
+            self.say("ranking with bm25s")
+            result.runs["bm25s"] = rank_bm25s(self.checks, articles, depth)
+            result.seconds["bm25s"] = time.perf_counter() - t
+            result.figures["bm25s"] = metrics(result.runs["bm25s"], data.qrels)
+        return result
+
+
 def evaluate_checkthat(
-    folder: str | Path, split: str, config: IndexConfig | None = None, opts: RankOptions | None = None,
-    cleaning: QueryCleaning | None = None, peer: str | None = "bm25s", depth: int = DEPTH,
-    limit: int | None = None, progress: Progress | None = None, checks: Sequence[Check] | None = None,
-    index: Index | None = None,
+    folder: str | Path,
+    split: str,
+    how: Settings | None = None,
+    peer: str | None = "bm25s",
+    depth: int = DEPTH,
+    limit: int | None = None,
+    progress: Progress | None = None,
 ) -> Evaluation:
     """Rank one split of a CheckThat folder with `suggest` (and the peer) and measure it.
 
@@ -534,14 +715,11 @@ def evaluate_checkthat(
     ----------
     folder : a CheckThat folder (see the module docstring).
     split : a split name present in the folder (``train``, ``dev``, ``test``...).
-    config, opts, cleaning : index, rank and query-cleaning settings (defaults: those of
-        `suggest for`, and `QueryCleaning()`).
-    peer : ``"bm25s"`` or None.
-    depth : list length per query (the first ``opts.top`` are the official list).
+    how : the settings (default `Settings()`: those of `suggest for`, queries cleaned).
+    peer : ``"bm25s"`` or None (or ``"none"``).
+    depth : list length per query (the first ``how.opts.top`` are the official list).
     limit : only the first ``limit`` queries of the split (quick runs).
     progress : callback for status lines.
-    checks, index : already loaded checks / an index built from them with ``config`` (reuse
-        across calls; ``index`` must match ``config``).
 
     Returns
     -------
@@ -551,46 +729,15 @@ def evaluate_checkthat(
     Raises
     ------
     SuggestError
-        A missing split or fact-check file, or a malformed line.
+        A missing split or fact-check file, a malformed line, a bad option.
+
+    Examples
+    --------
+    >>> evaluate_checkthat("data/2021-2a-en", "dev").figures["bm25s"]["map@5"]  # doctest: +SKIP
     """
-    say = progress or (lambda _m: None)
-    config = config or IndexConfig()
-    opts = opts or RankOptions()
-    data = load_split(folder, split)
-    if limit is not None:
-        if limit < 1:
-            raise OptionError(f"limit {limit}: use 1 or more queries")
-        data = Split(data.name, data.queries[:limit], {q: data.qrels[q] for q, _ in data.queries[:limit] if q in data.qrels}, data.duplicates)
-    if data.duplicates:
-        say(f"note: {split}.qrels repeats {data.duplicates} row(s); counted once")
-    result = Evaluation(str(folder), split)
-    t = time.perf_counter()
-    if checks is None:
-        say(f"reading {vclaims_file(folder).name}")
-        checks = load_checks(folder)
-    result.seconds["load"] = time.perf_counter() - t
-    articles = query_articles(data, cleaning or QueryCleaning())
-    if index is None:
-        t = time.perf_counter()
-        say(f"indexing {len(checks)} fact-checks")
-        index = build_index(checks, config)
-        result.seconds["index"] = time.perf_counter() - t
-    elif index.config != config:
-        raise OptionError("the index given was built with other settings than config")
-    t = time.perf_counter()
-    say(f"ranking {len(articles)} {split} queries")
-    result.runs["suggest"] = rank_suggest(index, articles, opts, depth)
-    result.seconds["rank"] = time.perf_counter() - t
-    result.figures["suggest"] = metrics(result.runs["suggest"], data.qrels)
-    if peer == "bm25s":
-        t = time.perf_counter()
-        say("ranking with bm25s")
-        result.runs["bm25s"] = rank_bm25s(checks, articles, depth)
-        result.seconds["bm25s"] = time.perf_counter() - t
-        result.figures["bm25s"] = metrics(result.runs["bm25s"], data.qrels)
-    elif peer not in (None, "none"):
-        raise OptionError(f"--peer {peer}: use bm25s or none")
-    return result
+    data = CheckThat(folder, progress)
+    data.split(split)  # a missing split fails before the slow reading of the fact-checks
+    return data.evaluate(split, how, peer, depth, limit)
 
 
 def figures_table(figures: dict[str, dict[str, float]]) -> str:
@@ -598,8 +745,6 @@ def figures_table(figures: dict[str, dict[str, float]]) -> str:
     systems = list(figures)
     lines = ["metric    " + "".join(f"{s:>10}" for s in systems)]
     for k in METRICS:
-        cells = "".join(
-            f"{int(figures[s][k]):>10d}" if k == "queries" else f"{figures[s][k]:>10.4f}" for s in systems
-        )
+        cells = "".join(f"{int(figures[s][k]):>10d}" if k == "queries" else f"{figures[s][k]:>10.4f}" for s in systems)
         lines.append(f"{k:<10}{cells}")
     return "\n".join(lines) + "\n"

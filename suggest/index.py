@@ -112,10 +112,9 @@ def _l2(m: sp.csr_matrix) -> sp.csr_matrix:
 
 
 def _quantize(m: sp.csr_matrix) -> sp.csr_matrix:
-    """Saved matrices hold float32; quantise in memory the same way so every path agrees."""
-    m = sp.csr_matrix(m, dtype=np.float64)
-    m.data = m.data.astype(np.float32).astype(np.float64)
-    return m
+    """Matrices are float32, in memory as on disk, so every path computes with the same numbers
+    and a loaded index is used memory-mapped, without a conversion."""
+    return sp.csr_matrix(m, dtype=np.float32)
 
 
 def fingerprint(root: str | Path) -> str:
@@ -379,8 +378,7 @@ class Index:
         ids = np.array(sorted(acc), dtype=np.int64)
         vals = np.array([acc[i] for i in ids.tolist()], dtype=np.float64)
         vals /= np.sqrt((vals * vals).sum())
-        vals = vals.astype(np.float32).astype(np.float64)
-        return sp.csr_matrix((vals, ids, np.array([0, len(ids)])), shape=(1, n_terms))
+        return sp.csr_matrix((vals.astype(np.float32), ids, np.array([0, len(ids)])), shape=(1, n_terms))
 
     def text_vector(self, text: str) -> sp.csr_matrix:
         return self._row(self.field_vector(text))
@@ -492,7 +490,7 @@ class Index:
             indptr = store.load_array(folder, f"{name}.indptr")
             if len(indptr) != rows + 1 or indptr[-1] != len(data) or len(indices) != len(data):
                 raise IndexFormatError(f"{shown}: {name} matrix is damaged; run `suggest index`")
-            return sp.csr_matrix((np.asarray(data, dtype=np.float64), indices, indptr), shape=(rows, n_terms))
+            return sp.csr_matrix((np.asarray(data, dtype=np.float32), indices, indptr), shape=(rows, n_terms))
 
         arrays = {n: store.load_array(folder, n) for n in _ARRAYS}
         check_records = store.Records(folder, "checks")

@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_URL = re.compile(r"(?:https?://|www\.|pic\.twitter\.com/)[^\s\u2014#]*|\b(?:t\.co|bit\.ly|youtu\.be)/[^\s\u2014#]+", re.IGNORECASE)
+_URL = re.compile(
+    r"(?:https?://|www\.|pic\.twitter\.com/)[^\s\u2014#]*|\b(?:t\.co|bit\.ly|youtu\.be)/[^\s\u2014#]+", re.IGNORECASE
+)
 # "— Center for Bio Div (@CenterForBioDiv) January 14, 2020" at the very end of an embedded tweet.
 _TAIL = re.compile(
     r"\s*(?:[\u2014\u2013]|\s-)\s*(?P<name>[^\u2014\u2013]{0,100}?)\s*\(@\w+\)\s*"

@@ -12,8 +12,20 @@ from typer.testing import CliRunner
 from suggest.cli import app
 from suggest.errors import OptionError, SuggestError
 from suggest.evaluate import (
-    METRICS, available_splits, evaluate_checkthat, load_checks, load_split, metrics, query_articles,
-    rank_bm25s, rank_suggest, read_run, settings, write_run,
+    METRICS,
+    CharView,
+    CheckThat,
+    available_splits,
+    evaluate_checkthat,
+    load_checks,
+    load_split,
+    metrics,
+    query_articles,
+    rank_bm25s,
+    rank_suggest,
+    read_run,
+    settings,
+    write_run,
 )
 from suggest.index import IndexConfig, build_index
 from suggest.query import NO_CLEANING, QueryCleaning, clean_query, split_words
@@ -240,13 +252,33 @@ def test_evaluate_checkthat_limit_and_bad_peer(folder_2a: Path) -> None:
         evaluate_checkthat(folder_2a, "train", peer="bm99")
 
 
+def test_char_view_prototype_and_reuse(folder_2a: Path) -> None:
+    data = CheckThat(folder_2a)
+    words = data.evaluate("train", settings(preset="tuned-words"), peer=None)
+    fused = data.evaluate("train", settings(preset="tuned"), peer=None)
+    assert len(data._indexes) == 1  # same IndexConfig: built once
+    assert fused.runs["suggest"]["t1"][0][0] == "vclaim-shark"
+    # Fusing changes scores, never the set of judged queries.
+    assert fused.figures["suggest"]["queries"] == words.figures["suggest"]["queries"] == 3
+    assert fused.runs["suggest"]["t1"][0][1] != words.runs["suggest"]["t1"][0][1]
+
+
 def test_settings_from_key_value_pairs() -> None:
-    config, opts, cleaning = settings(["title_weight=0.5", "ngram-max=1", "mmr_lambda=1", "hashtags=drop",
-                                       "sublinear_tf=false"])
-    assert (config.title_weight, config.ngram_max, config.sublinear_tf) == (0.5, 1, False)
-    assert opts.mmr_lambda == 1.0
-    assert cleaning.hashtags == "drop"
-    assert settings(["clean=none"])[2] == NO_CLEANING
+    how = settings(["title_weight=0.5", "ngram-max=1", "mmr_lambda=1", "hashtags=drop", "sublinear_tf=false"])
+    assert (how.config.title_weight, how.config.ngram_max, how.config.sublinear_tf) == (0.5, 1, False)
+    assert how.opts.mmr_lambda == 1.0
+    assert how.cleaning.hashtags == "drop"
+    assert how.char is None
+    assert settings(["clean=none"]).cleaning == NO_CLEANING
+    assert settings(["char=3-5", "char_weight=2"]).char == CharView(3, 5, 2.0)
+    tuned = settings(preset="tuned")
+    assert tuned.char is not None and tuned.opts.question_weight == 0.0
+    assert settings(["char=none"], preset="tuned").char is None
+    assert settings(["title_weight=2"], preset="tuned").config.title_weight == 2.0
+    with pytest.raises(OptionError, match="use char=MIN-MAX"):
+        settings(["char=big"])
+    with pytest.raises(OptionError, match="preset 'best'"):
+        settings(preset="best")
     with pytest.raises(OptionError, match="KEY one of"):
         settings(["colour=blue"])
     with pytest.raises(OptionError, match="is not a int"):

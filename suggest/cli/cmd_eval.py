@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -13,11 +13,11 @@ from suggest.cli import app
 from suggest.cli.common import QuietOpt, err, user_errors
 
 
-class Layout(str, Enum):
+class Layout(StrEnum):
     checkthat = "checkthat"
 
 
-class Peer(str, Enum):
+class Peer(StrEnum):
     bm25s = "bm25s"
     none = "none"
 
@@ -25,27 +25,46 @@ class Peer(str, Enum):
 @app.command("eval")
 def eval_(
     layout: Annotated[Layout, typer.Argument(help="Data layout (only checkthat so far).")],
-    folder: Annotated[Path, typer.Argument(help="The folder: vclaims + <split>.queries.tsv + <split>.qrels.",
-                                           exists=True, file_okay=False, dir_okay=True, readable=True)],
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="The folder: vclaims + <split>.queries.tsv + <split>.qrels.",
+            exists=True,
+            file_okay=False,
+            dir_okay=True,
+            readable=True,
+        ),
+    ],
     split: Annotated[str, typer.Option("--split", "-s", help="Split name present in FOLDER (train, dev, test...).")],
     run: Annotated[Path | None, typer.Option("--run", help="Also write suggest's ranking as a TREC run file.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object.")] = False,
     peer: Annotated[Peer, typer.Option("--peer", help="Rank with bm25s too, or none.")] = Peer.bm25s,
-    setting: Annotated[list[str] | None, typer.Option(
-        "--set", help="KEY=VALUE over the default settings (IndexConfig, RankOptions, QueryCleaning fields).")] = None,
+    preset: Annotated[
+        str,
+        typer.Option(
+            "--preset",
+            help="Settings to start from: default (those of `suggest for`), "
+            "tuned, or tuned-words (tuned without the char n-gram prototype).",
+        ),
+    ] = "default",
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="KEY=VALUE over the preset (IndexConfig, RankOptions, QueryCleaning fields; char=2-4)."
+        ),
+    ] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N queries.")] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Measure the ranking on a CheckThat! folder: MAP@1, MAP@5, MRR, P@1, Recall@5.
 
-    Example: suggest eval checkthat ../shared/data/checkthat/2021-2a-en --split dev
+    Example: suggest eval checkthat ../shared/data/checkthat/2021-2a-en --split dev --preset tuned
     """
     from suggest.evaluate import evaluate_checkthat, figures_table, settings, write_run
 
     with user_errors():
-        config, opts, cleaning = settings(setting or [])
-        result = evaluate_checkthat(folder, split, config, opts, cleaning, peer=peer.value, limit=limit,
-                                    progress=lambda m: err(m, quiet))
+        how = settings(setting or [], preset)
+        result = evaluate_checkthat(folder, split, how, peer=peer.value, limit=limit, progress=lambda m: err(m, quiet))
         if run is not None:
             write_run(run, result.runs["suggest"])
             err(f"wrote {run}", quiet)
