@@ -651,7 +651,9 @@ def _read_jsonl(data: bytes, path: str, category: str | None) -> tuple[list[Chec
     text, warning = decode(data, path)
     problems = [Problem(path, warning, skipped=False)] if warning else []
     checks = []
-    for no, raw in enumerate(text.splitlines(), 1):
+    # Only \n ends a JSON Lines record: U+2028 or U+0085 inside a string are text, not line ends.
+    for no, raw in enumerate(text.split("\n"), 1):
+        raw = raw.removesuffix("\r")
         if not raw.strip():
             continue
         try:

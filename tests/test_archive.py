@@ -1070,3 +1070,14 @@ def test_shipped_corpus_reads_clean_with_five_questions_each(corpus_dir):
         assert c.summary and c.sections, c.path
         for text in every_text(c.to_dict()):
             assert not any(b in text for b in BOILERPLATE), (c.path, text)
+
+
+def test_jsonl_line_separators_inside_strings_do_not_split_records(tmp_path):
+    """Only a newline ends a JSON Lines record; U+2028 and U+0085 inside strings are text."""
+    p = tmp_path / "export.jsonl"
+    first = json.dumps({"id": "x1", "title": "Is A\u2028B true?", "questions": ["Why\u0085 so?"]}, ensure_ascii=False)
+    p.write_text(first + "\r\n" + json.dumps({"id": "x2", "title": "Second?"}) + "\n", "utf-8")
+    arch = read_archive(p)
+    assert arch.problems == []
+    assert [c.id for c in arch.checks] == ["x1", "x2"]
+    assert arch.checks[0].questions == ("Why so?",)
