@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,9 @@ from suggest.evaluate import (
     Run,
     Settings,
     build_char_view,
+    date_prior,
     metrics,
+    peer_text,
     query_articles,
     rank_bm25s,
     rank_suggest,
@@ -110,9 +113,7 @@ def proto_prf(data: CheckThat, e: Experiment, arts: list[Check]) -> Run:
     first = np.asarray((ix.checks_matrix @ vectors.T).T.todense())
     top = np.argsort(-first, axis=1, kind="stable")[:, :k]
     rows = np.repeat(np.arange(len(arts)), k)
-    fb = sp.csr_matrix(
-        (np.full(rows.size, 1.0 / k), (rows, top.ravel())), shape=(len(arts), ix.checks_matrix.shape[0])
-    )
+    fb = sp.csr_matrix((np.full(rows.size, 1.0 / k), (rows, top.ravel())), shape=(len(arts), ix.checks_matrix.shape[0]))
     expanded = sp.csr_matrix(vectors + beta * (fb @ ix.checks_matrix))
     norms = np.sqrt(np.asarray(expanded.multiply(expanded).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
@@ -147,11 +148,40 @@ def proto_bm25s(data: CheckThat, e: Experiment, arts: list[Check]) -> Run:
     return rank_bm25s(data.checks, arts)
 
 
+def proto_bm25s_date(data: CheckThat, e: Experiment, arts: list[Check]) -> Run:
+    """Reference for the date prior: bm25s scores over all checks, divided by the query's best
+    score, fused with the same `date_prior` as ours: (bm25 + w * prior) / (1 + w)."""
+    import bm25s
+    import Stemmer
+
+    checks = data.checks
+    stemmer = Stemmer.Stemmer("english")
+    retriever = bm25s.BM25()
+    texts = [peer_text(c) for c in checks]
+    retriever.index(bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False)
+    tokens = bm25s.tokenize(
+        [a.title for a in arts], stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False
+    )
+    days = np.array([date.fromisoformat(c.checked_on).toordinal() if c.checked_on else -1 for c in checks])
+    w = e.args["weight"]
+    run: Run = {}
+    for start in range(0, len(arts), 256):
+        chunk = arts[start : start + 256]
+        raw = np.vstack([retriever.get_scores(t) for t in tokens[start : start + 256]])
+        scores = raw / np.maximum(raw.max(axis=1, keepdims=True), 1e-12)
+        fused = (scores + w * date_prior([a.checked_on for a in chunk], days, e.args.get("scale", 30.0))) / (1 + w)
+        for r, a in enumerate(chunk):
+            top = np.argsort(-fused[r], kind="stable")[:20]
+            run[a.id] = [(checks[i].id, float(fused[r, i])) for i in top if raw[r, i] > 0]
+    return run
+
+
 PROTOTYPES: dict[str, Callable[[CheckThat, Experiment, list[Check]], Run]] = {
     "views": proto_views,
     "char-rrf": proto_char_rrf,
     "prf": proto_prf,
     "bm25s": proto_bm25s,
+    "bm25s-date": proto_bm25s_date,
 }
 
 
@@ -169,8 +199,17 @@ def experiments() -> list[Experiment]:
         E("default, raw query", RAW),
         E("default (cleaned query)"),
     ]
-    for pair in ("mmr_lambda=1", "question_weight=0", "question_weight=0.25", "min_score=0", "dup_threshold=1",
-                 "ngram_max=1", "sublinear_tf=false", "title_weight=0.5", "body_weight=3"):
+    for pair in (
+        "mmr_lambda=1",
+        "question_weight=0",
+        "question_weight=0.25",
+        "min_score=0",
+        "dup_threshold=1",
+        "ngram_max=1",
+        "sublinear_tf=false",
+        "title_weight=0.5",
+        "body_weight=3",
+    ):
         out.append(E(f"default + {pair}", (pair,)))
     out += [
         E("S1 = default + dup=1, qw=0, mmr=1, min_score=0", S1),
@@ -178,10 +217,23 @@ def experiments() -> list[Experiment]:
         E("S1 + title_weight=0.5", (*S1, "title_weight=0.5")),
         E("S1 + title_weight=0.5, body_weight=3 (= tuned-words)", (*S1, "title_weight=0.5", "body_weight=3")),
     ]
-    for pairs in (("ngram_max=1",), ("ngram_max=3",), ("title_weight=0.25",), ("title_weight=1",),
-                  ("body_weight=2",), ("body_weight=5",), ("summary_weight=2",), ("sublinear_tf=false",),
-                  ("mmr_lambda=0.7",), ("max_per_source=1",), ("dup_threshold=0.45",), ("dup_threshold=0.8",),
-                  ("question_weight=0.1",), ("question_weight=0.25",), ("min_score=0.05",)):
+    for pairs in (
+        ("ngram_max=1",),
+        ("ngram_max=3",),
+        ("title_weight=0.25",),
+        ("title_weight=1",),
+        ("body_weight=2",),
+        ("body_weight=5",),
+        ("summary_weight=2",),
+        ("sublinear_tf=false",),
+        ("mmr_lambda=0.7",),
+        ("max_per_source=1",),
+        ("dup_threshold=0.45",),
+        ("dup_threshold=0.8",),
+        ("question_weight=0.1",),
+        ("question_weight=0.25",),
+        ("min_score=0.05",),
+    ):
         out.append(E(f"tuned-words + {', '.join(pairs)}", pairs, TW))
     for label, pairs in [
         ("none", RAW),
@@ -199,19 +251,62 @@ def experiments() -> list[Experiment]:
         E("tuned-words + PRF k=1 beta=0.3", (), TW, "prf", {"k": 1, "beta": 0.3}),
         E("tuned-words + PRF k=5 beta=0.2", (), TW, "prf", {"k": 5, "beta": 0.2}),
         E("RRF of views: tuned-words, ngram_max=1", (), TW, "views", {"views": [(), ("ngram_max=1",)]}),
-        E("RRF of views: title-only, summary+body", (), TW, "views",
-          {"views": [("summary_weight=0", "body_weight=0"), ("title_weight=0.0001",)]}),
+        E(
+            "RRF of views: title-only, summary+body",
+            (),
+            TW,
+            "views",
+            {"views": [("summary_weight=0", "body_weight=0"), ("title_weight=0.0001",)]},
+        ),
         E("char 2-4 view alone", (), TW, "char-rrf", {"alone": True}),
         E("RRF: tuned-words + char 2-4", (), TW, "char-rrf"),
     ]
-    for pairs in (("char_weight=0.5",), ("char_weight=1",), ("char_weight=2",), ("char_weight=3",),
-                  ("char=3-5",), ("char_chars=1000",), ("char_chars=5000",), ("ngram_max=1",),
-                  ("question_weight=0.1",)):
+    for pairs in (
+        ("char_weight=0.5",),
+        ("char_weight=1",),
+        ("char_weight=2",),
+        ("char_weight=3",),
+        ("char=3-5",),
+        ("char_chars=1000",),
+        ("char_chars=5000",),
+        ("ngram_max=1",),
+        ("question_weight=0.1",),
+        ("body_weight=5",),
+    ):
         out.append(E(f"tuned + {', '.join(pairs)}", pairs, "tuned"))
+    for pairs in (
+        ("date_weight=0.1",),
+        ("date_weight=0.2",),
+        ("date_weight=0.4",),
+        ("date_weight=0.2", "date_scale=7"),
+        ("date_weight=0.2", "date_scale=90"),
+    ):
+        out.append(E(f"tuned + {', '.join(pairs)}", pairs, "tuned"))
+    out.append(E("tuned-words + date_weight=0.2", ("date_weight=0.2",), TW))
+    for w in (0.1, 0.2, 0.4):
+        out.append(E(f"peer: bm25s + date prior weight {w} (reference)", (), proto="bm25s-date", args={"weight": w}))
+    out.append(E("final: tuned+dates", (), "tuned+dates"))
     out.append(E("final: tuned (char 2-4 weight 1.5 fused)", (), "tuned"))
     out.append(E("final: tuned-words", (), TW))
     out.append(E("final: default", ()))
     return out
+
+
+def table(path: Path, split: str = "train", metric: str = "map@5") -> str:
+    """A markdown table (experiment x task) of ``metric`` from the JSONL file; the last record
+    of each (task, split, experiment) wins, experiments in list order."""
+    got: dict[tuple[str, str], float] = {}
+    for line in path.read_text("utf-8").splitlines():
+        r = json.loads(line)
+        if r["split"] == split:
+            got[(r["name"], r["task"])] = r["figures"][metric]
+    names = [e.name for e in experiments()]
+    out = [f"| setting ({split}, {metric}) | 2A | 2B |", "| --- | --- | --- |"]
+    for n in names:
+        cells = [f"{got[(n, t)]:.4f}" if (n, t) in got else "" for t in ("2a", "2b")]
+        if any(cells):
+            out.append(f"| {n} | {cells[0]} | {cells[1]} |")
+    return "\n".join(out) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,7 +316,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", default="train")
     ap.add_argument("--only", default="", help="comma-separated substrings of experiment names")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "eval_experiments.jsonl")
+    ap.add_argument("--table", action="store_true", help="print the markdown table of --out for --split and exit")
     args = ap.parse_args(argv)
+    if args.table:
+        print(table(args.out, args.split), end="")
+        return 0
     if args.split != "train":
         print(f"note: split {args.split}: report only; settings are chosen on train", file=sys.stderr)
     wanted = [w.strip() for w in args.only.split(",") if w.strip()]
@@ -240,7 +339,9 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 ix = data.index(how.config)
                 char = data.char_index(ix, how.char) if how.char else None
-                run = rank_suggest(ix, arts, how.opts, char=char)
+                run = rank_suggest(
+                    ix, arts, how.opts, char=char, date_weight=how.date_weight, date_scale=how.date_scale
+                )
             sec = time.perf_counter() - t
             m = metrics(run, split.qrels)
             print(
@@ -249,10 +350,23 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             record = {
-                "task": task, "split": args.split, "name": e.name, "preset": e.preset, "pairs": list(e.pairs),
-                "proto": e.proto, "args": e.args, "figures": m, "seconds": round(sec, 1),
-                "settings": {"config": asdict(how.config), "opts": asdict(how.opts),
-                             "cleaning": asdict(how.cleaning), "char": asdict(how.char) if how.char else None},
+                "task": task,
+                "split": args.split,
+                "name": e.name,
+                "preset": e.preset,
+                "pairs": list(e.pairs),
+                "proto": e.proto,
+                "args": e.args,
+                "figures": m,
+                "seconds": round(sec, 1),
+                "settings": {
+                    "config": asdict(how.config),
+                    "opts": asdict(how.opts),
+                    "cleaning": asdict(how.cleaning),
+                    "char": asdict(how.char) if how.char else None,
+                    "date_weight": how.date_weight,
+                    "date_scale": how.date_scale,
+                },
                 "python": platform.python_version(),
             }
             with args.out.open("a", encoding="utf-8") as f:

@@ -10,6 +10,7 @@ bm25s on the same texts is the peer. Figures are computed with ranx.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import math
@@ -17,7 +18,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,8 @@ DEPTH = 20
 """How many fact-checks each query's list holds: the official top 5, then more for MRR."""
 _VCLAIM_PATTERNS = ("*vclaims.jsonl", "*vclaims.jsonl.gz")
 _DATE_2B = re.compile(r"([A-Z][a-z]+\.? \d{1,2}, \d{4})")
+_TWEET_DATE = re.compile(r"\(@\w+\)\s*([A-Z][a-z]+\.? \d{1,2}, \d{4})\s*$")
+_ID_DATE = re.compile(r"^((?:19|20)\d{6})_")
 
 UNUSED_OPTIONS = frozenset({"top", "open_only", "since", "until"})
 """RankOptions fields the evaluation fixes: the official list is 5 long and nothing is filtered."""
@@ -238,10 +241,27 @@ def load_split(folder: str | Path, name: str) -> Split:
     return Split(name, tuple(queries), qrels, duplicates)
 
 
+def query_date(query_id: str, text: str) -> str | None:
+    """The date a query was said or posted, when it carries one: the "Month D, YYYY" that ends
+    an embedded tweet (2A), or the ``YYYYMMDD_`` debate-file prefix of a 2B query id."""
+    m = _TWEET_DATE.search(text)
+    if m:
+        with contextlib.suppress(ValueError):
+            return datetime.strptime(m.group(1).replace(".", ""), "%B %d, %Y").date().isoformat()
+    m = _ID_DATE.match(query_id)
+    if m:
+        with contextlib.suppress(ValueError):
+            return datetime.strptime(m.group(1), "%Y%m%d").date().isoformat()
+    return None
+
+
 def query_articles(split: Split, cleaning: QueryCleaning | None = None) -> list[Check]:
-    """Each query as a new article: id = query id, title = the (cleaned) query text."""
+    """Each query as a new article: id = query id, title = the (cleaned) query text,
+    checked_on = `query_date` (used only by the date prior, `Settings.date_weight`)."""
     how = cleaning or NO_CLEANING
-    return [Check(id=qid, title=clean_query(text, how)) for qid, text in split.queries]
+    return [
+        Check(id=qid, title=clean_query(text, how), checked_on=query_date(qid, text)) for qid, text in split.queries
+    ]
 
 
 # -- ranking ------------------------------------------------------------------------------------
@@ -295,11 +315,29 @@ def build_char_view(index: Index, checks: Sequence[Check], view: CharView) -> Ch
     return CharIndex(view, vec, sp.csr_matrix(vec.fit_transform(texts)))
 
 
-def _fuse_char(
-    index: Index, opts: RankOptions, q: np.ndarray, checks: np.ndarray, char: np.ndarray, weight: float
+def date_prior(article_dates: Sequence[str | None], check_dates: np.ndarray, scale: float) -> np.ndarray:
+    """PROTOTYPE: closeness in time of each article to each check (articles x checks), in [0, 1]:
+    ``1 / (1 + |days apart| / scale)``; 0 when either date is unknown. Claims are fact-checked
+    while they circulate, so a check dated near the article is more likely about it."""
+    days = np.asarray(check_dates, dtype=np.float64)
+    out = np.zeros((len(article_dates), len(days)))
+    known = days >= 0
+    for r, d in enumerate(article_dates):
+        if d:
+            gap = np.abs(days[known] - date.fromisoformat(d).toordinal())
+            out[r, known] = 1.0 / (1.0 + gap / scale)
+    return out
+
+
+def _fuse(
+    index: Index, opts: RankOptions, q: np.ndarray, checks: np.ndarray, extra: list[tuple[float, np.ndarray]]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Item scores as `score_rows` forms them, from check scores fused with the char view."""
-    fused = (checks + weight * char) / (1.0 + weight)
+    """Item scores as `score_rows` forms them, from check scores fused with other views:
+    ``check = (word + sum w_i * view_i) / (1 + sum w_i)``, then the best check per item."""
+    fused = checks.copy()
+    for w, view in extra:
+        fused += w * view
+    fused /= 1.0 + sum(w for w, _ in extra)
     ctx = np.zeros_like(q)
     pi, pc = np.asarray(index.pair_item), np.asarray(index.pair_check)
     if len(pi):
@@ -316,6 +354,8 @@ def rank_suggest(
     depth: int = DEPTH,
     batch: int = 256,
     char: CharIndex | None = None,
+    date_weight: float = 0.0,
+    date_scale: float = 30.0,
 ) -> Run:
     """Rank the archive's fact-checks for each article with the code `suggest for` runs.
 
@@ -331,7 +371,8 @@ def rank_suggest(
     (questions the article itself answers: here exactly the match sought).
 
     With ``char`` (a `CharView` prototype), each check's word cosine is fused with its
-    character n-gram cosine before items are scored.
+    character n-gram cosine before items are scored; with ``date_weight`` > 0 (a prototype),
+    with `date_prior` too.
 
     Returns
     -------
@@ -349,10 +390,13 @@ def rank_suggest(
         chunk = articles[start : start + batch]
         vectors = sp.vstack([article_from_check(index, a).vector for a in chunk], format="csr")
         score, q, _, check_sims = score_rows(index, vectors, opts)
+        extra = []
         if char is not None:
-            score, check_sims = _fuse_char(
-                index, opts, q, check_sims, char.sims([a.title for a in chunk]), char.view.weight
-            )
+            extra.append((char.view.weight, char.sims([a.title for a in chunk])))
+        if date_weight > 0:
+            extra.append((date_weight, date_prior([a.checked_on for a in chunk], index.check_dates, date_scale)))
+        if extra:
+            score, check_sims = _fuse(index, opts, q, check_sims, extra)
         for r, art in enumerate(chunk):
             items = select(index, score[r], allowed, opts, check_sims[r])
             if deep.top > opts.top:
@@ -488,6 +532,12 @@ class Settings:
     opts: RankOptions = field(default_factory=RankOptions)
     cleaning: QueryCleaning = field(default_factory=QueryCleaning)
     char: CharView | None = None
+    date_weight: float = 0.0
+    date_scale: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.date_weight < 0 or self.date_scale <= 0:
+            raise OptionError(f"date_weight {self.date_weight} must be >= 0 and date_scale {self.date_scale} > 0")
 
 
 PRESETS: dict[str, tuple[str, ...]] = {
@@ -506,6 +556,21 @@ PRESETS: dict[str, tuple[str, ...]] = {
         "char_weight=1.5",
         "char_chars=2000",
     ),
+    # Tuned plus the date prior (a prototype): checks dated near the query's date score higher.
+    "tuned+dates": (
+        "ngram_max=2",
+        "dup_threshold=1",
+        "title_weight=0.5",
+        "body_weight=3",
+        "question_weight=0",
+        "mmr_lambda=1",
+        "min_score=0",
+        "char=2-4",
+        "char_weight=1.5",
+        "char_chars=2000",
+        "date_weight=0.2",
+        "date_scale=30",
+    ),
     # The tuned settings without the prototype: only what IndexConfig/RankOptions accept today.
     "tuned-words": (
         "ngram_max=2",
@@ -517,6 +582,9 @@ PRESETS: dict[str, tuple[str, ...]] = {
         "min_score=0",
     ),
 }
+
+
+_EXTRA_KEYS = ("clean", "char", "date_weight", "date_scale")
 
 
 def settings(pairs: Sequence[str] = (), preset: str = "default") -> Settings:
@@ -542,6 +610,7 @@ def settings(pairs: Sequence[str] = (), preset: str = "default") -> Settings:
     groups: list[tuple[type, dict]] = [(IndexConfig, {}), (RankOptions, {}), (QueryCleaning, {})]
     known = {f.name: i for i, (cls, _) in enumerate(groups) for f in fields(cls) if f.name not in UNUSED_OPTIONS}
     char_keys = {"char_weight": "weight", "char_chars": "chars"}
+    dates: dict[str, float] = {}
     cleaning_off = False
     char: dict | None = None
     for pair in (*PRESETS[preset], *pairs):
@@ -552,10 +621,9 @@ def settings(pairs: Sequence[str] = (), preset: str = "default") -> Settings:
                 f"--set {pair!r}: {key} is not used by the evaluation (the official list is 5 "
                 "fact-checks, every fact-check a candidate)"
             )
-        if not eq or key not in (*known, "clean", "char", *char_keys):
+        if not eq or key not in (*known, *_EXTRA_KEYS, *char_keys):
             raise OptionError(
-                f"--set {pair!r}: use KEY=VALUE with KEY one of "
-                f"{', '.join(sorted((*known, 'clean', 'char', *char_keys)))}"
+                f"--set {pair!r}: use KEY=VALUE with KEY one of {', '.join(sorted((*known, *_EXTRA_KEYS, *char_keys)))}"
             )
         if key == "clean":
             if raw != "none":
@@ -569,6 +637,8 @@ def settings(pairs: Sequence[str] = (), preset: str = "default") -> Settings:
             if not (dash and lo.isdigit() and hi.isdigit()):
                 raise OptionError(f"--set {pair!r}: use char=MIN-MAX (e.g. 2-4) or char=none")
             char = {**(char or {}), "ngram_min": int(lo), "ngram_max": int(hi)}
+        elif key in ("date_weight", "date_scale"):
+            dates[key] = float(_parse(raw, 0.0, pair))  # type: ignore[arg-type]
         elif key in char_keys:
             name = char_keys[key]
             char = {**(char or {}), name: _parse(raw, getattr(CharView(), name), pair)}
@@ -581,6 +651,7 @@ def settings(pairs: Sequence[str] = (), preset: str = "default") -> Settings:
             opts=RankOptions(**groups[1][1]),
             cleaning=NO_CLEANING if cleaning_off else QueryCleaning(**groups[2][1]),
             char=CharView(**char) if char is not None else None,
+            **dates,
         )
     except ValueError as exc:
         raise OptionError(f"--set: {exc}") from None
@@ -687,7 +758,9 @@ class CheckThat:
         char = self.char_index(index, how.char) if how.char is not None else None
         t = time.perf_counter()
         self.say(f"ranking {len(articles)} {split} queries")
-        result.runs["suggest"] = rank_suggest(index, articles, how.opts, depth, char=char)
+        result.runs["suggest"] = rank_suggest(
+            index, articles, how.opts, depth, char=char, date_weight=how.date_weight, date_scale=how.date_scale
+        )
         result.seconds = {k: v for k, v in self.seconds.items()}
         result.seconds["rank"] = time.perf_counter() - t
         result.figures["suggest"] = metrics(result.runs["suggest"], data.qrels)

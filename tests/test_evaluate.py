@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from suggest.archive import Check
 from suggest.cli import app
 from suggest.errors import OptionError, SuggestError
 from suggest.evaluate import (
@@ -16,11 +19,13 @@ from suggest.evaluate import (
     CharView,
     CheckThat,
     available_splits,
+    date_prior,
     evaluate_checkthat,
     load_checks,
     load_split,
     metrics,
     query_articles,
+    query_date,
     rank_bm25s,
     rank_suggest,
     read_run,
@@ -29,6 +34,7 @@ from suggest.evaluate import (
 )
 from suggest.index import IndexConfig, build_index
 from suggest.query import NO_CLEANING, QueryCleaning, clean_query, split_words
+from suggest.rank import RankOptions
 
 VCLAIMS_2A = [
     {"title": "Did a Shark Swim Down a Flooded Houston Highway?", "subtitle": "A photo shows a shark on a highway.",
@@ -169,6 +175,30 @@ def test_clean_query_steps() -> None:
     assert split_words("COVID19Vaccine") == "COVID 19 Vaccine"
 
 
+def test_query_dates_and_the_date_prior(folder_2a: Path) -> None:
+    assert query_date("t1", "a shark \u2014 Jo Smith (@jsmith) August 28, 2017") == "2017-08-28"
+    assert query_date("20121023_third_presidential_debate_0959", "You were very clear") == "2012-10-23"
+    assert query_date("t3", "Does hot water cure a cold?") is None
+    arts = query_articles(load_split(folder_2a, "train"))
+    assert [a.checked_on for a in arts] == ["2017-08-28", None, None, None]
+    days = np.array([date(2017, 8, 28).toordinal(), date(2017, 9, 27).toordinal(), -1])
+    prior = date_prior(["2017-08-28", None], days, scale=30.0)
+    assert prior.tolist() == [[1.0, 0.5, 0.0], [0.0, 0.0, 0.0]]
+
+
+def test_date_prior_reorders_by_date(folder_2a: Path) -> None:
+    """Two checks with the same words: the date prior puts the one dated near the query first."""
+    checks = load_checks(folder_2a)
+    twin = Check(id="vclaim-shark-2012", title=checks[0].title, summary=checks[0].summary, checked_on="2012-10-30")
+    ix = build_index([*checks, twin], IndexConfig(ngram_max=1, dup_threshold=1.0))
+    arts = [Check(id="q", title="shark swimming on a flooded Houston highway", checked_on="2012-10-29")]
+    plain = rank_suggest(ix, arts, RankOptions(question_weight=0.0, mmr_lambda=1.0))["q"]
+    dated = rank_suggest(ix, arts, RankOptions(question_weight=0.0, mmr_lambda=1.0), date_weight=0.2)["q"]
+    assert plain[0][0] == "vclaim-shark"  # equal scores: the smaller row (id) first
+    assert dated[0][0] == "vclaim-shark-2012"
+    assert {d for d, _ in dated} == {d for d, _ in plain}
+
+
 # -- metrics and run files ----------------------------------------------------------------------
 def test_metrics_on_a_ranking_computed_by_hand() -> None:
     qrels = {"q1": {"a": 1}, "q2": {"a": 1, "c": 1}, "q3": {"z": 1}}
@@ -274,6 +304,10 @@ def test_settings_from_key_value_pairs() -> None:
     tuned = settings(preset="tuned")
     assert tuned.char is not None and tuned.opts.question_weight == 0.0
     assert settings(["char=none"], preset="tuned").char is None
+    assert settings(preset="tuned+dates").date_weight == 0.2
+    assert settings(["date_weight=0.5", "date_scale=7"]).date_scale == 7.0
+    with pytest.raises(OptionError, match="date_scale"):
+        settings(["date_scale=0"])
     assert settings(["title_weight=2"], preset="tuned").config.title_weight == 2.0
     with pytest.raises(OptionError, match="use char=MIN-MAX"):
         settings(["char=big"])
