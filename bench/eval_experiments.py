@@ -4,9 +4,10 @@ reported for the final settings, with --split dev --only final).
 Each experiment is a preset of `suggest.evaluate.PRESETS` plus ``KEY=VALUE`` settings (the same
 strings `suggest eval --set` takes), optionally with a prototype that needs code outside
 suggest/index.py and suggest/rank.py: pseudo-relevance feedback (``prf``), reciprocal rank
-fusion of several word views (``views``) or of the word ranking and a character n-gram ranking
-(``char-rrf``). The character view fused into the check score is in the library
-(`suggest.evaluate.CharView`, ``char=2-4``).
+fusion of several views (``views``), bm25s with our date prior (``bm25s-date``, a reference).
+The character view and the date prior are in the library (`IndexConfig.char_weight`,
+`RankOptions.date_weight`); session 1's records of the experiments that led to them (under
+names no longer in the list, e.g. "tuned", "tuned-words") stay in the JSONL file.
 
 Run:  /work/venv/bin/python bench/eval_experiments.py [--data ../shared/data/checkthat]
       [--task 2a|2b|both] [--split train] [--only SUBSTRING,...] [--out FILE.jsonl]
@@ -32,12 +33,9 @@ import scipy.sparse as sp
 
 from suggest.archive import Check
 from suggest.evaluate import (
-    CharView,
     CheckThat,
     Run,
     Settings,
-    build_char_view,
-    date_prior,
     metrics,
     peer_text,
     query_articles,
@@ -46,7 +44,7 @@ from suggest.evaluate import (
     settings,
 )
 from suggest.index import Index
-from suggest.rank import article_from_check, score_rows, select
+from suggest.rank import article_from_check, date_prior, score_rows, select
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = {"2a": "2021-2a-en", "2b": "2021-2b-en"}
@@ -87,29 +85,14 @@ def proto_views(data: CheckThat, e: Experiment, arts: list[Check]) -> Run:
     return rrf(runs, k=e.args.get("k", 60.0))
 
 
-def proto_char_rrf(data: CheckThat, e: Experiment, arts: list[Check]) -> Run:
-    """RRF of the word ranking and a ranking by the character view's cosine alone."""
-    how = e.how()
-    ix = data.index(how.config)
-    view = CharView(*e.args.get("ngram", (2, 4)))
-    char = build_char_view(ix, data.checks, view)
-    sims = char.sims([a.title for a in arts])
-    char_run: Run = {}
-    for r, a in enumerate(arts):
-        top = np.argsort(-sims[r], kind="stable")[:20]
-        char_run[a.id] = [(ix.check_ids[i], float(sims[r, i])) for i in top if sims[r, i] > 0]
-    if e.args.get("alone"):
-        return char_run
-    return rrf([rank_suggest(ix, arts, how.opts), char_run], k=e.args.get("k", 60.0))
-
-
 def proto_prf(data: CheckThat, e: Experiment, arts: list[Check]) -> Run:
     """Rocchio pseudo-relevance feedback: q' = q + beta * mean of the k best check vectors of a
     first pass, unit length; then the same `score_rows`/`select` as `rank_suggest`."""
     how = e.how()
     ix = data.index(how.config)
     k, beta = e.args.get("k", 3), e.args.get("beta", 0.5)
-    vectors = sp.vstack([article_from_check(ix, a).vector for a in arts], format="csr")
+    parsed = [article_from_check(ix, a) for a in arts]
+    vectors = sp.vstack([p.vector for p in parsed], format="csr")
     first = np.asarray((ix.checks_matrix @ vectors.T).T.todense())
     top = np.argsort(-first, axis=1, kind="stable")[:, :k]
     rows = np.repeat(np.arange(len(arts)), k)
@@ -118,11 +101,13 @@ def proto_prf(data: CheckThat, e: Experiment, arts: list[Check]) -> Run:
     norms = np.sqrt(np.asarray(expanded.multiply(expanded).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
     expanded = sp.csr_matrix(sp.diags(1.0 / norms) @ expanded)
-    return _rank_vectors(ix, arts, expanded, how)
+    for r, p in enumerate(parsed):
+        p.vector = expanded[r]
+    return _rank_vectors(ix, arts, parsed, how)
 
 
-def _rank_vectors(ix: Index, arts: list[Check], vectors: sp.csr_matrix, how: Settings, depth: int = 20) -> Run:
-    """`rank_suggest`'s selection for rewritten query vectors (the PRF prototype)."""
+def _rank_vectors(ix: Index, arts: list[Check], parsed: list, how: Settings, depth: int = 20) -> Run:
+    """`rank_suggest`'s selection for articles with rewritten vectors (the PRF prototype)."""
     opts = how.opts
     deep = replace(opts, top=depth, candidates=max(opts.candidates, depth))
     allowed = np.ones(ix.pool_matrix.shape[0], dtype=bool)
@@ -130,9 +115,9 @@ def _rank_vectors(ix: Index, arts: list[Check], vectors: sp.csr_matrix, how: Set
     members = [[row_of[c] for c in rec["answered_by"]] for rec in ix.pool_records]
     run: Run = {}
     for start in range(0, len(arts), 256):
-        v = vectors[start : start + 256]
+        v = parsed[start : start + 256]
         score, _, _, cs = score_rows(ix, v, opts)
-        for r in range(v.shape[0]):
+        for r in range(len(v)):
             items = select(ix, score[r], allowed, opts, cs[r])
             items += [i for i in select(ix, score[r], allowed, deep, cs[r]) if i not in items]
             ranked = [
@@ -149,8 +134,8 @@ def proto_bm25s(data: CheckThat, e: Experiment, arts: list[Check]) -> Run:
 
 
 def proto_bm25s_date(data: CheckThat, e: Experiment, arts: list[Check]) -> Run:
-    """Reference for the date prior: bm25s scores over all checks, divided by the query's best
-    score, fused with the same `date_prior` as ours: (bm25 + w * prior) / (1 + w)."""
+    """Reference for the date prior: bm25s scores over all checks times the same date factor
+    as ours, ``1 + w * date_prior``."""
     import bm25s
     import Stemmer
 
@@ -163,13 +148,13 @@ def proto_bm25s_date(data: CheckThat, e: Experiment, arts: list[Check]) -> Run:
         [a.title for a in arts], stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False
     )
     days = np.array([date.fromisoformat(c.checked_on).toordinal() if c.checked_on else -1 for c in checks])
+    qdays = np.array([date.fromisoformat(a.checked_on).toordinal() if a.checked_on else -1 for a in arts])
     w = e.args["weight"]
     run: Run = {}
     for start in range(0, len(arts), 256):
         chunk = arts[start : start + 256]
         raw = np.vstack([retriever.get_scores(t) for t in tokens[start : start + 256]])
-        scores = raw / np.maximum(raw.max(axis=1, keepdims=True), 1e-12)
-        fused = (scores + w * date_prior([a.checked_on for a in chunk], days, e.args.get("scale", 30.0))) / (1 + w)
+        fused = raw * (1 + w * date_prior(qdays[start : start + 256], days, e.args.get("scale", 30.0)))
         for r, a in enumerate(chunk):
             top = np.argsort(-fused[r], kind="stable")[:20]
             run[a.id] = [(checks[i].id, float(fused[r, i])) for i in top if raw[r, i] > 0]
@@ -178,7 +163,6 @@ def proto_bm25s_date(data: CheckThat, e: Experiment, arts: list[Check]) -> Run:
 
 PROTOTYPES: dict[str, Callable[[CheckThat, Experiment, list[Check]], Run]] = {
     "views": proto_views,
-    "char-rrf": proto_char_rrf,
     "prf": proto_prf,
     "bm25s": proto_bm25s,
     "bm25s-date": proto_bm25s_date,
@@ -187,108 +171,49 @@ PROTOTYPES: dict[str, Callable[[CheckThat, Experiment, list[Check]], Run]] = {
 
 # -- the experiments ----------------------------------------------------------------------------
 RAW = ("clean=none",)
-S1 = ("dup_threshold=1", "question_weight=0", "mmr_lambda=1", "min_score=0")
-TW = "tuned-words"
 
 
 def experiments() -> list[Experiment]:
+    """Session 2: the default of `suggest for` (word view with title 0.5 / body 3 weights,
+    character view, date prior; the evaluation's list rules off) and one change at a time."""
     E = Experiment
     out = [
         E("peer: bm25s, raw query", RAW, proto="bm25s"),
         E("peer: bm25s, cleaned query", proto="bm25s"),
         E("default, raw query", RAW),
         E("default (cleaned query)"),
-    ]
-    for pair in (
-        "mmr_lambda=1",
-        "question_weight=0",
-        "question_weight=0.25",
-        "min_score=0",
-        "dup_threshold=1",
-        "ngram_max=1",
-        "sublinear_tf=false",
-        "title_weight=0.5",
-        "body_weight=3",
-    ):
-        out.append(E(f"default + {pair}", (pair,)))
-    out += [
-        E("S1 = default + dup=1, qw=0, mmr=1, min_score=0", S1),
-        E("S1 + ngram_max=1", (*S1, "ngram_max=1")),
-        E("S1 + title_weight=0.5", (*S1, "title_weight=0.5")),
-        E("S1 + title_weight=0.5, body_weight=3 (= tuned-words)", (*S1, "title_weight=0.5", "body_weight=3")),
+        E("as shipped (list rules on: merge, MMR 0.7, floor 0.1)", preset="as-shipped"),
+        E("session-1 defaults (title 2, body 1, words only)", preset="session-1"),
+        E("words only (no char view, no dates)", preset="words-only"),
+        E("no dates", preset="no-dates"),
     ]
     for pairs in (
-        ("ngram_max=1",),
-        ("ngram_max=3",),
-        ("title_weight=0.25",),
-        ("title_weight=1",),
-        ("body_weight=2",),
-        ("body_weight=5",),
-        ("summary_weight=2",),
-        ("sublinear_tf=false",),
-        ("mmr_lambda=0.7",),
-        ("max_per_source=1",),
-        ("dup_threshold=0.45",),
-        ("dup_threshold=0.8",),
-        ("question_weight=0.1",),
-        ("question_weight=0.25",),
-        ("min_score=0.05",),
-    ):
-        out.append(E(f"tuned-words + {', '.join(pairs)}", pairs, TW))
-    for label, pairs in [
-        ("none", RAW),
-        ("urls only", ("tail=false", "handles=keep", "hashtags=keep")),
-        ("urls + tail, name dropped", ("tail_name=false", "handles=keep", "hashtags=keep")),
-        ("urls + tail, name kept", ("handles=keep", "hashtags=keep")),
-        ("all, handles dropped", ("handles=drop",)),
-        ("all, hashtags kept", ("hashtags=keep",)),
-        ("all, hashtags dropped", ("hashtags=drop",)),
-        ("all but the tail", ("tail=false",)),
-    ]:
-        out.append(E(f"tuned-words, cleaning: {label}", pairs, TW))
-    out += [
-        E("tuned-words + PRF k=3 beta=0.5", (), TW, "prf", {"k": 3, "beta": 0.5}),
-        E("tuned-words + PRF k=1 beta=0.3", (), TW, "prf", {"k": 1, "beta": 0.3}),
-        E("tuned-words + PRF k=5 beta=0.2", (), TW, "prf", {"k": 5, "beta": 0.2}),
-        E("RRF of views: tuned-words, ngram_max=1", (), TW, "views", {"views": [(), ("ngram_max=1",)]}),
-        E(
-            "RRF of views: title-only, summary+body",
-            (),
-            TW,
-            "views",
-            {"views": [("summary_weight=0", "body_weight=0"), ("title_weight=0.0001",)]},
-        ),
-        E("char 2-4 view alone", (), TW, "char-rrf", {"alone": True}),
-        E("RRF: tuned-words + char 2-4", (), TW, "char-rrf"),
-    ]
-    for pairs in (
+        ("char_weight=0",),
         ("char_weight=0.5",),
-        ("char_weight=1",),
-        ("char_weight=2",),
         ("char_weight=3",),
         ("char=3-5",),
         ("char_chars=1000",),
         ("char_chars=5000",),
-        ("ngram_max=1",),
-        ("question_weight=0.1",),
-        ("body_weight=5",),
-    ):
-        out.append(E(f"tuned + {', '.join(pairs)}", pairs, "tuned"))
-    for pairs in (
-        ("date_weight=0.1",),
         ("date_weight=0.2",),
-        ("date_weight=0.4",),
-        ("date_weight=0.2", "date_scale=7"),
-        ("date_weight=0.2", "date_scale=90"),
+        ("date_weight=0.5",),
+        ("date_weight=2",),
+        ("date_scale=7",),
+        ("date_scale=90",),
+        ("title_weight=0.25",),
+        ("title_weight=1",),
+        ("title_weight=2",),
+        ("body_weight=1",),
+        ("body_weight=5",),
+        ("ngram_max=1",),
+        ("ngram_max=3",),
+        ("sublinear_tf=false",),
     ):
-        out.append(E(f"tuned + {', '.join(pairs)}", pairs, "tuned"))
-    out.append(E("tuned-words + date_weight=0.2", ("date_weight=0.2",), TW))
-    for w in (0.1, 0.2, 0.4):
-        out.append(E(f"peer: bm25s + date prior weight {w} (reference)", (), proto="bm25s-date", args={"weight": w}))
-    out.append(E("final: tuned+dates", (), "tuned+dates"))
-    out.append(E("final: tuned (char 2-4 weight 1.5 fused)", (), "tuned"))
-    out.append(E("final: tuned-words", (), TW))
-    out.append(E("final: default", ()))
+        out.append(E(f"default + {', '.join(pairs)}", pairs))
+    out += [
+        E("default + PRF k=1 beta=0.3", proto="prf", args={"k": 1, "beta": 0.3}),
+        E("RRF of views: default, ngram_max=1", proto="views", args={"views": [(), ("ngram_max=1",)]}),
+        E("peer: bm25s x date prior weight 1 (reference)", proto="bm25s-date", args={"weight": 1.0}),
+    ]
     return out
 
 
@@ -338,10 +263,7 @@ def main(argv: list[str] | None = None) -> int:
                 run = PROTOTYPES[e.proto](data, e, arts)
             else:
                 ix = data.index(how.config)
-                char = data.char_index(ix, how.char) if how.char else None
-                run = rank_suggest(
-                    ix, arts, how.opts, char=char, date_weight=how.date_weight, date_scale=how.date_scale
-                )
+                run = rank_suggest(ix, arts, how.opts)
             sec = time.perf_counter() - t
             m = metrics(run, split.qrels)
             print(
@@ -363,9 +285,6 @@ def main(argv: list[str] | None = None) -> int:
                     "config": asdict(how.config),
                     "opts": asdict(how.opts),
                     "cleaning": asdict(how.cleaning),
-                    "char": asdict(how.char) if how.char else None,
-                    "date_weight": how.date_weight,
-                    "date_scale": how.date_scale,
                 },
                 "python": platform.python_version(),
             }

@@ -18,11 +18,10 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 
 from suggest import store
 from suggest.archive import Check, check_from_json
@@ -257,7 +256,7 @@ def query_date(query_id: str, text: str) -> str | None:
 
 def query_articles(split: Split, cleaning: QueryCleaning | None = None) -> list[Check]:
     """Each query as a new article: id = query id, title = the (cleaned) query text,
-    checked_on = `query_date` (used only by the date prior, `Settings.date_weight`)."""
+    checked_on = `query_date` (used by the date prior, `RankOptions.date_weight`)."""
     how = cleaning or NO_CLEANING
     return [
         Check(id=qid, title=clean_query(text, how), checked_on=query_date(qid, text)) for qid, text in split.queries
@@ -265,103 +264,19 @@ def query_articles(split: Split, cleaning: QueryCleaning | None = None) -> list[
 
 
 # -- ranking ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class CharView:
-    """PROTOTYPE of an index view that `suggest.index` does not have yet: character n-grams.
-
-    Each check's text (title, summary, body; lower-cased, its first ``chars`` characters) gets
-    a TF-IDF vector of character n-grams within word boundaries (scikit-learn ``char_wb``,
-    sublinear tf, n-grams seen in at least 2 checks). A query's cosine to it is fused into the
-    word cosine of each check before the pool items are scored:
-    ``check = (word + weight * char) / (1 + weight)``. It catches what stems miss: hashtags
-    glued together, misspellings, names, numbers with units. See docs/evaluation.md for the
-    hook it needs in index.py/rank.py.
-    """
-
-    ngram_min: int = 2
-    ngram_max: int = 4
-    weight: float = 1.0
-    chars: int = 2000
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.ngram_min <= self.ngram_max <= 8:
-            raise OptionError(f"char n-grams {self.ngram_min}-{self.ngram_max}: use 1 <= min <= max <= 8")
-        if self.weight < 0 or self.chars < 1:
-            raise OptionError("char view: weight >= 0 and chars >= 1")
-
-
-@dataclass
-class CharIndex:
-    """A built `CharView`: the fitted vectoriser and the checks' rows (in index row order)."""
-
-    view: CharView
-    vectorizer: object
-    matrix: sp.csr_matrix
-
-    def sims(self, texts: Sequence[str]) -> np.ndarray:
-        q = self.vectorizer.transform([t.lower() for t in texts])  # type: ignore[attr-defined]
-        return np.asarray((self.matrix @ q.T).T.todense(), dtype=np.float64)
-
-
-def build_char_view(index: Index, checks: Sequence[Check], view: CharView) -> CharIndex:
-    """Fit the character n-gram view over ``checks``, rows aligned with ``index.check_ids``."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    by_id = {c.id: c for c in checks}
-    vec = TfidfVectorizer(
-        analyzer="char_wb", ngram_range=(view.ngram_min, view.ngram_max), sublinear_tf=True, min_df=2, dtype=np.float64
-    )
-    texts = [peer_text(by_id[cid]).lower()[: view.chars] for cid in index.check_ids]
-    return CharIndex(view, vec, sp.csr_matrix(vec.fit_transform(texts)))
-
-
-def date_prior(article_dates: Sequence[str | None], check_dates: np.ndarray, scale: float) -> np.ndarray:
-    """PROTOTYPE: closeness in time of each article to each check (articles x checks), in [0, 1]:
-    ``1 / (1 + |days apart| / scale)``; 0 when either date is unknown. Claims are fact-checked
-    while they circulate, so a check dated near the article is more likely about it."""
-    days = np.asarray(check_dates, dtype=np.float64)
-    out = np.zeros((len(article_dates), len(days)))
-    known = days >= 0
-    for r, d in enumerate(article_dates):
-        if d:
-            gap = np.abs(days[known] - date.fromisoformat(d).toordinal())
-            out[r, known] = 1.0 / (1.0 + gap / scale)
-    return out
-
-
-def _fuse(
-    index: Index, opts: RankOptions, q: np.ndarray, checks: np.ndarray, extra: list[tuple[float, np.ndarray]]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Item scores as `score_rows` forms them, from check scores fused with other views:
-    ``check = (word + sum w_i * view_i) / (1 + sum w_i)``, then the best check per item."""
-    fused = checks.copy()
-    for w, view in extra:
-        fused += w * view
-    fused /= 1.0 + sum(w for w, _ in extra)
-    ctx = np.zeros_like(q)
-    pi, pc = np.asarray(index.pair_item), np.asarray(index.pair_check)
-    if len(pi):
-        starts = np.flatnonzero(np.r_[True, pi[1:] != pi[:-1]])
-        ctx[:, pi[starts]] = np.maximum.reduceat(fused[:, pc], starts, axis=1)
-    w = opts.question_weight
-    return np.round(w * q + (1 - w) * ctx, 6), fused
-
-
 def rank_suggest(
     index: Index,
     articles: Sequence[Check],
     opts: RankOptions | None = None,
     depth: int = DEPTH,
     batch: int = 256,
-    char: CharIndex | None = None,
-    date_weight: float = 0.0,
-    date_scale: float = 30.0,
 ) -> Run:
     """Rank the archive's fact-checks for each article with the code `suggest for` runs.
 
     Articles are vectorised by `article_from_check` and scored many rows at a time by
-    `score_rows`; `select` picks the pool items. An item stands for the checks that answer it
-    (several when near-identical titles were merged), best check first.
+    `score_rows` (word and character views, date prior); `select` picks the pool items. An
+    item stands for the checks that answer it (several when near-identical titles were
+    merged), best check first.
 
     The first entries are the official list: `select` with ``opts.top`` items. When ``depth``
     is larger, `select` runs again with ``top=depth`` and its items not yet listed follow (for
@@ -369,10 +284,6 @@ def rank_suggest(
     an editor rather than what is relevant: `filter_mask` (its default keeps only titles
     phrased as questions; many fact-check titles are not) and the exclusions of `suggest for`
     (questions the article itself answers: here exactly the match sought).
-
-    With ``char`` (a `CharView` prototype), each check's word cosine is fused with its
-    character n-gram cosine before items are scored; with ``date_weight`` > 0 (a prototype),
-    with `date_prior` too.
 
     Returns
     -------
@@ -388,15 +299,7 @@ def rank_suggest(
     run: Run = {}
     for start in range(0, len(articles), batch):
         chunk = articles[start : start + batch]
-        vectors = sp.vstack([article_from_check(index, a).vector for a in chunk], format="csr")
-        score, q, _, check_sims = score_rows(index, vectors, opts)
-        extra = []
-        if char is not None:
-            extra.append((char.view.weight, char.sims([a.title for a in chunk])))
-        if date_weight > 0:
-            extra.append((date_weight, date_prior([a.checked_on for a in chunk], index.check_dates, date_scale)))
-        if extra:
-            score, check_sims = _fuse(index, opts, q, check_sims, extra)
+        score, _, _, check_sims = score_rows(index, [article_from_check(index, a) for a in chunk], opts)
         for r, art in enumerate(chunk):
             items = select(index, score[r], allowed, opts, check_sims[r])
             if deep.top > opts.top:
@@ -525,66 +428,36 @@ def read_run(path: str | Path) -> Run:
 # -- settings -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Settings:
-    """Everything that decides a ranking: index, rank and query-cleaning settings, and the
-    optional character n-gram view (a prototype, see `CharView`)."""
+    """Everything that decides a ranking: index, rank and query-cleaning settings.
 
-    config: IndexConfig = field(default_factory=IndexConfig)
-    opts: RankOptions = field(default_factory=RankOptions)
+    The defaults are those of `suggest for`, except the list rules the evaluation fixes
+    (`LIST_RULES`)."""
+
+    config: IndexConfig = field(default_factory=lambda: IndexConfig(dup_threshold=1.0))
+    opts: RankOptions = field(default_factory=lambda: RankOptions(mmr_lambda=1.0, min_score=0.0))
     cleaning: QueryCleaning = field(default_factory=QueryCleaning)
-    char: CharView | None = None
-    date_weight: float = 0.0
-    date_scale: float = 30.0
 
-    def __post_init__(self) -> None:
-        if self.date_weight < 0 or self.date_scale <= 0:
-            raise OptionError(f"date_weight {self.date_weight} must be >= 0 and date_scale {self.date_scale} > 0")
 
+LIST_RULES = ("dup_threshold=1", "mmr_lambda=1", "min_score=0")
+"""What `suggest for` does to make a list an editor reads, off in the evaluation, which ranks
+fact-checks: it would merge near-identical fact-check titles into one item (hiding relevant
+fact-checks), push down a check for resembling one ranked above it (MMR), and stop at a score
+floor instead of listing 5. None of them scores relevance; `as-shipped` keeps them."""
 
 PRESETS: dict[str, tuple[str, ...]] = {
-    # What `suggest for` uses today, with query cleaning.
-    "default": (),
-    # Chosen on the train splits of 2A and 2B (docs/evaluation.md); the char view is a prototype.
-    "tuned": (
-        "ngram_max=2",
-        "dup_threshold=1",
-        "title_weight=0.5",
-        "body_weight=3",
-        "question_weight=0",
-        "mmr_lambda=1",
-        "min_score=0",
-        "char=2-4",
-        "char_weight=1.5",
-        "char_chars=2000",
-    ),
-    # Tuned plus the date prior (a prototype): checks dated near the query's date score higher.
-    "tuned+dates": (
-        "ngram_max=2",
-        "dup_threshold=1",
-        "title_weight=0.5",
-        "body_weight=3",
-        "question_weight=0",
-        "mmr_lambda=1",
-        "min_score=0",
-        "char=2-4",
-        "char_weight=1.5",
-        "char_chars=2000",
-        "date_weight=0.2",
-        "date_scale=30",
-    ),
-    # The tuned settings without the prototype: only what IndexConfig/RankOptions accept today.
-    "tuned-words": (
-        "ngram_max=2",
-        "dup_threshold=1",
-        "title_weight=0.5",
-        "body_weight=3",
-        "question_weight=0",
-        "mmr_lambda=1",
-        "min_score=0",
-    ),
+    # The scoring of `suggest for` (its defaults), without its list rules; queries cleaned.
+    "default": LIST_RULES,
+    # `suggest for` exactly, list rules included.
+    "as-shipped": (),
+    # Ablations of the default: no date prior; words only (no character view, no date prior).
+    "no-dates": (*LIST_RULES, "date_weight=0"),
+    "words-only": (*LIST_RULES, "char_weight=0", "date_weight=0"),
+    # The defaults of session 1 (title 2, body 1, words only).
+    "session-1": (*LIST_RULES, "title_weight=2", "body_weight=1", "char_weight=0", "date_weight=0"),
 }
 
 
-_EXTRA_KEYS = ("clean", "char", "date_weight", "date_scale")
+_EXTRA_KEYS = ("clean", "char")
 
 
 def settings(pairs: Sequence[str] = (), preset: str = "default") -> Settings:
@@ -592,8 +465,8 @@ def settings(pairs: Sequence[str] = (), preset: str = "default") -> Settings:
 
     Keys are the fields of `IndexConfig`, `RankOptions` (not ``top``, ``open_only``, ``since``,
     ``until``: the evaluation fixes them) and `QueryCleaning`; ``clean=none`` turns query
-    cleaning off; ``char=MIN-MAX`` or ``char=none``, ``char_weight=W``, ``char_chars=N`` set
-    the character n-gram view. Values are parsed by the field's type.
+    cleaning off; ``char=MIN-MAX`` sets the character n-gram sizes, ``char=none`` turns the
+    character view off. Values are parsed by the field's type.
 
     Raises
     ------
@@ -604,15 +477,14 @@ def settings(pairs: Sequence[str] = (), preset: str = "default") -> Settings:
     --------
     >>> settings(["title_weight=3", "mmr_lambda=1"]).config.title_weight
     3.0
+    >>> settings(preset="as-shipped").opts.mmr_lambda == RankOptions().mmr_lambda
+    True
     """
     if preset not in PRESETS:
         raise OptionError(f"preset {preset!r}: use one of {', '.join(PRESETS)}")
     groups: list[tuple[type, dict]] = [(IndexConfig, {}), (RankOptions, {}), (QueryCleaning, {})]
     known = {f.name: i for i, (cls, _) in enumerate(groups) for f in fields(cls) if f.name not in UNUSED_OPTIONS}
-    char_keys = {"char_weight": "weight", "char_chars": "chars"}
-    dates: dict[str, float] = {}
     cleaning_off = False
-    char: dict | None = None
     for pair in (*PRESETS[preset], *pairs):
         key, eq, raw = pair.partition("=")
         key, raw = key.strip().replace("-", "_"), raw.strip()
@@ -621,9 +493,9 @@ def settings(pairs: Sequence[str] = (), preset: str = "default") -> Settings:
                 f"--set {pair!r}: {key} is not used by the evaluation (the official list is 5 "
                 "fact-checks, every fact-check a candidate)"
             )
-        if not eq or key not in (*known, *_EXTRA_KEYS, *char_keys):
+        if not eq or key not in (*known, *_EXTRA_KEYS):
             raise OptionError(
-                f"--set {pair!r}: use KEY=VALUE with KEY one of {', '.join(sorted((*known, *_EXTRA_KEYS, *char_keys)))}"
+                f"--set {pair!r}: use KEY=VALUE with KEY one of {', '.join(sorted((*known, *_EXTRA_KEYS)))}"
             )
         if key == "clean":
             if raw != "none":
@@ -631,17 +503,12 @@ def settings(pairs: Sequence[str] = (), preset: str = "default") -> Settings:
             cleaning_off = True
         elif key == "char":
             if raw == "none":
-                char = None
+                groups[0][1]["char_weight"] = 0.0
                 continue
             lo, dash, hi = raw.partition("-")
             if not (dash and lo.isdigit() and hi.isdigit()):
                 raise OptionError(f"--set {pair!r}: use char=MIN-MAX (e.g. 2-4) or char=none")
-            char = {**(char or {}), "ngram_min": int(lo), "ngram_max": int(hi)}
-        elif key in ("date_weight", "date_scale"):
-            dates[key] = float(_parse(raw, 0.0, pair))  # type: ignore[arg-type]
-        elif key in char_keys:
-            name = char_keys[key]
-            char = {**(char or {}), name: _parse(raw, getattr(CharView(), name), pair)}
+            groups[0][1]["char_ngram_min"], groups[0][1]["char_ngram_max"] = int(lo), int(hi)
         else:
             i = known[key]
             groups[i][1][key] = _parse(raw, getattr(groups[i][0](), key), pair)
@@ -650,8 +517,6 @@ def settings(pairs: Sequence[str] = (), preset: str = "default") -> Settings:
             config=IndexConfig(**groups[0][1]),
             opts=RankOptions(**groups[1][1]),
             cleaning=NO_CLEANING if cleaning_off else QueryCleaning(**groups[2][1]),
-            char=CharView(**char) if char is not None else None,
-            **dates,
         )
     except ValueError as exc:
         raise OptionError(f"--set: {exc}") from None
@@ -691,7 +556,6 @@ class CheckThat:
         self._checks: list[Check] | None = None
         self._splits: dict[str, Split] = {}
         self._indexes: dict[IndexConfig, Index] = {}
-        self._chars: dict[tuple[int, int, int], CharIndex] = {}
         self.seconds: dict[str, float] = {}
 
     @property
@@ -721,17 +585,6 @@ class CheckThat:
         """Drop the built indexes (all but ``keep``) to free memory; views stay."""
         self._indexes = {c: ix for c, ix in self._indexes.items() if c == keep}
 
-    def char_index(self, index: Index, view: CharView) -> CharIndex:
-        # Rows follow the sorted check ids, the same for every IndexConfig: one fit per view shape.
-        key = (view.ngram_min, view.ngram_max, view.chars)
-        if key not in self._chars:
-            t = time.perf_counter()
-            self.say(f"character {view.ngram_min}-{view.ngram_max}-grams of {len(index.check_ids)} fact-checks")
-            self._chars[key] = build_char_view(index, self.checks, view)
-            self.seconds["char"] = time.perf_counter() - t
-        built = self._chars[key]
-        return CharIndex(view, built.vectorizer, built.matrix)
-
     def evaluate(
         self,
         split: str,
@@ -755,12 +608,9 @@ class CheckThat:
         result = Evaluation(str(self.folder), split)
         articles = query_articles(data, how.cleaning)
         index = self.index(how.config)
-        char = self.char_index(index, how.char) if how.char is not None else None
         t = time.perf_counter()
         self.say(f"ranking {len(articles)} {split} queries")
-        result.runs["suggest"] = rank_suggest(
-            index, articles, how.opts, depth, char=char, date_weight=how.date_weight, date_scale=how.date_scale
-        )
+        result.runs["suggest"] = rank_suggest(index, articles, how.opts, depth)
         result.seconds = {k: v for k, v in self.seconds.items()}
         result.seconds["rank"] = time.perf_counter() - t
         result.figures["suggest"] = metrics(result.runs["suggest"], data.qrels)
@@ -788,7 +638,8 @@ def evaluate_checkthat(
     ----------
     folder : a CheckThat folder (see the module docstring).
     split : a split name present in the folder (``train``, ``dev``, ``test``...).
-    how : the settings (default `Settings()`: those of `suggest for`, queries cleaned).
+    how : the settings (default `Settings()`: the scoring of `suggest for` without its list
+        rules, `LIST_RULES`; queries cleaned).
     peer : ``"bm25s"`` or None (or ``"none"``).
     depth : list length per query (the first ``how.opts.top`` are the official list).
     limit : only the first ``limit`` queries of the split (quick runs).

@@ -25,8 +25,12 @@ from suggest.archive import ARTICLE_SUFFIXES, JSONL_SUFFIXES, Archive, Check, re
 from suggest.errors import EmptyArchiveError, IndexFormatError, OptionError, SuggestError
 from suggest.text import analyze, analyze_with, ngrams, stem, words
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 FIELDS = ("title", "summary", "body", "questions")
+POOL_WEIGHTS = {"title": 2.0, "summary": 1.0, "body": 1.0, "questions": 0.5}
+"""Field weights of the check vectors the pool tests "does this check answer that question"
+with; the answer thresholds of `IndexConfig` were set against them on the shipped corpus
+(tests/data/corpus_design_*.json), so they stay fixed when the ranking weights change."""
 # The plain arrays of an `Index`, saved and loaded by name.
 _ARRAYS = (
     "check_dates",
@@ -56,17 +60,27 @@ class IndexConfig:
     dup_threshold : cosine (single-word view) at which two questions are one question.
     answer_title_threshold, answer_threshold : a check answers a question when the question's
         cosine to the check's title and to the whole check reach these (single-word view).
+    char_weight : weight of the character n-gram view of a check (its first ``char_chars``
+        characters, lower-cased, n-grams of ``char_ngram_min`` to ``char_ngram_max`` characters
+        inside word boundaries, seen in at least 2 checks) beside its word view; 0 leaves the
+        view out. It catches what stems miss: glued hashtags, misspellings, names, numbers.
+
+    The weights were chosen on the CheckThat! 2021 train splits (docs/evaluation.md).
     """
 
-    title_weight: float = 2.0
+    title_weight: float = 0.5
     summary_weight: float = 1.0
-    body_weight: float = 1.0
+    body_weight: float = 3.0
     questions_weight: float = 0.5
     ngram_max: int = 2
     sublinear_tf: bool = True
     dup_threshold: float = 0.45
     answer_title_threshold: float = 0.15
     answer_threshold: float = 0.35
+    char_weight: float = 1.5
+    char_ngram_min: int = 2
+    char_ngram_max: int = 4
+    char_chars: int = 2000
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -75,6 +89,12 @@ class IndexConfig:
                 raise OptionError(f"{f.name}={v} is out of range; use a value >= 0 (thresholds <= 1)")
         if not 1 <= self.ngram_max <= 3:
             raise OptionError(f"ngram_max={self.ngram_max}; use 1, 2 or 3")
+        if not 1 <= self.char_ngram_min <= self.char_ngram_max <= 8:
+            raise OptionError(
+                f"char n-grams {self.char_ngram_min}-{self.char_ngram_max}: use 1 <= char_ngram_min <= char_ngram_max <= 8"
+            )
+        if self.char_chars < 1:
+            raise OptionError(f"char_chars={self.char_chars}; use 1 or more")
 
     def weights(self) -> dict[str, float]:
         return {f: getattr(self, f"{f}_weight") for f in FIELDS}
@@ -88,6 +108,34 @@ def field_texts(check: Check) -> dict[str, str]:
         "body": check.body(),
         "questions": "\n".join(check.questions),
     }
+
+
+def char_text(check: Check, chars: int) -> str:
+    """The text of a check's character view: title, summary and body, lower-cased, cut at
+    ``chars`` characters."""
+    return "\n".join(t for t in (check.title, check.summary, check.body()) if t).lower()[:chars]
+
+
+def char_grams(text: str, n_min: int, n_max: int) -> list[str]:
+    """Character n-grams inside word boundaries, as scikit-learn's ``char_wb`` analyzer forms
+    them: each whitespace-separated word padded with one space each side; a word shorter than
+    an n gives itself (padded) once.
+
+    Examples
+    --------
+    >>> char_grams("a cat", 2, 3)
+    [' a', 'a ', ' a ', ' c', 'ca', 'at', 't ', ' ca', 'cat', 'at ']
+    """
+    out: list[str] = []
+    for w in text.split():
+        w = f" {w} "
+        size = len(w)
+        for n in range(n_min, n_max + 1):
+            if size <= n:
+                out.append(w)
+                break
+            out.extend(w[i : i + n] for i in range(size - n + 1))
+    return out
 
 
 def _field_ngrams(doc: tuple[list[str], ...], n_max: int) -> list[str]:
@@ -310,7 +358,11 @@ class Index:
     shown_member: np.ndarray  # member row of the text each pool item shows
     askable: np.ndarray  # bool per pool item: its text is a question (suggestable)
     unigram: np.ndarray  # bool per term: a single word (not a word pair)
+    char_terms: Sequence[str] = ()
+    char_idf: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    char_matrix: sp.csr_matrix = field(default_factory=lambda: sp.csr_matrix((0, 0), dtype=np.float32))
     manifest: dict = field(default_factory=dict)
+    _char_lookup: Callable[[str], int] | None = None
     _term_lookup: Callable[[str], int] | None = None
     _pool1: sp.csr_matrix | None = None
     _shown1: sp.csr_matrix | None = None
@@ -383,6 +435,31 @@ class Index:
     def text_vector(self, text: str) -> sp.csr_matrix:
         return self._row(self.field_vector(text))
 
+    def char_vector(self, check: Check) -> sp.csr_matrix:
+        """The unit-length character view of a check or article (1 x char terms), as
+        scikit-learn computes it with this vocabulary; empty when the view is off."""
+        cfg = self.config
+        n = len(self.char_idf)
+        if self._char_lookup is None:
+            table = {t: i for i, t in enumerate(self.char_terms)}
+            self._char_lookup = lambda t: table.get(t, -1)
+        counts: dict[int, int] = {}
+        if n:
+            grams: dict[str, int] = {}
+            for g in char_grams(char_text(check, cfg.char_chars), cfg.char_ngram_min, cfg.char_ngram_max):
+                grams[g] = grams.get(g, 0) + 1
+            for g, k in grams.items():  # each distinct n-gram looked up once
+                i = self._char_lookup(g)
+                if i >= 0:
+                    counts[i] = k
+        if not counts:
+            return sp.csr_matrix((1, n), dtype=np.float32)
+        ids = np.array(sorted(counts), dtype=np.int64)
+        tf = np.log(np.array([counts[i] for i in ids.tolist()], dtype=np.float64)) + 1.0
+        w = tf * np.asarray(self.char_idf[ids], dtype=np.float64)
+        w /= np.sqrt((w * w).sum())
+        return sp.csr_matrix((w.astype(np.float32), ids, np.array([0, len(ids)])), shape=(1, n))
+
     # -- persistence -------------------------------------------------------------------------
     def save(self, folder: str | Path) -> Path:
         """Write the index atomically: a new version folder, then a symlink swap.
@@ -400,11 +477,14 @@ class Index:
         try:
             store.write_strings(built, "terms", list(self.terms))
             store.save_array(built, "idf", np.asarray(self.idf, dtype=np.float64))
+            store.write_strings(built, "char_terms", list(self.char_terms))
+            store.save_array(built, "char_idf", np.asarray(self.char_idf, dtype=np.float64))
             (built / "stems.json").write_text(json.dumps(self.stems, ensure_ascii=False, sort_keys=True), "utf-8")
             for name, m in (
                 ("checks", self.checks_matrix),
                 ("pool", self.pool_matrix),
                 ("members", self.member_matrix),
+                ("chars", self.char_matrix),
             ):
                 m = sp.csr_matrix(m)
                 store.save_array(built, f"{name}.data", m.data.astype(np.float32))
@@ -484,7 +564,10 @@ class Index:
         idf = store.load_array(folder, "idf")
         n_terms = len(idf)
 
-        def matrix(name: str, rows: int) -> sp.csr_matrix:
+        char_terms = store.Strings(folder, "char_terms")
+        char_idf = store.load_array(folder, "char_idf")
+
+        def matrix(name: str, rows: int, n_terms: int = n_terms) -> sp.csr_matrix:
             data = store.load_array(folder, f"{name}.data")
             indices = store.load_array(folder, f"{name}.indices")
             indptr = store.load_array(folder, f"{name}.indptr")
@@ -502,6 +585,9 @@ class Index:
             checks_matrix=matrix("checks", counts["checks"]),
             pool_matrix=matrix("pool", counts["pool"]),
             member_matrix=matrix("members", counts["members"]),
+            char_terms=char_terms,
+            char_idf=char_idf,
+            char_matrix=matrix("chars", counts["checks"], len(char_idf)),
             check_ids=[],
             check_records=check_records,
             pool_records=store.Records(folder, "pool"),
@@ -509,6 +595,7 @@ class Index:
             **arrays,  # type: ignore[arg-type]
         )
         index._term_lookup = terms.find
+        index._char_lookup = char_terms.find
         index.check_ids = _LazyIds(check_records)  # type: ignore[assignment]
         return index
 
@@ -585,11 +672,15 @@ def build_index(
         raise EmptyArchiveError("the archive's checks contain no indexable words")
     say("weighting fields")
     weights = config.weights()
-    acc = None
+    acc = pool_acc = None
     for name in FIELDS:
-        m = vec.transform((tokens,) for tokens in field_tokens[name]) * weights[name]
-        acc = m if acc is None else acc + m
+        m = vec.transform((tokens,) for tokens in field_tokens[name])
+        acc = m * weights[name] if acc is None else acc + m * weights[name]
+        pool_acc = m * POOL_WEIGHTS[name] if pool_acc is None else pool_acc + m * POOL_WEIGHTS[name]
     checks_matrix = _quantize(_l2(sp.csr_matrix(acc)))
+    pool_checks = _quantize(_l2(sp.csr_matrix(pool_acc)))
+    del acc, pool_acc
+    char_terms, char_idf, char_matrix = _char_view(checks, config, say)
 
     say("merging questions")
     member_text: list[str] = []
@@ -612,7 +703,7 @@ def build_index(
     vocab = sorted(vec.vocabulary_, key=vec.vocabulary_.__getitem__)
     unigram = np.array([" " not in t for t in vocab], dtype=bool)
     pool = build_pool(
-        checks, unigram_view(members, unigram), unigram_view(checks_matrix, unigram), mc, mt, member_text, config
+        checks, unigram_view(members, unigram), unigram_view(pool_checks, unigram), mc, mt, member_text, config
     )
     n_items = len(pool.texts)
     agg = sp.csr_matrix(
@@ -655,6 +746,7 @@ def build_index(
             "pool": n_items,
             "members": len(member_text),
             "terms": len(vocab),
+            "char_terms": len(char_terms),
             "questions": int((~mt).sum()),
             "open": sum(1 for r in pool_records if r["status"] == "open"),
         },
@@ -681,6 +773,9 @@ def build_index(
         member_is_title=mt,
         answered=np.array([bool(a) for a in pool.answered_by], dtype=bool),
         unigram=unigram,
+        char_terms=char_terms,
+        char_idf=char_idf,
+        char_matrix=char_matrix,
         shown_member=pool.shown_member,
         # A title that is a statement or a bare topic ("Grand juries") still answers questions,
         # but is not offered as a question itself.
@@ -689,6 +784,39 @@ def build_index(
         ),
         manifest=manifest,
     )
+
+
+def _char_view(
+    checks: Sequence[Check], config: IndexConfig, say: Callable[[str], None]
+) -> tuple[list[str], np.ndarray, sp.csr_matrix]:
+    """Fit the character n-gram view: (sorted n-grams, idf, checks x n-grams unit rows).
+
+    An n-gram must occur in 2 checks (1 when the archive has a single check); an archive whose
+    checks share none, or ``char_weight`` 0, gets an empty view.
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    empty: tuple[list[str], np.ndarray, sp.csr_matrix] = (
+        [],
+        np.zeros(0),
+        sp.csr_matrix((len(checks), 0), dtype=np.float32),
+    )
+    if config.char_weight == 0:
+        return empty
+    say("character n-grams")
+    vec = TfidfVectorizer(
+        analyzer=functools.partial(char_grams, n_min=config.char_ngram_min, n_max=config.char_ngram_max),
+        sublinear_tf=True,
+        min_df=2 if len(checks) > 1 else 1,
+        dtype=np.float64,
+    )
+    try:
+        m = vec.fit_transform(char_text(c, config.char_chars) for c in checks)
+    except ValueError:  # no n-gram left after min_df
+        return empty
+    # TfidfVectorizer numbers its vocabulary in sorted order: rows need no reordering.
+    grams = sorted(vec.vocabulary_)
+    return grams, np.asarray(vec.idf_, dtype=np.float64), _quantize(sp.csr_matrix(m))
 
 
 def default_index_dir(archive: str | Path) -> Path:

@@ -30,8 +30,12 @@ class RankOptions:
     open_only : leave out questions an archive check already answers.
     since, until : ISO dates; keep questions raised (or answered) in that range.
     min_score : below this a question is noise, not a suggestion.
-    question_weight : share of the score from the question's own words; the rest comes from
-        the best-matching check that raised or answered it.
+    question_weight : share of a raised question's score from its own words; the rest comes
+        from the best-matching check that raised or answered it. A check's title is part of its
+        check's text already, so an item no check raised (a title) takes its check's score.
+    date_weight, date_scale : a check dated near the article (both dates known) has its score
+        raised by ``date_weight / (1 + days apart / date_scale)`` times: claims are checked
+        while they circulate.
     mmr_lambda : relevance vs novelty in the diversity step (1.0 turns diversity off).
     max_per_source : at most this many suggestions raised by one check.
     candidates : how many top-scoring questions the diversity step considers.
@@ -46,6 +50,8 @@ class RankOptions:
     mmr_lambda: float = 0.7
     max_per_source: int = 2
     candidates: int = 50
+    date_weight: float = 1.0
+    date_scale: float = 30.0
 
     def __post_init__(self) -> None:
         if self.top < 1:
@@ -54,6 +60,8 @@ class RankOptions:
             raise OptionError(f"--min-score {self.min_score}: use a value from 0 to 1")
         if not 0 <= self.question_weight <= 1 or not 0 <= self.mmr_lambda <= 1:
             raise OptionError("question_weight and mmr_lambda must be from 0 to 1")
+        if self.date_weight < 0 or self.date_scale <= 0:
+            raise OptionError(f"date_weight {self.date_weight} must be >= 0 and date_scale {self.date_scale} > 0")
         if self.max_per_source < 1:
             raise OptionError(f"max_per_source {self.max_per_source}: use 1 or more")
         for name in ("since", "until"):
@@ -100,6 +108,8 @@ class Article:
     vector: sp.csr_matrix
     title_vector: sp.csr_matrix
     question_vectors: sp.csr_matrix
+    char_vector: sp.csr_matrix
+    day: int = -1  # ordinal date, -1 when unknown
     check_row: int | None = None
     text: str | None = None
 
@@ -112,6 +122,8 @@ def article_from_check(index: Index, check: Check) -> Article:
         vector=index.vector(parts),
         title_vector=index.text_vector(check.title),
         question_vectors=sp.vstack(qv, format="csr") if qv else sp.csr_matrix((0, len(index.idf))),
+        char_vector=index.char_vector(check),
+        day=_ordinal(check.checked_on),
         check_row=own_check_row(index, check.id),
         text="\n".join(parts.values()),
     )
@@ -126,6 +138,8 @@ def article_from_row(index: Index, row: int) -> Article:
         vector=index.checks_matrix[row],
         title_vector=index.member_matrix[titles[:1]],
         question_vectors=index.member_matrix[questions],
+        char_vector=index.char_matrix[row],
+        day=int(index.check_dates[row]),
         check_row=row,
     )
 
@@ -168,18 +182,70 @@ def _dot(matrix: sp.csr_matrix, vectors: sp.csr_matrix) -> np.ndarray:
     return np.asarray((matrix @ vectors.T).T.todense(), dtype=np.float64)
 
 
+def _ordinal(d: str | None) -> int:
+    try:
+        return date.fromisoformat(d).toordinal() if d else -1
+    except ValueError:
+        return -1
+
+
+def date_prior(days: np.ndarray, check_dates: np.ndarray, scale: float) -> np.ndarray:
+    """Closeness in time of each article to each check (articles x checks), in [0, 1]:
+    ``1 / (1 + |days apart| / scale)``; 0 when either date is unknown (-1)."""
+    d = np.asarray(days, dtype=np.float64)[:, None]
+    c = np.asarray(check_dates, dtype=np.float64)[None, :]
+    out = 1.0 / (1.0 + np.abs(d - c) / scale)
+    out[(d < 0) | (c < 0)] = 0.0
+    return out
+
+
+def check_scores(index: Index, articles: list[Article], opts: RankOptions) -> np.ndarray:
+    """Each article's score for each archive check (articles x checks):
+    ``(word + char_weight * char) / (1 + char_weight) * (1 + date_weight * date)``.
+
+    ``word`` is the word cosine; ``char`` the character cosine above its median over the
+    archive's checks for this article (any two long texts share many character n-grams), and
+    only for checks that share a word with the article: the view re-weighs, never brings in a
+    check on its own. ``date`` is `date_prior`: a relevant check dated near the article is
+    raised, up to ``1 + date_weight`` times; an unrelated one stays near 0 whatever its date.
+    """
+    word = _dot(index.checks_matrix, sp.vstack([a.vector for a in articles], format="csr"))
+    total, parts = word, 1.0
+    shares = word > 0
+    cw = index.config.char_weight if len(index.char_idf) else 0.0
+    if cw:
+        chars = _dot(index.char_matrix, sp.vstack([a.char_vector for a in articles], format="csr"))
+        base = np.median(chars, axis=1, keepdims=True)
+        total = total + cw * np.maximum(chars - base, 0.0) * shares
+        parts += cw
+    total = total / parts
+    if opts.date_weight:
+        days = np.array([a.day for a in articles])
+        if (days >= 0).any():
+            total = total * (1.0 + opts.date_weight * date_prior(days, index.check_dates, opts.date_scale))
+    return total
+
+
+def _question_share(index: Index, opts: RankOptions) -> np.ndarray:
+    """Per pool item, the share of its score from its own words: ``question_weight`` for an
+    item some check raised, 0 for a title only (its check's score already counts it)."""
+    raised = np.zeros(index.pool_matrix.shape[0], dtype=bool)
+    raised[np.asarray(index.pair_item)[np.asarray(index.pair_raised, dtype=bool)]] = True
+    return np.where(raised, opts.question_weight, 0.0)
+
+
 def score_rows(
-    index: Index, vectors: sp.csr_matrix, opts: RankOptions
+    index: Index, articles: list[Article], opts: RankOptions
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Scores of every pool item for each row of ``vectors`` (articles x items).
+    """Scores of every pool item for each article (articles x items).
 
     Returns (score, question part, check part, per-check scores), scores rounded so ties are
     exact and broken by item order.
     """
-    q = _dot(index.pool_matrix, vectors)
-    c = _dot(index.checks_matrix, vectors)
+    q = _dot(index.pool_matrix, sp.vstack([a.vector for a in articles], format="csr"))
+    c = check_scores(index, articles, opts)
     ctx = _context_max(index, c)
-    w = opts.question_weight
+    w = _question_share(index, opts)[None, :]
     score = np.round(w * q + (1 - w) * ctx, SCORE_DECIMALS)
     return score, q, ctx, c
 
@@ -351,8 +417,7 @@ def rank_rows(
     """
     if not articles:
         return []
-    vectors = sp.vstack([a.vector for a in articles], format="csr")
-    score, q, ctx, checks = score_rows(index, vectors, opts)
+    score, q, ctx, checks = score_rows(index, articles, opts)
     allowed = filter_mask(index, opts)[None, :] & ~exclusion_rows(index, articles)
     out = []
     for r, a in enumerate(articles):

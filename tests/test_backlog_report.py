@@ -166,7 +166,7 @@ def test_backlog_formats(tides):
         "Recent coverage: checks dated 2019-04-01 to 2019-05-01 (30 days, 3 checks)",
         "score = 0.4 raised + 0.3 recent + 0.3 central",
     ]
-    assert " 1. 0.817  Which crops depend most on bee pollination?" in text
+    assert " 1. 0.827  Which crops depend most on bee pollination?" in text
     assert "    - t1  2019-01-05  Does the moon cause the tides?" in text
     md = render_backlog(b, "markdown")
     assert "| # | Score | Question | Raised | Recent | Central | Raised by |" in md

@@ -16,10 +16,9 @@ from suggest.cli import app
 from suggest.errors import OptionError, SuggestError
 from suggest.evaluate import (
     METRICS,
-    CharView,
     CheckThat,
+    Settings,
     available_splits,
-    date_prior,
     evaluate_checkthat,
     load_checks,
     load_split,
@@ -34,7 +33,7 @@ from suggest.evaluate import (
 )
 from suggest.index import IndexConfig, build_index
 from suggest.query import NO_CLEANING, QueryCleaning, clean_query, split_words
-from suggest.rank import RankOptions
+from suggest.rank import RankOptions, date_prior
 
 VCLAIMS_2A = [
     {"title": "Did a Shark Swim Down a Flooded Houston Highway?", "subtitle": "A photo shows a shark on a highway.",
@@ -182,7 +181,7 @@ def test_query_dates_and_the_date_prior(folder_2a: Path) -> None:
     arts = query_articles(load_split(folder_2a, "train"))
     assert [a.checked_on for a in arts] == ["2017-08-28", None, None, None]
     days = np.array([date(2017, 8, 28).toordinal(), date(2017, 9, 27).toordinal(), -1])
-    prior = date_prior(["2017-08-28", None], days, scale=30.0)
+    prior = date_prior(np.array([date(2017, 8, 28).toordinal(), -1]), days, scale=30.0)
     assert prior.tolist() == [[1.0, 0.5, 0.0], [0.0, 0.0, 0.0]]
 
 
@@ -192,8 +191,8 @@ def test_date_prior_reorders_by_date(folder_2a: Path) -> None:
     twin = Check(id="vclaim-shark-2012", title=checks[0].title, summary=checks[0].summary, checked_on="2012-10-30")
     ix = build_index([*checks, twin], IndexConfig(ngram_max=1, dup_threshold=1.0))
     arts = [Check(id="q", title="shark swimming on a flooded Houston highway", checked_on="2012-10-29")]
-    plain = rank_suggest(ix, arts, RankOptions(question_weight=0.0, mmr_lambda=1.0))["q"]
-    dated = rank_suggest(ix, arts, RankOptions(question_weight=0.0, mmr_lambda=1.0), date_weight=0.2)["q"]
+    plain = rank_suggest(ix, arts, RankOptions(mmr_lambda=1.0, date_weight=0))["q"]
+    dated = rank_suggest(ix, arts, RankOptions(mmr_lambda=1.0, date_weight=0.2))["q"]
     assert plain[0][0] == "vclaim-shark"  # equal scores: the smaller row (id) first
     assert dated[0][0] == "vclaim-shark-2012"
     assert {d for d, _ in dated} == {d for d, _ in plain}
@@ -282,11 +281,13 @@ def test_evaluate_checkthat_limit_and_bad_peer(folder_2a: Path) -> None:
         evaluate_checkthat(folder_2a, "train", peer="bm99")
 
 
-def test_char_view_prototype_and_reuse(folder_2a: Path) -> None:
+def test_char_view_and_index_reuse(folder_2a: Path) -> None:
     data = CheckThat(folder_2a)
-    words = data.evaluate("train", settings(preset="tuned-words"), peer=None)
-    fused = data.evaluate("train", settings(preset="tuned"), peer=None)
-    assert len(data._indexes) == 1  # same IndexConfig: built once
+    words = data.evaluate("train", settings(preset="words-only"), peer=None)
+    fused = data.evaluate("train", settings(preset="no-dates"), peer=None)
+    again = data.evaluate("train", settings(preset="default"), peer=None)
+    assert len(data._indexes) == 2  # one per IndexConfig, reused
+    assert again.runs["suggest"]["t1"][0][0] == "vclaim-shark"
     assert fused.runs["suggest"]["t1"][0][0] == "vclaim-shark"
     # Fusing changes scores, never the set of judged queries.
     assert fused.figures["suggest"]["queries"] == words.figures["suggest"]["queries"] == 3
@@ -298,17 +299,21 @@ def test_settings_from_key_value_pairs() -> None:
     assert (how.config.title_weight, how.config.ngram_max, how.config.sublinear_tf) == (0.5, 1, False)
     assert how.opts.mmr_lambda == 1.0
     assert how.cleaning.hashtags == "drop"
-    assert how.char is None
+    assert how.config.char_weight == IndexConfig().char_weight > 0
     assert settings(["clean=none"]).cleaning == NO_CLEANING
-    assert settings(["char=3-5", "char_weight=2"]).char == CharView(3, 5, 2.0)
-    tuned = settings(preset="tuned")
-    assert tuned.char is not None and tuned.opts.question_weight == 0.0
-    assert settings(["char=none"], preset="tuned").char is None
-    assert settings(preset="tuned+dates").date_weight == 0.2
-    assert settings(["date_weight=0.5", "date_scale=7"]).date_scale == 7.0
+    c = settings(["char=3-5", "char_weight=2"]).config
+    assert (c.char_ngram_min, c.char_ngram_max, c.char_weight) == (3, 5, 2.0)
+    assert settings(["char=none"]).config.char_weight == 0
+    # The evaluation's default is `suggest for` without its list rules; as-shipped keeps them.
+    assert settings() == Settings()
+    assert (settings().opts.mmr_lambda, settings().opts.min_score, settings().config.dup_threshold) == (1, 0, 1)
+    shipped = settings(preset="as-shipped")
+    assert (shipped.config, shipped.opts) == (IndexConfig(), RankOptions())
+    assert settings(preset="no-dates").opts.date_weight == 0
+    assert settings(["date_weight=0.5", "date_scale=7"]).opts.date_scale == 7.0
     with pytest.raises(OptionError, match="date_scale"):
         settings(["date_scale=0"])
-    assert settings(["title_weight=2"], preset="tuned").config.title_weight == 2.0
+    assert settings(["title_weight=2"], preset="session-1").config.title_weight == 2.0
     with pytest.raises(OptionError, match="use char=MIN-MAX"):
         settings(["char=big"])
     with pytest.raises(OptionError, match="preset 'best'"):

@@ -15,8 +15,8 @@ from sklearn.metrics.pairwise import cosine_similarity
 
 from suggest.archive import Check, read_archive
 from suggest.errors import EmptyArchiveError, IndexFormatError, OptionError
-from suggest.index import FORMAT_VERSION, Index, IndexConfig, build_index, open_index
-from suggest.rank import RankOptions, article_from_check, rank_rows, score_rows, suggest
+from suggest.index import FORMAT_VERSION, Index, IndexConfig, build_index, char_text, open_index
+from suggest.rank import RankOptions, article_from_check, date_prior, rank_rows, score_rows, suggest
 from suggest.text import analyze
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
@@ -63,7 +63,7 @@ def test_check_vectors_equal_sklearn_tfidf():
 def test_scores_equal_cosine_similarity_on_the_same_matrix(tmp_path):
     """Oracle: our scores (saved, loaded, numpy-only query path) equal scikit-learn's
     cosine_similarity between the sklearn-vectorised article and sklearn's TF-IDF matrix."""
-    cfg = IndexConfig(title_weight=1, summary_weight=0, body_weight=0, questions_weight=0)
+    cfg = IndexConfig(title_weight=1, summary_weight=0, body_weight=0, questions_weight=0, char_weight=0)
     docs = [
         Check(id=f"x{i}", title=t)
         for i, t in enumerate(
@@ -83,9 +83,67 @@ def test_scores_equal_cosine_similarity_on_the_same_matrix(tmp_path):
     article = "Do vaccines cause autism? New cohort studies on autism rates"
     expected = cosine_similarity(vec.transform([article]), x).ravel()
     ours = article_from_check(loaded, Check(id="new", title=article))
-    _, _, _, check_scores = score_rows(loaded, ours.vector, RankOptions())
+    _, _, _, check_scores = score_rows(loaded, [ours], RankOptions())
     np.testing.assert_allclose(check_scores.ravel(), expected, atol=1e-6)
     assert expected.max() > 0.3  # the oracle compares real matches, not zeros
+
+
+CHAR_DOCS = [
+    Check(id="c0", title="#AustralianFires: koalas and kangaroos", summary="Photos of the bushfires in 2020"),
+    Check(id="c1", title="Did Ilhan Omar marry her brother?", summary="A rumour about Rep. Omar"),
+    Check(id="c2", title="Bushfire smoke reached New Zealand", summary="Australian fires, smoke and koalas"),
+    Check(id="c3", title="Omar and the brother rumour again", summary="Ilhan Omar, a marriage record"),
+]
+
+
+def test_char_view_equals_sklearn_char_wb(tmp_path):
+    """Oracle for the character view: our (saved, loaded, numpy-only) article vector and its
+    cosines to the checks equal scikit-learn's char_wb TfidfVectorizer fitted on the same
+    texts; the check score fuses word and character cosines with the configured weight."""
+    cfg = IndexConfig(char_weight=2.0)
+    build_index(CHAR_DOCS, cfg).save(tmp_path / "ix")
+    ix = Index.load(tmp_path / "ix")
+    texts = [char_text(c, cfg.char_chars) for c in CHAR_DOCS]
+    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=2)
+    x = vec.fit_transform(texts)
+    assert list(ix.char_terms) == vec.get_feature_names_out().tolist()
+    draft = Check(id="new", title="australianfires koala photos", summary="Bush fires in Australia, 2020")
+    art = article_from_check(ix, draft)
+    expected = cosine_similarity(vec.transform([char_text(draft, cfg.char_chars)]), x).ravel()
+    np.testing.assert_allclose((ix.char_matrix @ art.char_vector.T).toarray().ravel(), expected, atol=1e-6)
+    word = (ix.checks_matrix @ art.vector.T).toarray().ravel()
+    _, _, _, fused = score_rows(ix, [art], RankOptions(date_weight=0))
+    # Characters above the draft's median cosine re-weigh the checks that share a word with it,
+    # never bring one in.
+    assert (word == 0).any() and (word > 0).any()
+    above = np.maximum(expected - np.median(expected), 0) * (word > 0)
+    assert above.max() > 0
+    np.testing.assert_allclose(fused.ravel(), (word + 2.0 * above) / 3.0, atol=1e-6)
+    # The glued hashtag matches through characters, where words see nothing in common.
+    assert expected[0] == expected.max() and expected[0] > 0.2
+
+
+def test_date_prior_favours_checks_near_the_article():
+    checks = [
+        Check(id="a", title="Koalas and the bushfires", checked_on="2020-01-10"),
+        Check(id="b", title="Koalas and the bushfires", checked_on="2015-06-01"),
+        Check(id="c", title="Koalas", checked_on=None),
+    ]
+    ix = build_index(checks, IndexConfig(char_weight=0))
+    art = article_from_check(ix, Check(id="new", title="bushfires koalas", checked_on="2020-01-20"))
+    _, _, _, plain = score_rows(ix, [art], RankOptions(date_weight=0))
+    _, _, _, dated = score_rows(ix, [art], RankOptions(date_weight=0.5, date_scale=10))
+    assert plain[0, 0] == plain[0, 1] > 0
+    # a: 10 days apart -> prior 1/2, score times 1.25; b: years apart -> almost 1; c: no date -> 1.
+    assert dated[0, 0] == pytest.approx(plain[0, 0] * 1.25)
+    assert dated[0, 0] > dated[0, 1] > plain[0, 1]
+    assert dated[0, 2] == plain[0, 2]
+    # An undated article, or a check that shares no word, gets nothing from dates.
+    undated = article_from_check(ix, Check(id="new", title="bushfires koalas"))
+    np.testing.assert_array_equal(score_rows(ix, [undated], RankOptions(date_weight=0.5))[3], plain)
+    other = article_from_check(ix, Check(id="o", title="tides", checked_on="2020-01-10"))
+    assert not score_rows(ix, [other], RankOptions(date_weight=0.5))[3].any()
+    np.testing.assert_allclose(date_prior(np.array([10, -1]), np.array([0, 10, -1]), 10.0), [[0.5, 1, 0], [0, 0, 0]])
 
 
 def test_pool_merges_near_duplicates_and_links_answers():
