@@ -25,7 +25,7 @@ from suggest.archive import ARTICLE_SUFFIXES, JSONL_SUFFIXES, Archive, Check, re
 from suggest.errors import EmptyArchiveError, IndexFormatError, OptionError, SuggestError
 from suggest.text import analyze, analyze_with, ngrams, stem, words
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 FIELDS = ("title", "summary", "body", "questions")
 POOL_WEIGHTS = {"title": 2.0, "summary": 1.0, "body": 1.0, "questions": 0.5}
 """Field weights of the check vectors the pool tests "does this check answer that question"
@@ -363,6 +363,7 @@ class Index:
     char_matrix: sp.csr_matrix = field(default_factory=lambda: sp.csr_matrix((0, 0), dtype=np.float32))
     manifest: dict = field(default_factory=dict)
     _char_lookup: Callable[[str], int] | None = None
+    _postings: dict[str, sp.csc_matrix] = field(default_factory=dict)
     _term_lookup: Callable[[str], int] | None = None
     _pool1: sp.csr_matrix | None = None
     _shown1: sp.csr_matrix | None = None
@@ -380,6 +381,15 @@ class Index:
         if self._pool1 is None:
             self._pool1 = unigram_view(self.pool_matrix, np.asarray(self.unigram, dtype=bool))
         return self._pool1
+
+    def postings(self, name: str) -> sp.csc_matrix:
+        """The check matrix ``"checks"`` or ``"chars"`` stored term by term (CSC), so one
+        article's scores read only its terms' columns, not the whole matrix. Saved with the
+        index; built on first use for an index built in memory."""
+        if name not in self._postings:
+            m = self.checks_matrix if name == "checks" else self.char_matrix
+            self._postings[name] = sp.csc_matrix(m)
+        return self._postings[name]
 
     def members_of(self, row: int) -> np.ndarray:
         """Member rows (its title first, then its questions) of the check in ``row``."""
@@ -485,8 +495,10 @@ class Index:
                 ("pool", self.pool_matrix),
                 ("members", self.member_matrix),
                 ("chars", self.char_matrix),
+                ("checks_t", self.postings("checks")),
+                ("chars_t", self.postings("chars")),
             ):
-                m = sp.csr_matrix(m)
+                m = m if isinstance(m, sp.csc_matrix) else sp.csr_matrix(m)
                 store.save_array(built, f"{name}.data", m.data.astype(np.float32))
                 store.save_array(built, f"{name}.indices", m.indices.astype(np.int32))
                 store.save_array(built, f"{name}.indptr", m.indptr.astype(np.int64))
@@ -567,13 +579,18 @@ class Index:
         char_terms = store.Strings(folder, "char_terms")
         char_idf = store.load_array(folder, "char_idf")
 
-        def matrix(name: str, rows: int, n_terms: int = n_terms) -> sp.csr_matrix:
+        def matrix(name: str, rows: int, n_terms: int = n_terms, by_term: bool = False) -> sp.csr_matrix:
             data = store.load_array(folder, f"{name}.data")
             indices = store.load_array(folder, f"{name}.indices")
             indptr = store.load_array(folder, f"{name}.indptr")
-            if len(indptr) != rows + 1 or indptr[-1] != len(data) or len(indices) != len(data):
+            if (
+                len(indptr) != (n_terms if by_term else rows) + 1
+                or indptr[-1] != len(data)
+                or len(indices) != len(data)
+            ):
                 raise IndexFormatError(f"{shown}: {name} matrix is damaged; run `suggest index`")
-            return sp.csr_matrix((np.asarray(data, dtype=np.float32), indices, indptr), shape=(rows, n_terms))
+            kind = sp.csc_matrix if by_term else sp.csr_matrix
+            return kind((np.asarray(data, dtype=np.float32), indices, indptr), shape=(rows, n_terms))
 
         arrays = {n: store.load_array(folder, n) for n in _ARRAYS}
         check_records = store.Records(folder, "checks")
@@ -596,6 +613,10 @@ class Index:
         )
         index._term_lookup = terms.find
         index._char_lookup = char_terms.find
+        index._postings = {
+            "checks": matrix("checks_t", counts["checks"], by_term=True),
+            "chars": matrix("chars_t", counts["checks"], len(char_idf), by_term=True),
+        }
         index.check_ids = _LazyIds(check_records)  # type: ignore[assignment]
         return index
 
@@ -816,7 +837,9 @@ def _char_view(
         return empty
     # TfidfVectorizer numbers its vocabulary in sorted order: rows need no reordering.
     grams = sorted(vec.vocabulary_)
-    return grams, np.asarray(vec.idf_, dtype=np.float64), _quantize(sp.csr_matrix(m))
+    m = _quantize(sp.csr_matrix(m))
+    m.sort_indices()  # terms in order within a row, as the postings sum them (`Index.postings`)
+    return grams, np.asarray(vec.idf_, dtype=np.float64), m
 
 
 def default_index_dir(archive: str | Path) -> Path:

@@ -18,6 +18,7 @@ from suggest.index import Index, field_texts, unigram_view
 from suggest.text import analyze_with, words
 
 SCORE_DECIMALS = 6
+_FEW_ROWS = 4  # up to this many articles, products read the postings (`Index.postings`)
 
 
 @dataclass(frozen=True)
@@ -172,13 +173,23 @@ def filter_mask(index: Index, opts: RankOptions) -> np.ndarray:
     return keep
 
 
-def _dot(matrix: sp.csr_matrix, vectors: sp.csr_matrix) -> np.ndarray:
+def _dot(matrix: sp.csr_matrix, vectors: sp.csr_matrix, postings: sp.csc_matrix | None = None) -> np.ndarray:
     """Dense (rows of ``vectors``) x (rows of ``matrix``) dot products.
 
     ``matrix @ vectors.T`` keeps the big matrix in its stored CSR form (transposing it would
-    cost more than the product for one article). Both orders sum over terms in the same order,
-    so the batch job and `suggest for` get identical numbers.
+    cost more than the product for one article). With ``postings`` (the same matrix stored
+    term by term; for a few rows) each row reads only its own terms' columns instead. Every
+    path sums a row's terms in term order in float32, so the batch job and `suggest for` get
+    identical numbers.
     """
+    if postings is not None:
+        out = np.zeros((vectors.shape[0], matrix.shape[0]), dtype=np.float64)
+        for r in range(vectors.shape[0]):
+            v = vectors[r]
+            if v.nnz:
+                v.sort_indices()
+                out[r] = postings[:, v.indices] @ np.asarray(v.data, dtype=np.float32)
+        return out
     return np.asarray((matrix @ vectors.T).T.todense(), dtype=np.float64)
 
 
@@ -209,12 +220,21 @@ def check_scores(index: Index, articles: list[Article], opts: RankOptions) -> np
     check on its own. ``date`` is `date_prior`: a relevant check dated near the article is
     raised, up to ``1 + date_weight`` times; an unrelated one stays near 0 whatever its date.
     """
-    word = _dot(index.checks_matrix, sp.vstack([a.vector for a in articles], format="csr"))
+    few = len(articles) <= _FEW_ROWS
+    word = _dot(
+        index.checks_matrix,
+        sp.vstack([a.vector for a in articles], format="csr"),
+        index.postings("checks") if few else None,
+    )
     total, parts = word, 1.0
     shares = word > 0
     cw = index.config.char_weight if len(index.char_idf) else 0.0
     if cw:
-        chars = _dot(index.char_matrix, sp.vstack([a.char_vector for a in articles], format="csr"))
+        chars = _dot(
+            index.char_matrix,
+            sp.vstack([a.char_vector for a in articles], format="csr"),
+            index.postings("chars") if few else None,
+        )
         base = np.median(chars, axis=1, keepdims=True)
         total = total + cw * np.maximum(chars - base, 0.0) * shares
         parts += cw

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -16,7 +17,7 @@ from sklearn.metrics.pairwise import cosine_similarity
 from suggest.archive import Check, read_archive
 from suggest.errors import EmptyArchiveError, IndexFormatError, OptionError
 from suggest.index import FORMAT_VERSION, Index, IndexConfig, build_index, char_text, open_index
-from suggest.rank import RankOptions, article_from_check, date_prior, rank_rows, score_rows, suggest
+from suggest.rank import RankOptions, _dot, article_from_check, date_prior, rank_rows, score_rows, suggest
 from suggest.text import analyze
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
@@ -301,3 +302,21 @@ def test_rankings_sorted_at_most_k_and_batch_equal(article_words, k):
     other = Check(id="other", title="knuckle cracking")
     rows = rank_rows(ix, [article_from_check(ix, other), article_from_check(ix, art)], opts)
     assert [s.to_dict() for s in rows[1]] == [s.to_dict() for s in ranked]
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="shipped corpus/ missing")
+def test_postings_path_equals_the_matrix_path_bit_for_bit(tmp_path):
+    """`suggest for` (one article: products over the postings) and the batch job (many rows:
+    CSR products) must give the same numbers, or their lists could differ at a tie."""
+    build_index(read_archive(CORPUS).checks).save(tmp_path / "ix")
+    ix = Index.load(tmp_path / "ix")
+    arts = [article_from_check(ix, c) for c in read_archive(CORPUS).checks]
+    for name, m, vectors in (
+        ("checks", ix.checks_matrix, sp.vstack([a.vector for a in arts], format="csr")),
+        ("chars", ix.char_matrix, sp.vstack([a.char_vector for a in arts], format="csr")),
+    ):
+        assert isinstance(ix.postings(name), sp.csc_matrix)
+        many = _dot(m, vectors)
+        one_by_one = np.vstack([_dot(m, vectors[r], ix.postings(name)) for r in range(vectors.shape[0])])
+        assert many.any()
+        np.testing.assert_array_equal(one_by_one, many)
