@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from typing import Any
@@ -93,4 +94,12 @@ def _group() -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    # Everything imported so far lives until exit: leave it out of every collection. At exit,
+    # one collection of what the command made, then the interpreter's own shutdown
+    # collections have nothing left to walk (they took ~70 ms on numpy, scipy and pydantic).
+    gc.freeze()
+    try:
+        app()
+    finally:
+        gc.collect()
+        gc.freeze()
