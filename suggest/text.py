@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Iterable
 from functools import lru_cache
@@ -82,9 +83,61 @@ def words(text: str) -> list[str]:
 
 @lru_cache(maxsize=1)
 def _snowball() -> Callable[[str], str]:
-    from nltk.stem.snowball import SnowballStemmer  # slow import: only when a word is new
+    """nltk's English Snowball ``stem``, loaded only when a word is new.
 
-    return SnowballStemmer("english").stem
+    ``from nltk.stem.snowball import SnowballStemmer`` runs nltk's package ``__init__``, which
+    imports most of nltk, scipy.stats and scikit-learn: over a second. `snowball_alone` loads
+    the same class from the same file without it; on any failure (another nltk layout), the
+    plain import.
+    """
+    stemmer = None
+    if "nltk" not in sys.modules:  # already paid for: the plain import is free
+        try:
+            stemmer = snowball_alone()
+        except Exception:  # any surprise in nltk's layout: the plain import below still works
+            stemmer = None
+    if stemmer is None:
+        from nltk.stem.snowball import SnowballStemmer
+
+        stemmer = SnowballStemmer
+    return stemmer("english").stem
+
+
+def snowball_alone() -> type:
+    """nltk's ``SnowballStemmer`` class from ``nltk/stem/snowball.py``, without ``nltk/__init__.py``.
+
+    Empty stand-ins for the packages ``nltk`` and ``nltk.stem``, with nltk's own folders as
+    their path, let snowball.py and the few modules it imports (porter, api, util...) load from
+    nltk's files unchanged; ``nltk.corpus`` only has to lend the name ``stopwords``, which the
+    stemmer reads only when asked to ignore stop words (we never ask). Every ``nltk`` entry
+    this adds to ``sys.modules`` is taken out again, so a later ``import nltk`` runs in full
+    as usual. Raises whatever the import raises (e.g. ImportError) if nltk is laid out otherwise.
+    """
+    import importlib
+    import importlib.util
+    import types
+
+    def added() -> list[str]:
+        return [name for name in sys.modules if name == "nltk" or name.startswith("nltk.")]
+
+    if added():
+        raise ImportError("nltk is already (partly) imported; use the plain import")
+    try:
+        for name in ("nltk", "nltk.stem"):
+            spec = importlib.util.find_spec(name)  # the parent is the stand-in: nothing runs
+            if spec is None or spec.submodule_search_locations is None:
+                raise ImportError(f"{name} is not a package here")
+            sys.modules[name] = importlib.util.module_from_spec(spec)
+        corpus = types.ModuleType("nltk.corpus")
+        corpus.stopwords = None  # type: ignore[attr-defined]
+        sys.modules["nltk.corpus"] = corpus
+        cls = importlib.import_module("nltk.stem.snowball").SnowballStemmer
+    finally:
+        for name in added():
+            del sys.modules[name]
+    if not isinstance(cls, type):
+        raise ImportError("nltk.stem.snowball.SnowballStemmer is not a class")
+    return cls
 
 
 @lru_cache(maxsize=1 << 20)
@@ -113,7 +166,7 @@ def lexicon() -> dict[str, str]:
 
 def analyze_with(text: str, table: dict[str, str]) -> list[str]:
     """``analyze`` through a saved word-to-stem table, then the shipped lexicon; nltk only for
-    words neither has (its import alone costs over a second)."""
+    words neither has (loaded without its package ``__init__``, see `_snowball`)."""
     out = []
     for w in words(text):
         s = table.get(w)

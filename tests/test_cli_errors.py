@@ -68,9 +68,12 @@ def _unwrap(hint: object) -> tuple[type, bool, object]:
 
 def discover() -> dict[str, list[Param]]:
     group = typer.main.get_command(app)
+    ctx = typer.Context(group)
+    # Through the group's own listing: it imports each command's module on first use.
+    commands = {name: group.get_command(ctx, name) for name in group.list_commands(ctx)}
     callbacks = {c.name: c.callback for c in app.registered_commands}
     found: dict[str, list[Param]] = {}
-    for name, cmd in sorted(group.commands.items()):
+    for name, cmd in sorted(commands.items()):
         hints = typing.get_type_hints(callbacks[name], include_extras=True)
         params = []
         for p in cmd.params:
