@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import platform
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 from pathlib import Path
@@ -25,7 +25,7 @@ from suggest.archive import ARTICLE_SUFFIXES, JSONL_SUFFIXES, Archive, Check, re
 from suggest.errors import EmptyArchiveError, IndexFormatError, OptionError, SuggestError
 from suggest.text import analyze, analyze_with, ngrams, stem, words
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 FIELDS = ("title", "summary", "body", "questions")
 POOL_WEIGHTS = {"title": 2.0, "summary": 1.0, "body": 1.0, "questions": 0.5}
 """Field weights of the check vectors the pool tests "does this check answer that question"
@@ -340,7 +340,7 @@ class Index:
     config: IndexConfig
     terms: Sequence[str]
     idf: np.ndarray
-    stems: dict[str, str]
+    stems: Mapping[str, str]
     checks_matrix: sp.csr_matrix  # checks x terms, unit rows
     pool_matrix: sp.csr_matrix  # pool items x terms, unit rows
     member_matrix: sp.csr_matrix  # titles and questions x terms, unit rows
@@ -489,7 +489,9 @@ class Index:
             store.save_array(built, "idf", np.asarray(self.idf, dtype=np.float64))
             store.write_strings(built, "char_terms", list(self.char_terms))
             store.save_array(built, "char_idf", np.asarray(self.char_idf, dtype=np.float64))
-            (built / "stems.json").write_text(json.dumps(self.stems, ensure_ascii=False, sort_keys=True), "utf-8")
+            stem_words = sorted(self.stems)
+            store.write_strings(built, "stem_words", stem_words)
+            store.write_strings(built, "stem_stems", [self.stems[w] for w in stem_words])
             for name, m in (
                 ("checks", self.checks_matrix),
                 ("pool", self.pool_matrix),
@@ -497,6 +499,8 @@ class Index:
                 ("chars", self.char_matrix),
                 ("checks_t", self.postings("checks")),
                 ("chars_t", self.postings("chars")),
+                ("pool1", self.pool_unigram),
+                ("shown1", self.shown_unigram(np.arange(self.pool_matrix.shape[0]))),
             ):
                 m = m if isinstance(m, sp.csc_matrix) else sp.csr_matrix(m)
                 store.save_array(built, f"{name}.data", m.data.astype(np.float32))
@@ -598,7 +602,7 @@ class Index:
             config=config,
             terms=terms,
             idf=idf,
-            stems=json.loads((folder / "stems.json").read_text("utf-8")),
+            stems=StemTable(store.Strings(folder, "stem_words"), store.Strings(folder, "stem_stems")),
             checks_matrix=matrix("checks", counts["checks"]),
             pool_matrix=matrix("pool", counts["pool"]),
             member_matrix=matrix("members", counts["members"]),
@@ -613,12 +617,40 @@ class Index:
         )
         index._term_lookup = terms.find
         index._char_lookup = char_terms.find
+        index._pool1 = matrix("pool1", counts["pool"])
+        index._shown1 = matrix("shown1", counts["pool"])
         index._postings = {
             "checks": matrix("checks_t", counts["checks"], by_term=True),
             "chars": matrix("chars_t", counts["checks"], len(char_idf), by_term=True),
         }
         index.check_ids = _LazyIds(check_records)  # type: ignore[assignment]
         return index
+
+
+class StemTable(Mapping[str, str]):
+    """The saved word-to-stem table: two aligned string tables, words sorted, looked up by
+    binary search (no parsing at load time)."""
+
+    def __init__(self, words: store.Strings, stems: store.Strings) -> None:
+        if len(words) != len(stems):
+            raise IndexFormatError(f"{words.folder}: the stem table is damaged; run `suggest index`")
+        self.words, self.stems = words, stems
+
+    def __getitem__(self, word: str) -> str:
+        i = self.words.find(word)
+        if i < 0:
+            raise KeyError(word)
+        return self.stems[i]
+
+    def get(self, word: str, default=None):  # type: ignore[no-untyped-def, override]
+        i = self.words.find(word)
+        return self.stems[i] if i >= 0 else default
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.words)
+
+    def __len__(self) -> int:
+        return len(self.words)
 
 
 class _LazyIds(Sequence[str]):

@@ -150,6 +150,7 @@ class Strings(Sequence[str]):
     """A string table written by `write_strings`, memory-mapped; `find` needs sorted items."""
 
     def __init__(self, folder: Path, name: str) -> None:
+        self.folder = folder
         self.offsets = load_array(folder, f"{name}.offsets")
         path = folder / f"{name}.bin"
         size = path.stat().st_size

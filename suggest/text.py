@@ -11,7 +11,7 @@ import gzip
 import re
 import sys
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from importlib import resources
 
@@ -164,7 +164,7 @@ def lexicon() -> dict[str, str]:
     return {w: s for w, s in pairs}
 
 
-def analyze_with(text: str, table: dict[str, str]) -> list[str]:
+def analyze_with(text: str, table: Mapping[str, str]) -> list[str]:
     """``analyze`` through a saved word-to-stem table, then the shipped lexicon; nltk only for
     words neither has (loaded without its package ``__init__``, see `_snowball`)."""
     out = []
