@@ -547,7 +547,7 @@ class CheckThat:
     Examples
     --------
     >>> data = CheckThat("../shared/data/checkthat/2021-2a-en")  # doctest: +SKIP
-    >>> data.evaluate("dev", settings(preset="tuned")).figures["suggest"]["map@5"]  # doctest: +SKIP
+    >>> data.evaluate("dev", settings(preset="no-dates")).figures["suggest"]["map@5"]  # doctest: +SKIP
     """
 
     def __init__(self, folder: str | Path, progress: Progress | None = None) -> None:

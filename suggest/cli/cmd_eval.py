@@ -43,14 +43,15 @@ def eval_(
         str,
         typer.Option(
             "--preset",
-            help="Settings to start from: default (those of `suggest for`), "
-            "tuned, or tuned-words (tuned without the char n-gram prototype).",
+            help="Settings to start from: default (the scoring of `suggest for`, its list rules off), "
+            "as-shipped (list rules on), no-dates, words-only, session-1.",
         ),
     ] = "default",
     setting: Annotated[
         list[str] | None,
         typer.Option(
-            "--set", help="KEY=VALUE over the preset (IndexConfig, RankOptions, QueryCleaning fields; char=2-4)."
+            "--set",
+            help="KEY=VALUE over the preset (IndexConfig, RankOptions, QueryCleaning fields; char=2-4 or char=none).",
         ),
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N queries.")] = None,
@@ -58,7 +59,7 @@ def eval_(
 ) -> None:
     """Measure the ranking on a CheckThat! folder: MAP@1, MAP@5, MRR, P@1, Recall@5.
 
-    Example: suggest eval checkthat ../shared/data/checkthat/2021-2a-en --split dev --preset tuned
+    Example: suggest eval checkthat ../shared/data/checkthat/2021-2a-en --split dev --preset no-dates
     """
     from suggest.evaluate import evaluate_checkthat, figures_table, settings, write_run
 
