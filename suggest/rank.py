@@ -314,9 +314,7 @@ def select(
     added; the same cosine drives the MMR penalty.
     """
     ok = allowed & (score >= opts.min_score) & (score > 0)
-    cand = np.flatnonzero(ok)
-    # Stable sort: equal scores keep item order, so ties break by item id.
-    cand = cand[np.argsort(-score[cand], kind="stable")][: opts.candidates]
+    cand = top_items(score, np.flatnonzero(ok), opts.candidates)
     if not len(cand):
         return []
     sims = _gram(index.shown_unigram(cand))
@@ -341,6 +339,17 @@ def select(
         chosen.append(best)
     items = [int(cand[r]) for r in chosen]
     return sorted(items, key=lambda i: (-score[i], i))
+
+
+def top_items(score: np.ndarray, items: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` best of ``items`` (ascending ids) by ``score``, best first, equal scores in id
+    order: a stable sort of the items, without sorting all of them."""
+    if len(items) > k:
+        # Only items scoring at least the k-th best can be among the first k; all of them,
+        # ties included, go to the stable sort.
+        floor = np.partition(score[items], len(items) - k)[len(items) - k]
+        items = items[score[items] >= floor]
+    return items[np.argsort(-score[items], kind="stable")][:k]
 
 
 def _gram(m: sp.csr_matrix) -> np.ndarray:

@@ -17,7 +17,16 @@ from sklearn.metrics.pairwise import cosine_similarity
 from suggest.archive import Check, read_archive
 from suggest.errors import EmptyArchiveError, IndexFormatError, OptionError
 from suggest.index import FORMAT_VERSION, Index, IndexConfig, build_index, char_text, open_index
-from suggest.rank import RankOptions, _dot, article_from_check, date_prior, rank_rows, score_rows, suggest
+from suggest.rank import (
+    RankOptions,
+    _dot,
+    article_from_check,
+    date_prior,
+    rank_rows,
+    score_rows,
+    suggest,
+    top_items,
+)
 from suggest.text import analyze
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
@@ -322,3 +331,15 @@ def test_postings_path_equals_the_matrix_path_bit_for_bit(tmp_path):
         one_by_one = np.vstack([_dot(m, vectors[r], ix.postings(name)) for r in range(vectors.shape[0])])
         assert many.any()
         np.testing.assert_array_equal(one_by_one, many)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.7, 1.0]), min_size=0, max_size=80),
+    st.integers(min_value=1, max_value=60),
+)
+def test_top_items_equals_a_full_stable_sort(scores, k):
+    score = np.array(scores, dtype=np.float64)
+    items = np.flatnonzero(score > 0)
+    full = items[np.argsort(-score[items], kind="stable")][:k]
+    np.testing.assert_array_equal(top_items(score, items, k), full)
