@@ -574,7 +574,11 @@ class Index:
                 if not p.is_file() or store.file_digest(p) != digest:
                     raise IndexFormatError(f"{shown}: {name} is missing or damaged; run `suggest index`")
         try:
-            config = IndexConfig(**manifest["config"])
+            saved = manifest["config"]
+            missing = {f.name for f in fields(IndexConfig)} - set(saved)
+            if missing:  # written by a suggest without these settings: built another way
+                raise TypeError(f"no {', '.join(sorted(missing))}")
+            config = IndexConfig(**saved)
         except (KeyError, TypeError, OptionError) as exc:
             raise IndexFormatError(f"{shown}: manifest settings unreadable ({exc}); run `suggest index`") from None
         counts = manifest.get("counts")

@@ -343,3 +343,21 @@ def test_top_items_equals_a_full_stable_sort(scores, k):
     items = np.flatnonzero(score > 0)
     full = items[np.argsort(-score[items], kind="stable")][:k]
     np.testing.assert_array_equal(top_items(score, items, k), full)
+
+
+def test_an_index_saved_without_a_newer_setting_is_rebuilt(tmp_path):
+    """An index whose manifest lacks a setting this version has was built without it: it must
+    not pass for one built with the setting's default."""
+    ix_dir = tmp_path / "ix"
+    arch = tmp_path / "a.jsonl"
+    arch.write_text('{"id": "a", "title": "Is tea good?", "questions": ["Does tea help sleep?"]}\n', "utf-8")
+    open_index(arch, ix_dir)
+    manifest = Path(os.path.realpath(ix_dir)) / "manifest.json"
+    data = json.loads(manifest.read_text("utf-8"))
+    del data["config"]["char_max_df"]
+    manifest.write_text(json.dumps(data), "utf-8")
+    with pytest.raises(IndexFormatError, match=r"manifest settings unreadable \(no char_max_df\)"):
+        Index.load(ix_dir, verify=False)
+    notes: list[str] = []
+    _, rebuilt_from = open_index(arch, ix_dir, notify=notes.append)
+    assert rebuilt_from is not None and any("rebuilding the index" in n for n in notes)
