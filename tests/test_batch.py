@@ -425,3 +425,25 @@ def test_every_new_command_has_help_with_an_example():
     for name in ("batch", "backlog", "report"):
         r = cli(name, "--help")
         assert r.exit_code == 0 and "Example: suggest " + name in r.stdout
+
+
+def test_quiet_still_says_skipped_files_and_rebuilds(tmp_path):
+    """--quiet silences status lines and the progress bar, never what the run did to the
+    archive or index: a skipped file and a rebuilt index are still said on stderr."""
+    folder = tmp_path / "arch"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text(
+        '{"id": "a1", "title": "Do bees sleep?", "questions": ["How long do bees sleep?"]}\n'
+        '{"id": "a2", "title": "Do ants sleep?", "questions": ["How do ants rest?"]}\n', "utf-8")
+    (folder / "b.txt").write_bytes(b"")  # an empty saved article: reported and skipped
+    ix = str(tmp_path / "ix")
+    r = cli("batch", "--archive", str(folder), "--index", ix, "--out", str(tmp_path / "o"), "-j", "1", "-q")
+    assert r.exit_code == 0, r.stderr
+    lines = r.stderr.splitlines()
+    assert any(line.startswith("skipped: ") and "b.txt" in line for line in lines)
+    assert not any(line.startswith("indexing ") for line in lines)  # a status line: quiet
+    (folder / "a.jsonl").write_text(
+        '{"id": "a1", "title": "Do bees sleep at night?", "questions": ["How long do bees sleep?"]}\n', "utf-8")
+    r = cli("batch", "--archive", str(folder), "--index", ix, "--out", str(tmp_path / "o"), "-j", "1", "-q")
+    assert r.exit_code == 0, r.stderr
+    assert any(line.startswith("note: the archive") for line in r.stderr.splitlines())

@@ -10,7 +10,17 @@ from typing import Annotated
 import typer
 
 from suggest.cli import app
-from suggest.cli.common import ArchiveOpt, FormatOpt, IndexOpt, QuietOpt, TopOpt, default_archive, err, user_errors
+from suggest.cli.common import (
+    ArchiveOpt,
+    FormatOpt,
+    IndexOpt,
+    QuietOpt,
+    TopOpt,
+    default_archive,
+    err,
+    notifier,
+    user_errors,
+)
 
 JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes [default: all cores].")]
 ChunkOpt = Annotated[
@@ -100,7 +110,7 @@ def batch(
     with user_errors():
         check_settings(fmt, jobs, chunk)
         root = archive or default_archive()
-        ix, arch = open_index(root, index_dir, notify=lambda m: err(m, quiet))
+        ix, arch = open_index(root, index_dir, notify=notifier(quiet))
         with progress_bar("batch", quiet) as bar:
             stats = run_batch(
                 ix, out, fmt, RankOptions(top=top), jobs, chunk, index_dir or default_index_dir(root), progress=bar

@@ -10,7 +10,17 @@ import typer
 
 from suggest.archive import decode, parse_article
 from suggest.cli import app
-from suggest.cli.common import ArchiveOpt, FormatOpt, IndexOpt, QuietOpt, TopOpt, default_archive, err, user_errors
+from suggest.cli.common import (
+    ArchiveOpt,
+    FormatOpt,
+    IndexOpt,
+    QuietOpt,
+    TopOpt,
+    default_archive,
+    err,
+    notifier,
+    user_errors,
+)
 from suggest.errors import ArchiveError, SuggestError
 from suggest.index import open_index
 from suggest.rank import RankOptions, Suggestion, check_record, suggest
@@ -79,7 +89,7 @@ def for_(
         opts = RankOptions(top=top, open_only=open_only, since=since, until=until, min_score=min_score)
         load_template(fmt, template)  # a bad format or template fails before any work
         art = read_article(article)
-        ix, _ = open_index(archive or default_archive(), index_dir, notify=lambda m: err(m, quiet))
+        ix, _ = open_index(archive or default_archive(), index_dir, notify=notifier(quiet))
         if ix.manifest["counts"]["questions"] == 0:
             raise SuggestError(
                 "the archive has no dive-deeper questions to suggest; add checks that end with a 'Want to dive deeper?' list"

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from suggest.cli import app
-from suggest.cli.common import ArchiveOpt, IndexOpt, QuietOpt, default_archive, err, user_errors
+from suggest.cli.common import ArchiveOpt, IndexOpt, QuietOpt, default_archive, err, notifier, user_errors
 from suggest.index import default_index_dir, open_index
 
 
@@ -25,7 +25,7 @@ def index(
     """
     with user_errors():
         root = archive or default_archive()
-        ix, arch = open_index(root, index_dir, notify=lambda m: err(m, quiet), force=force)
+        ix, arch = open_index(root, index_dir, notify=notifier(quiet), force=force)
         c = ix.manifest["counts"]
         where = index_dir or default_index_dir(root)
         state = "built" if arch is not None else "up to date"

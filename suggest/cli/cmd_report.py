@@ -9,7 +9,7 @@ import typer
 
 from suggest.cli import app
 from suggest.cli.cmd_batch import ChunkOpt, JobsOpt, RecentOpt, progress_bar
-from suggest.cli.common import ArchiveOpt, IndexOpt, QuietOpt, TopOpt, default_archive, err, user_errors
+from suggest.cli.common import ArchiveOpt, IndexOpt, QuietOpt, TopOpt, default_archive, err, notifier, user_errors
 
 
 @app.command("report")
@@ -40,7 +40,7 @@ def report(
     with user_errors():
         check_settings("html", jobs, chunk)
         root = archive or default_archive()
-        ix, arch = open_index(root, index_dir, notify=lambda m: err(m, quiet))
+        ix, arch = open_index(root, index_dir, notify=notifier(quiet))
         arch = arch or read_archive(root)
         b = backlog(ix, recent_days=recent, top=backlog_top)
         with progress_bar("ranking", quiet) as bar:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -39,7 +39,12 @@ IndexOpt = Annotated[
     Path | None,
     typer.Option("--index", help="Index folder [default: .suggest-index inside the archive]."),
 ]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No status lines on stderr.")]
+QuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q", help="No status lines or progress on stderr (notes, warnings and skipped files still are)."
+    ),
+]
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="text, markdown, html or json.")]
 TopOpt = Annotated[int, typer.Option("--top", "-n", min=1, max=100, help="How many questions at most.")]
 
@@ -47,6 +52,16 @@ TopOpt = Annotated[int, typer.Option("--top", "-n", min=1, max=100, help="How ma
 def err(msg: str, quiet: bool = False) -> None:
     if not quiet:
         print(msg, file=sys.stderr, flush=True)
+
+
+_ALWAYS = ("note:", "warning:", "skipped:")
+
+
+def notifier(quiet: bool) -> Callable[[str], None]:
+    """Where the index's messages go: status lines obey ``--quiet``; notes (the index is being
+    rebuilt, and why), warnings and skipped files are always said, so nothing is dropped
+    silently."""
+    return lambda m: err(m, quiet and not m.startswith(_ALWAYS))
 
 
 @contextlib.contextmanager
