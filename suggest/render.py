@@ -18,7 +18,7 @@ from suggest.rank import Suggestion
 FORMATS = ("text", "markdown", "html", "json")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|&~])")
 _MD_LIST_START = re.compile(r"^(\d*)([-.)])")
-_LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+_LINE_BREAKS = re.compile(r"\s*[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+\s*")
 _SAFE_ID = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -27,6 +27,12 @@ def md_escape(s: str) -> str:
     start a new block, so it becomes a space)."""
     s = _MD_SPECIAL.sub(r"\\\1", _LINE_BREAKS.sub(" ", s))
     return _MD_LIST_START.sub(r"\1\\\2", s)  # "- x", "1. x" or "2) x" would start a nested list
+
+
+def one_line(s: str) -> str:
+    """Archive text on one line (the text format is one question a line): line breaks, including
+    U+2028 and U+0085, become a space."""
+    return _LINE_BREAKS.sub(" ", s)
 
 
 def safe_id(s: str) -> str:
@@ -41,6 +47,7 @@ def _json(value: object) -> str:
 
 def _env(env: jinja2.Environment) -> jinja2.Environment:
     env.filters["md"] = md_escape
+    env.filters["one_line"] = one_line
     env.filters["json"] = _json
     env.filters["safe_id"] = safe_id
     return env

@@ -332,3 +332,15 @@ def test_safe_id_is_a_plain_file_name(cid):
 def test_safe_id_examples_stay_in_the_folder(tmp_path, cid):
     (tmp_path / safe_id(cid)).write_text("x", "utf-8")
     assert [p.name for p in tmp_path.iterdir()] == [safe_id(cid)]
+
+
+@given(st.lists(st.text(min_size=1, max_size=40), min_size=1, max_size=5))
+@settings(max_examples=200, deadline=None)
+def test_text_format_is_one_question_a_line(questions):
+    """Whatever a question holds (a library caller's `Check` can hold any text), the text
+    format stays the seed's block: the heading, then exactly one line per question."""
+    sugg = [Suggestion(question=q, score=0.5, status="open", item=i, sources=("a",), answered_by=())
+            for i, q in enumerate(questions)]
+    out = render(sugg, "text")
+    lines = out.splitlines()
+    assert lines[0] == "Want to dive deeper?" and len(lines) == 1 + len(questions)
