@@ -251,7 +251,7 @@ def template(name: str, html: bool):  # type: ignore[no-untyped-def]
     """One of the package's templates (HTML ones autoescaped: archive text shows as text)."""
     import jinja2
 
-    from suggest.render import md_escape, safe_id
+    from suggest.render import with_filters
 
     env = _ENVS.get(html)
     if env is None:
@@ -263,7 +263,5 @@ def template(name: str, html: bool):  # type: ignore[no-untyped-def]
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        env.filters["md"] = md_escape
-        env.filters["safe_id"] = safe_id
-        _ENVS[html] = env
+        _ENVS[html] = with_filters(env)
     return env.get_template(name)  # type: ignore[attr-defined]

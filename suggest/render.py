@@ -45,7 +45,8 @@ def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
 
 
-def _env(env: jinja2.Environment) -> jinja2.Environment:
+def with_filters(env: jinja2.Environment) -> jinja2.Environment:
+    """``env`` with our filters: ``md`` (markdown escape), ``one_line``, ``json``, ``safe_id``."""
     env.filters["md"] = md_escape
     env.filters["one_line"] = one_line
     env.filters["json"] = _json
@@ -77,7 +78,7 @@ _BUILTIN: dict[str, jinja2.Environment] = {}
 
 def _builtin_env(fmt: str) -> jinja2.Environment:
     if fmt not in _BUILTIN:
-        _BUILTIN[fmt] = _env(
+        _BUILTIN[fmt] = with_filters(
             jinja2.Environment(
                 loader=jinja2.PackageLoader("suggest", "templates"),
                 autoescape=fmt == "html",
@@ -98,7 +99,7 @@ def load_template(fmt: str = "text", template: str | Path | None = None) -> jinj
         if not path.is_file():
             raise OptionError(f"--template {path}: no such file")
         real = path.resolve()
-        env = _env(
+        env = with_filters(
             _Sandbox(
                 loader=_FolderLoader(str(real.parent)),
                 autoescape=jinja2.select_autoescape(("html", "htm", "xml"), default_for_string=False),
