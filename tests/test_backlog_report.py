@@ -384,3 +384,13 @@ def test_cli_backlog_with_its_own_index_folder(tmp_path):
     assert r.stdout.splitlines()[0] == "Research backlog: 2 of 5 open questions"
     again = cli("backlog", "--archive", str(arch), "--index", str(tmp_path / "ix"), "--recent", "30", "-n", "2", "-q")
     assert again.exit_code == 0 and again.stderr == "" and again.stdout == r.stdout
+
+
+def test_backlog_text_keeps_one_row_a_line():
+    ix = build_index([
+        Check(id="a", title="Is tea good?", questions=("Does tea\u2028help sleep?",)),
+        Check(id="b", title="Is coffee\nbad?", questions=("Does coffee\r\nhurt?",)),
+    ])
+    text = render_backlog(backlog(ix), "text")
+    assert " 1. 0.700  Does coffee hurt?" in text and "Does tea help sleep?" in text
+    assert "    - b  (no date)  Is coffee bad?" in text
