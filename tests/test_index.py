@@ -16,7 +16,7 @@ from sklearn.metrics.pairwise import cosine_similarity
 
 from suggest.archive import Check, read_archive
 from suggest.errors import EmptyArchiveError, IndexFormatError, OptionError
-from suggest.index import FORMAT_VERSION, Index, IndexConfig, build_index, char_text, open_index
+from suggest.index import FORMAT_VERSION, Index, IndexConfig, build_index, char_grams, char_text, open_index
 from suggest.rank import (
     RankOptions,
     _dot,
@@ -361,3 +361,14 @@ def test_an_index_saved_without_a_newer_setting_is_rebuilt(tmp_path):
     notes: list[str] = []
     _, rebuilt_from = open_index(arch, ix_dir, notify=notes.append)
     assert rebuilt_from is not None and any("rebuilding the index" in n for n in notes)
+
+
+_SK_CHAR_WB = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)).build_analyzer()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=60))
+def test_char_grams_equal_sklearn_char_wb(text):
+    """Our character n-grams (the query path has no scikit-learn) are scikit-learn's char_wb
+    n-grams of the lower-cased text, for any text."""
+    assert char_grams(text.lower(), 2, 4) == _SK_CHAR_WB(text)
