@@ -292,23 +292,24 @@ def rank_suggest(
     """
     opts = opts or RankOptions()
     deep = replace(opts, top=max(depth, opts.top), candidates=max(opts.candidates, depth))
-    allowed = np.ones(index.pool_matrix.shape[0], dtype=bool)
     row_of = {cid: i for i, cid in enumerate(index.check_ids)}
-    members = [[row_of[c] for c in rec["answered_by"]] for rec in index.pool_records]
+    members = [np.array([row_of[c] for c in rec["answered_by"]], dtype=np.int64) for rec in index.pool_records]
     limit = max(depth, opts.top)
     run: Run = {}
     for start in range(0, len(articles), batch):
         chunk = articles[start : start + batch]
-        score, _, _, check_sims = score_rows(index, [article_from_check(index, a) for a in chunk], opts)
-        for r, art in enumerate(chunk):
-            items = select(index, score[r], allowed, opts, check_sims[r])
+        arts = [article_from_check(index, a) for a in chunk]
+        rows = score_rows(index, arts, opts, need=deep.candidates, rules=False)
+        for row, art in zip(rows, chunk, strict=True):
+            items = select(index, row, opts)
             if deep.top > opts.top:
-                more = select(index, score[r], allowed, deep, check_sims[r])
-                items += [i for i in more if i not in items]
+                items += [i for i in select(index, row, deep) if i not in items]
             ranked: list[tuple[str, float]] = []
             for it in items:
-                rows = sorted(members[it], key=lambda ci: (-check_sims[r, ci], ci))
-                ranked.extend((index.check_ids[ci], float(score[r, it])) for ci in rows)
+                cis = members[it]
+                sims = row.scores_of_checks(cis)
+                score = float(row.score[np.searchsorted(row.items, it)])
+                ranked.extend((index.check_ids[ci], score) for ci in cis[np.lexsort((cis, -sims))].tolist())
             run[art.id] = ranked[:limit]
     return run
 

@@ -25,7 +25,7 @@ from suggest.archive import ARTICLE_SUFFIXES, JSONL_SUFFIXES, Archive, Check, re
 from suggest.errors import EmptyArchiveError, IndexFormatError, OptionError, SuggestError
 from suggest.text import analyze, analyze_with, ngrams, stem, words
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 FIELDS = ("title", "summary", "body", "questions")
 POOL_WEIGHTS = {"title": 2.0, "summary": 1.0, "body": 1.0, "questions": 0.5}
 """Field weights of the check vectors the pool tests "does this check answer that question"
@@ -44,6 +44,7 @@ _ARRAYS = (
     "unigram",
     "shown_member",
     "askable",
+    "char_mean",
 )
 
 
@@ -67,6 +68,11 @@ class IndexConfig:
         hashtags, misspellings, names, numbers. The n-grams in more than a fifth of the checks
         carry little (MAP@5 on CheckThat train: -0.003 on 2A, -0.018 on 2B without them) and
         cost most: 13 times less work for the batch job on 19,250 PolitiFact checks.
+    postings_max : the search postings keep, per term, the ``postings_max`` checks (and pool
+        items) where the term weighs most ("champion lists"; 0 keeps all). Scores are computed
+        over these lists, so the work per article is bounded by its number of terms times
+        ``postings_max`` whatever the archive's size; an archive with fewer checks than this
+        is searched exhaustively (exact cosines).
 
     The weights were chosen on the CheckThat! 2021 train splits (docs/evaluation.md).
     """
@@ -85,6 +91,7 @@ class IndexConfig:
     char_ngram_max: int = 4
     char_chars: int = 2000
     char_max_df: float = 0.2
+    postings_max: int = 1000
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -99,6 +106,8 @@ class IndexConfig:
             )
         if not 0 < self.char_max_df <= 1:
             raise OptionError(f"char_max_df={self.char_max_df}; use a share of the checks above 0, at most 1")
+        if self.postings_max < 0:
+            raise OptionError(f"postings_max={self.postings_max}; use 0 (keep all) or more")
         if self.char_chars < 1:
             raise OptionError(f"char_chars={self.char_chars}; use 1 or more")
 
@@ -237,6 +246,33 @@ def _leader_groups(n: int, a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.nd
     return out
 
 
+def champion_postings(m: sp.csr_matrix, keep: int) -> sp.csr_matrix:
+    """Term-major postings of ``m`` (rows x terms): a terms x rows CSR matrix where each term
+    keeps its ``keep`` largest weights (equal weights: lower row first; 0 keeps all), rows in
+    ascending order within a term.
+
+    Examples
+    --------
+    >>> m = sp.csr_matrix(np.array([[0.5, 0.1], [0.9, 0.2], [0.7, 0.0]], dtype=np.float32))
+    >>> champion_postings(m, 2).toarray()
+    array([[0. , 0.9, 0.7],
+           [0.1, 0.2, 0. ]], dtype=float32)
+    """
+    t = sp.csr_matrix(sp.csr_matrix(m, dtype=np.float32).T)
+    t.sort_indices()
+    lens = np.diff(t.indptr)
+    if not keep or not len(lens) or lens.max() <= keep:
+        return t
+    term = np.repeat(np.arange(t.shape[0]), lens)
+    order = np.lexsort((t.indices, -t.data, term))  # by term, heaviest first, then row
+    rank = np.empty(t.nnz, dtype=np.int64)
+    rank[order] = np.arange(t.nnz) - t.indptr[term[order]]
+    kept = rank < keep
+    indptr = np.zeros(t.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.minimum(lens, keep), out=indptr[1:])
+    return sp.csr_matrix((t.data[kept], t.indices[kept], indptr), shape=t.shape)
+
+
 def unigram_view(m: sp.csr_matrix, unigram: np.ndarray) -> sp.csr_matrix:
     """Rows restricted to single-word terms, unit length again.
 
@@ -367,9 +403,11 @@ class Index:
     char_terms: Sequence[str] = ()
     char_idf: np.ndarray = field(default_factory=lambda: np.zeros(0))
     char_matrix: sp.csr_matrix = field(default_factory=lambda: sp.csr_matrix((0, 0), dtype=np.float32))
+    char_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))  # mean of char_matrix rows
     manifest: dict = field(default_factory=dict)
     _char_lookup: Callable[[str], int] | None = None
-    _postings: dict[str, sp.csc_matrix] = field(default_factory=dict)
+    _search: dict[str, sp.csr_matrix] = field(default_factory=dict)
+    _check_pairs: tuple[np.ndarray, np.ndarray] | None = None
     _term_lookup: Callable[[str], int] | None = None
     _pool1: sp.csr_matrix | None = None
     _shown1: sp.csr_matrix | None = None
@@ -388,14 +426,25 @@ class Index:
             self._pool1 = unigram_view(self.pool_matrix, np.asarray(self.unigram, dtype=bool))
         return self._pool1
 
-    def postings(self, name: str) -> sp.csc_matrix:
-        """The check matrix ``"checks"`` or ``"chars"`` stored term by term (CSC), so one
-        article's scores read only its terms' columns, not the whole matrix. Saved with the
-        index; built on first use for an index built in memory."""
-        if name not in self._postings:
-            m = self.checks_matrix if name == "checks" else self.char_matrix
-            self._postings[name] = sp.csc_matrix(m)
-        return self._postings[name]
+    def search(self, name: str) -> sp.csr_matrix:
+        """The search postings of ``"checks"``, ``"chars"`` or ``"pool"``: terms x rows (CSR,
+        one term per row), each term keeping its ``config.postings_max`` heaviest rows
+        (`champion_postings`). ``vectors @ index.search(name)`` scores a chunk of articles
+        reading only their terms' lists. Saved with the index; built on first use for an
+        index built in memory."""
+        if name not in self._search:
+            m = {"checks": self.checks_matrix, "chars": self.char_matrix, "pool": self.pool_matrix}[name]
+            self._search[name] = champion_postings(m, self.config.postings_max)
+        return self._search[name]
+
+    def check_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(pair numbers ordered by check, start of each check's run): the items check ``c``
+        raised or answered are ``pair_item[order[start[c]:start[c + 1]]]``."""
+        if self._check_pairs is None:
+            order = np.argsort(np.asarray(self.pair_check), kind="stable")
+            start = np.searchsorted(np.asarray(self.pair_check)[order], np.arange(len(self.check_dates) + 1))
+            self._check_pairs = (order, start)
+        return self._check_pairs
 
     def members_of(self, row: int) -> np.ndarray:
         """Member rows (its title first, then its questions) of the check in ``row``."""
@@ -503,8 +552,9 @@ class Index:
                 ("pool", self.pool_matrix),
                 ("members", self.member_matrix),
                 ("chars", self.char_matrix),
-                ("checks_t", self.postings("checks")),
-                ("chars_t", self.postings("chars")),
+                ("checks_t", self.search("checks")),
+                ("chars_t", self.search("chars")),
+                ("pool_t", self.search("pool")),
                 ("pool1", self.pool_unigram),
                 ("shown1", self.shown_unigram(np.arange(self.pool_matrix.shape[0]))),
             ):
@@ -514,6 +564,9 @@ class Index:
                 store.save_array(built, f"{name}.indptr", m.indptr.astype(np.int64))
             for name in _ARRAYS:
                 store.save_array(built, name, np.asarray(getattr(self, name)))
+            order, start = self.check_pairs()
+            store.save_array(built, "pair_order", np.asarray(order, dtype=np.int64))
+            store.save_array(built, "pair_start", np.asarray(start, dtype=np.int64))
             store.write_jsonl(built, "checks", list(self.check_records))
             store.write_jsonl(built, "pool", list(self.pool_records))
             files = sorted(p.name for p in built.iterdir())
@@ -629,10 +682,16 @@ class Index:
         index._char_lookup = char_terms.find
         index._pool1 = matrix("pool1", counts["pool"])
         index._shown1 = matrix("shown1", counts["pool"])
-        index._postings = {
-            "checks": matrix("checks_t", counts["checks"], by_term=True),
-            "chars": matrix("chars_t", counts["checks"], len(char_idf), by_term=True),
+        index._search = {
+            "checks": matrix("checks_t", counts["checks"], by_term=True).T,
+            "chars": matrix("chars_t", counts["checks"], len(char_idf), by_term=True).T,
+            "pool": matrix("pool_t", counts["pool"], by_term=True).T,
         }
+        order = store.load_array(folder, "pair_order")
+        start = store.load_array(folder, "pair_start")
+        if len(order) != len(arrays["pair_check"]) or len(start) != counts["checks"] + 1:
+            raise IndexFormatError(f"{shown}: pair tables are damaged; run `suggest index`")
+        index._check_pairs = (order, start)
         index.check_ids = _LazyIds(check_records)  # type: ignore[assignment]
         return index
 
@@ -839,6 +898,7 @@ def build_index(
         char_terms=char_terms,
         char_idf=char_idf,
         char_matrix=char_matrix,
+        char_mean=np.asarray(char_matrix.mean(axis=0), dtype=np.float64).ravel(),
         shown_member=pool.shown_member,
         # A title that is a statement or a bare topic ("Grand juries") still answers questions,
         # but is not offered as a question itself.
@@ -882,7 +942,6 @@ def _char_view(
     # TfidfVectorizer numbers its vocabulary in sorted order: rows need no reordering.
     grams = sorted(vec.vocabulary_)
     m = _quantize(sp.csr_matrix(m))
-    m.sort_indices()  # terms in order within a row, as the postings sum them (`Index.postings`)
     return grams, np.asarray(vec.idf_, dtype=np.float64), m
 
 

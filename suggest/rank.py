@@ -18,7 +18,8 @@ from suggest.index import Index, field_texts, unigram_view
 from suggest.text import analyze_with, words
 
 SCORE_DECIMALS = 6
-_FEW_ROWS = 4  # up to this many articles, products read the postings (`Index.postings`)
+FIRST_REACH = 64
+"""`_candidates` first scores the items of this many best checks (at least 4x the list it needs)."""
 
 
 @dataclass(frozen=True)
@@ -145,17 +146,6 @@ def article_from_row(index: Index, row: int) -> Article:
     )
 
 
-def _context_max(index: Index, check_scores: np.ndarray) -> np.ndarray:
-    """Per pool item, the best score among the checks that raised or answered it (rows x items)."""
-    n_items = index.pool_matrix.shape[0]
-    out = np.zeros((check_scores.shape[0], n_items), dtype=np.float64)
-    if len(index.pair_item):
-        vals = check_scores[:, index.pair_check]
-        starts = np.flatnonzero(np.r_[True, index.pair_item[1:] != index.pair_item[:-1]])
-        out[:, index.pair_item[starts]] = np.maximum.reduceat(vals, starts, axis=1)
-    return out
-
-
 def filter_mask(index: Index, opts: RankOptions) -> np.ndarray:
     """Pool items allowed by --open-only and --since/--until (same for every article); titles
     that are not phrased as questions are never suggested."""
@@ -171,26 +161,6 @@ def filter_mask(index: Index, opts: RankOptions) -> np.ndarray:
         in_range[index.pair_item[ok]] = True
         keep &= in_range
     return keep
-
-
-def _dot(matrix: sp.csr_matrix, vectors: sp.csr_matrix, postings: sp.csc_matrix | None = None) -> np.ndarray:
-    """Dense (rows of ``vectors``) x (rows of ``matrix``) dot products.
-
-    ``matrix @ vectors.T`` keeps the big matrix in its stored CSR form (transposing it would
-    cost more than the product for one article). With ``postings`` (the same matrix stored
-    term by term; for a few rows) each row reads only its own terms' columns instead. Every
-    path sums a row's terms in term order in float32, so the batch job and `suggest for` get
-    identical numbers.
-    """
-    if postings is not None:
-        out = np.zeros((vectors.shape[0], matrix.shape[0]), dtype=np.float64)
-        for r in range(vectors.shape[0]):
-            v = vectors[r]
-            if v.nnz:
-                v.sort_indices()
-                out[r] = postings[:, v.indices] @ np.asarray(v.data, dtype=np.float32)
-        return out
-    return np.asarray((matrix @ vectors.T).T.todense(), dtype=np.float64)
 
 
 def _ordinal(d: str | None) -> int:
@@ -210,39 +180,57 @@ def date_prior(days: np.ndarray, check_dates: np.ndarray, scale: float) -> np.nd
     return out
 
 
-def check_scores(index: Index, articles: list[Article], opts: RankOptions) -> np.ndarray:
-    """Each article's score for each archive check (articles x checks):
+def _chunk_product(vectors: list[sp.csr_matrix], search: sp.csr_matrix) -> sp.csr_matrix:
+    """Rows of ``vectors`` times the search postings (articles x rows), columns in order.
+
+    Each entry sums the article's terms in term order whatever else is in the chunk, so one
+    article gets the same numbers alone (`suggest for`) as in a batch chunk.
+    """
+    a = sp.vstack(vectors, format="csr", dtype=np.float32)
+    if not search.shape[0]:
+        return sp.csr_matrix((a.shape[0], search.shape[1]), dtype=np.float32)
+    out = sp.csr_matrix(a @ search)
+    out.sort_indices()
+    return out
+
+
+def _row_ids(m: sp.csr_matrix) -> np.ndarray:
+    return np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+
+
+def check_scores(index: Index, articles: list[Article], opts: RankOptions) -> sp.csr_matrix:
+    """Each article's score for the archive checks it reaches (articles x checks, sparse):
     ``(word + char_weight * char) / (1 + char_weight) * (1 + date_weight * date)``.
 
-    ``word`` is the word cosine; ``char`` the character cosine above its median over the
-    archive's checks for this article (any two long texts share many character n-grams), and
-    only for checks that share a word with the article: the view re-weighs, never brings in a
-    check on its own. ``date`` is `date_prior`: a relevant check dated near the article is
-    raised, up to ``1 + date_weight`` times; an unrelated one stays near 0 whatever its date.
+    ``word`` is the word cosine over the search postings (`Index.search`: exact while no term
+    is in more than ``postings_max`` checks). ``char`` is the character cosine above the
+    article's mean character cosine over the archive (any two long texts share many character
+    n-grams), and only for checks that share a word with the article: the view re-weighs,
+    never brings in a check on its own. ``date`` is `date_prior`: a relevant check dated near
+    the article is raised, up to ``1 + date_weight`` times; an unrelated one stays near 0.
+    A check the article reaches through no term is absent (score 0).
     """
-    few = len(articles) <= _FEW_ROWS
-    word = _dot(
-        index.checks_matrix,
-        sp.vstack([a.vector for a in articles], format="csr"),
-        index.postings("checks") if few else None,
-    )
-    total, parts = word, 1.0
-    shares = word > 0
+    word = _chunk_product([a.vector for a in articles], index.search("checks"))
+    total = sp.csr_matrix(word, dtype=np.float64)
     cw = index.config.char_weight if len(index.char_idf) else 0.0
     if cw:
-        chars = _dot(
-            index.char_matrix,
-            sp.vstack([a.char_vector for a in articles], format="csr"),
-            index.postings("chars") if few else None,
-        )
-        base = np.median(chars, axis=1, keepdims=True)
-        total = total + cw * np.maximum(chars - base, 0.0) * shares
-        parts += cw
-    total = total / parts
+        char_vectors = sp.vstack([a.char_vector for a in articles], format="csr", dtype=np.float32)
+        chars = _chunk_product([char_vectors], index.search("chars"))
+        chars = sp.csr_matrix(chars.multiply(word.astype(bool)), dtype=np.float64)
+        base = np.asarray(char_vectors @ np.asarray(index.char_mean, dtype=np.float64)).ravel()
+        chars.data = np.maximum(chars.data - base[_row_ids(chars)], 0.0)
+        chars.eliminate_zeros()
+        total = sp.csr_matrix(total + cw * chars)
+        total.data /= 1.0 + cw
+    total.sort_indices()
     if opts.date_weight:
         days = np.array([a.day for a in articles])
         if (days >= 0).any():
-            total = total * (1.0 + opts.date_weight * date_prior(days, index.check_dates, opts.date_scale))
+            d = days[_row_ids(total)].astype(np.float64)
+            c = np.asarray(index.check_dates, dtype=np.float64)[total.indices]
+            near = 1.0 / (1.0 + np.abs(d - c) / opts.date_scale)
+            near[(d < 0) | (c < 0)] = 0.0
+            total.data *= 1.0 + opts.date_weight * near
     return total
 
 
@@ -254,69 +242,168 @@ def _question_share(index: Index, opts: RankOptions) -> np.ndarray:
     return np.where(raised, opts.question_weight, 0.0)
 
 
+def _lookup(cols: np.ndarray, vals: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """``vals`` at ``keys`` in a sparse row (``cols`` ascending); 0 where absent."""
+    if not len(cols):
+        return np.zeros(len(keys), dtype=np.float64)
+    pos = np.minimum(np.searchsorted(cols, keys), len(cols) - 1)
+    return np.where(cols[pos] == keys, vals[pos], 0.0)
+
+
+def _ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """The concatenation of ``arange(start, stop)`` for each pair (vectorised)."""
+    lens = stops - starts
+    if not len(lens) or not lens.sum():
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.cumsum(lens) + lens, lens)
+    return offsets + np.arange(lens.sum())
+
+
+def _top_bound(vals: np.ndarray, m: int) -> tuple[np.ndarray, float]:
+    """(mask of the entries above the (m+1)-th largest value, that value; 0 when all kept)."""
+    if len(vals) <= m:
+        return np.ones(len(vals), dtype=bool), 0.0
+    kth = len(vals) - m - 1
+    bound = float(np.partition(vals, kth)[kth])
+    return vals > bound, bound
+
+
+@dataclass
+class RowScores:
+    """One article's scored candidate items: every pool item that can be among its best
+    ``need`` (see `_candidates`), with exact scores; all other items score less.
+
+    ``items`` ascending; ``score`` (rounded), ``q`` (own words) and ``ctx`` (best check that
+    raised or answered it) aligned with them; ``checks``/``check_score``: the article's
+    sparse row of check scores."""
+
+    items: np.ndarray
+    score: np.ndarray
+    q: np.ndarray
+    ctx: np.ndarray
+    allowed: np.ndarray
+    checks: np.ndarray
+    check_score: np.ndarray
+
+    def scores_of_checks(self, rows: np.ndarray) -> np.ndarray:
+        return _lookup(self.checks, self.check_score, np.asarray(rows))
+
+
+def _candidates(
+    index: Index,
+    article: Article,
+    checks: tuple[np.ndarray, np.ndarray],
+    questions: tuple[np.ndarray, np.ndarray],
+    share: np.ndarray,
+    keep: np.ndarray,
+    opts: RankOptions,
+    need: int,
+    exclude: bool = True,
+) -> RowScores:
+    """Score the items of the article's ``m`` best checks and its ``m`` best items by their own
+    words, exactly; any other item scores at most the larger of the (m+1)-th check and item
+    scores (``w * q + (1 - w) * ctx <= max(q, ctx)``). ``m`` grows until ``need`` allowed
+    items score above that bound, or nothing is left out: the best ``need`` are then exact."""
+    cols, vals = checks
+    qcols, qvals = questions
+    order, start = index.check_pairs()
+    pair_item = np.asarray(index.pair_item)
+    pair_check = np.asarray(index.pair_check)
+    own = None
+    if exclude and article.check_row is not None:
+        own = pair_item[order[start[article.check_row] : start[article.check_row + 1]]]
+    m = max(4 * need, FIRST_REACH)
+    while True:
+        top_c, bound_c = _top_bound(vals, m)
+        top_q, bound_q = _top_bound(qvals, m)
+        picked = cols[top_c]
+        via_checks = pair_item[order[_ranges(start[picked], start[picked + 1])]]
+        items = np.unique(np.concatenate([via_checks, qcols[top_q]]))
+        lo = np.searchsorted(pair_item, items)
+        hi = np.searchsorted(pair_item, items, side="right")
+        ctx = np.zeros(len(items), dtype=np.float64)
+        has = hi > lo
+        if has.any():
+            pc = _lookup(cols, vals, pair_check[_ranges(lo[has], hi[has])])
+            firsts = np.r_[0, np.cumsum((hi - lo)[has])[:-1]]
+            ctx[has] = np.maximum.reduceat(pc, firsts)
+        q = _lookup(qcols, qvals, items)
+        w = share[items]
+        score = np.round(w * q + (1 - w) * ctx, SCORE_DECIMALS)
+        allowed = keep[items] & ~_near_duplicates(index, article, items) if exclude else keep[items]
+        if own is not None:
+            allowed &= ~np.isin(items, own)
+        bound = np.round(max(bound_c, bound_q), SCORE_DECIMALS)
+        done = bound <= 0 or bound < opts.min_score
+        if not done:
+            done = int((allowed & (score > bound) & (score >= opts.min_score)).sum()) >= need
+        if done:
+            return RowScores(items, score, q, ctx, allowed, cols, vals)
+        m *= 4
+
+
+def _near_duplicates(index: Index, article: Article, items: np.ndarray) -> np.ndarray:
+    """Per item: the same question (single-word cosine at ``dup_threshold``) as the
+    article's title or one of its questions (the article asks or answers it already)."""
+    own = sp.vstack([article.title_vector, article.question_vectors], format="csr")
+    own = unigram_view(own, np.asarray(index.unigram, dtype=bool))
+    if not own.nnz or not len(items):
+        return np.zeros(len(items), dtype=bool)
+    sims = _cross(index.pool_unigram[items], own)
+    return np.asarray((sims >= index.config.dup_threshold).any(axis=1), dtype=bool)
+
+
 def score_rows(
-    index: Index, articles: list[Article], opts: RankOptions
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Scores of every pool item for each article (articles x items).
+    index: Index, articles: list[Article], opts: RankOptions, need: int | None = None, rules: bool = True
+) -> list[RowScores]:
+    """Each article's candidate items with their scores (see `RowScores`): enough for the
+    best ``need`` (default ``opts.candidates``) allowed items to be exact.
 
-    Returns (score, question part, check part, per-check scores), scores rounded so ties are
-    exact and broken by item order.
-    """
-    q = _dot(index.pool_matrix, sp.vstack([a.vector for a in articles], format="csr"))
-    c = check_scores(index, articles, opts)
-    ctx = _context_max(index, c)
-    w = _question_share(index, opts)[None, :]
-    score = np.round(w * q + (1 - w) * ctx, SCORE_DECIMALS)
-    return score, q, ctx, c
-
-
-def exclusion_rows(index: Index, articles: list[Article]) -> np.ndarray:
-    """Items never to suggest, per article (rows x items): the article's own questions and
+    Allowed: what `filter_mask` keeps, minus the article's exclusions: its own questions and
     their near-duplicates, questions its title asks too (it answers them), and, for an archive
-    check, every pool item its own check raised or answered.
-
-    "Near-duplicate" is the pool's test: single-word cosine at ``dup_threshold``.
+    check, every pool item its own check raised or answered. ``rules=False`` allows every item
+    (`suggest eval`: an excluded item is there the very match sought).
     """
-    cfg = index.config
-    uni = np.asarray(index.unigram, dtype=bool)
-    p1 = index.pool_unigram
-    titles = unigram_view(sp.vstack([a.title_vector for a in articles], format="csr"), uni)
-    out = _dot(p1, titles) >= cfg.dup_threshold
-    counts = [a.question_vectors.shape[0] for a in articles]
-    if sum(counts):
-        qs = unigram_view(
-            sp.vstack([a.question_vectors for a in articles if a.question_vectors.shape[0]], format="csr"), uni
-        )
-        hit = _dot(p1, qs) >= cfg.dup_threshold
-        start = 0
-        for r, k in enumerate(counts):
-            if k:
-                out[r] |= hit[start : start + k].any(axis=0)
-                start += k
+    checks = check_scores(index, articles, opts)
+    questions = sp.csr_matrix(
+        _chunk_product([a.vector for a in articles], index.search("pool")), dtype=np.float64
+    )
+    share = _question_share(index, opts)
+    keep = filter_mask(index, opts) if rules else np.ones(index.pool_matrix.shape[0], dtype=bool)
+    out = []
     for r, a in enumerate(articles):
-        if a.check_row is not None:
-            out[r, index.pair_item[index.pair_check == a.check_row]] = True
+        c = slice(checks.indptr[r], checks.indptr[r + 1])
+        qs = slice(questions.indptr[r], questions.indptr[r + 1])
+        out.append(
+            _candidates(
+                index,
+                a,
+                (checks.indices[c].astype(np.int64), checks.data[c]),
+                (questions.indices[qs].astype(np.int64), questions.data[qs]),
+                share,
+                keep,
+                opts,
+                need or opts.candidates,
+                rules,
+            )
+        )
     return out
 
 
-def select(
-    index: Index,
-    score: np.ndarray,
-    allowed: np.ndarray,
-    opts: RankOptions,
-    check_scores: np.ndarray,
-) -> list[int]:
+def select(index: Index, row: RowScores, opts: RankOptions) -> list[int]:
     """Pick up to ``opts.top`` items: best first, diverse (MMR), at most N per source check.
 
     An item's source is the check that raised it (of several, the one closest to the article);
     an item only answered by a check counts against that check. An item whose shown text is a
     near-duplicate of a chosen one (single-word cosine at the pool's ``dup_threshold``) is never
-    added; the same cosine drives the MMR penalty.
+    added; the same cosine drives the MMR penalty. Returns pool item numbers.
     """
-    ok = allowed & (score >= opts.min_score) & (score > 0)
-    cand = top_items(score, np.flatnonzero(ok), opts.candidates)
-    if not len(cand):
+    ok = row.allowed & (row.score >= opts.min_score) & (row.score > 0)
+    local = top_items(row.score, np.flatnonzero(ok), opts.candidates)
+    if not len(local):
         return []
+    cand = row.items[local]
+    score = row.score[local]
     sims = _gram(index.shown_unigram(cand))
     per_source: dict[int, int] = {}
     chosen: list[int] = []
@@ -326,24 +413,23 @@ def select(
         best, best_val = remaining[0], -np.inf
         for r in remaining:
             penalty = max((sims[r, s] for s in chosen), default=0.0)
-            val = lam * score[cand[r]] - (1 - lam) * penalty
+            val = lam * score[r] - (1 - lam) * penalty
             if val > best_val + 1e-12:
                 best, best_val = r, val
         remaining.remove(best)
         if any(sims[best, s] >= index.config.dup_threshold for s in chosen):
             continue
-        src = _source_of(index, int(cand[best]), check_scores)
+        src = _source_of(index, int(cand[best]), row)
         if per_source.get(src, 0) >= opts.max_per_source:
             continue
         per_source[src] = per_source.get(src, 0) + 1
         chosen.append(best)
-    items = [int(cand[r]) for r in chosen]
-    return sorted(items, key=lambda i: (-score[i], i))
+    return [int(cand[r]) for r in sorted(chosen, key=lambda r: (-score[r], int(cand[r])))]
 
 
 def top_items(score: np.ndarray, items: np.ndarray, k: int) -> np.ndarray:
-    """The ``k`` best of ``items`` (ascending ids) by ``score``, best first, equal scores in id
-    order: a stable sort of the items, without sorting all of them."""
+    """The ``k`` best of ``items`` (ascending positions) by ``score``, best first, equal scores
+    in position order: a stable sort of the items, without sorting all of them."""
     if len(items) > k:
         # Only items scoring at least the k-th best can be among the first k; all of them,
         # ties included, go to the stable sort.
@@ -352,15 +438,34 @@ def top_items(score: np.ndarray, items: np.ndarray, k: int) -> np.ndarray:
     return items[np.argsort(-score[items], kind="stable")][:k]
 
 
+def _compact(*ms: sp.csr_matrix) -> list[np.ndarray]:
+    """Dense copies of a few sparse rows over only the columns they use (a huge vocabulary's
+    columns are never touched)."""
+    used, local = np.unique(np.concatenate([m.indices for m in ms]), return_inverse=True)
+    local = local.ravel()
+    out, at = [], 0
+    for m in ms:
+        k = len(m.indices)
+        out.append(
+            sp.csr_matrix((m.data, local[at : at + k], m.indptr), shape=(m.shape[0], len(used))).toarray()
+        )
+        at += k
+    return out
+
+
 def _gram(m: sp.csr_matrix) -> np.ndarray:
-    """Dense ``m @ m.T`` for a few rows over a huge vocabulary, without touching every column
-    (a sparse transpose costs time in the number of columns)."""
-    used, local = np.unique(m.indices, return_inverse=True)
-    compact = sp.csr_matrix((m.data, local.ravel(), m.indptr), shape=(m.shape[0], len(used))).toarray()
-    return compact @ compact.T
+    """Dense ``m @ m.T`` for a few rows over a huge vocabulary."""
+    (d,) = _compact(m)
+    return d @ d.T
 
 
-def _source_of(index: Index, item: int, check_scores: np.ndarray) -> int:
+def _cross(a: sp.csr_matrix, b: sp.csr_matrix) -> np.ndarray:
+    """Dense ``a @ b.T`` for a few rows over a huge vocabulary."""
+    da, db = _compact(a, b)
+    return da @ db.T
+
+
+def _source_of(index: Index, item: int, row: RowScores) -> int:
     lo, hi = np.searchsorted(index.pair_item, [item, item + 1])
     rows = np.asarray(index.pair_check[lo:hi])
     raised = np.asarray(index.pair_raised[lo:hi], dtype=bool)
@@ -369,7 +474,7 @@ def _source_of(index: Index, item: int, check_scores: np.ndarray) -> int:
     if not len(rows):
         return -1
     # Stable sort on descending score: equal scores keep the lowest row first.
-    return int(rows[np.argsort(-check_scores[rows], kind="stable")[0]])
+    return int(rows[np.argsort(-row.scores_of_checks(rows), kind="stable")[0]])
 
 
 def matched_words(index: Index, article_text: str, item: int) -> tuple[str, ...]:
@@ -387,29 +492,23 @@ def matched_words(index: Index, article_text: str, item: int) -> tuple[str, ...]
     return tuple(sorted(out))
 
 
-def to_suggestions(
-    index: Index,
-    items: list[int],
-    score: np.ndarray,
-    q: np.ndarray,
-    ctx: np.ndarray,
-    article_text: str | None,
-) -> list[Suggestion]:
+def to_suggestions(index: Index, items: list[int], row: RowScores, article_text: str | None) -> list[Suggestion]:
     out = []
-    for i in items:
+    at = np.searchsorted(row.items, items)
+    for i, k in zip(items, at.tolist(), strict=True):
         rec = index.pool_records[i]
         out.append(
             Suggestion(
                 question=rec["text"],
-                score=float(score[i]),
+                score=float(row.score[k]),
                 status=rec["status"],
                 item=i,
                 sources=tuple(rec["raised_by"]),
                 answered_by=tuple(rec["answered_by"]),
                 raised_on=tuple(rec["raised_on"]),
                 matched=matched_words(index, article_text, i) if article_text is not None else (),
-                question_score=float(np.round(q[i], SCORE_DECIMALS)),
-                check_score=float(np.round(ctx[i], SCORE_DECIMALS)),
+                question_score=float(np.round(row.q[k], SCORE_DECIMALS)),
+                check_score=float(np.round(row.ctx[k], SCORE_DECIMALS)),
             )
         )
     return out
@@ -446,13 +545,11 @@ def rank_rows(
     """
     if not articles:
         return []
-    score, q, ctx, checks = score_rows(index, articles, opts)
-    allowed = filter_mask(index, opts)[None, :] & ~exclusion_rows(index, articles)
-    out = []
-    for r, a in enumerate(articles):
-        items = select(index, score[r], allowed[r], opts, checks[r])
-        out.append(to_suggestions(index, items, score[r], q[r], ctx[r], a.text if explain else None))
-    return out
+    rows = score_rows(index, articles, opts)
+    return [
+        to_suggestions(index, select(index, row, opts), row, a.text if explain else None)
+        for row, a in zip(rows, articles, strict=True)
+    ]
 
 
 def suggest(index: Index, article: Check, opts: RankOptions | None = None, explain: bool = False) -> list[Suggestion]:

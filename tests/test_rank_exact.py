@@ -1,0 +1,104 @@
+"""The ranking scores only candidate items (`suggest.rank._candidates`); its lists must equal
+those of scoring every pool item, which this file computes densely as the oracle."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from suggest import rank as R
+from suggest.archive import Check, read_archive
+from suggest.index import IndexConfig, build_index
+
+
+def dense_row(ix, art, opts) -> R.RowScores:
+    """Every pool item scored: the definition `_candidates` must agree with."""
+    cs = R.check_scores(ix, [art], opts)
+    checks = cs.indices.astype(np.int64), cs.data
+    full = cs.toarray()[0]
+    q = np.asarray((sp.csr_matrix(art.vector, dtype=np.float32) @ ix.search("pool")).toarray()[0], dtype=np.float64)
+    n = ix.pool_matrix.shape[0]
+    ctx = np.zeros(n)
+    for item, check in zip(ix.pair_item.tolist(), ix.pair_check.tolist(), strict=True):
+        ctx[item] = max(ctx[item], full[check])
+    w = R._question_share(ix, opts)
+    score = np.round(w * q + (1 - w) * ctx, R.SCORE_DECIMALS)
+    items = np.arange(n)
+    allowed = R.filter_mask(ix, opts) & ~R._near_duplicates(ix, art, items)
+    if art.check_row is not None:
+        allowed[ix.pair_item[ix.pair_check == art.check_row]] = False
+    return R.RowScores(items, score, q, ctx, allowed, *checks)
+
+
+@pytest.fixture(scope="module")
+def pruned(corpus_dir):
+    """The shipped corpus with very short search postings (3 checks per term), so most scores
+    differ from exact cosines and the candidate step has work to do."""
+    checks = read_archive(corpus_dir).checks
+    return build_index(checks, IndexConfig(postings_max=3)), checks
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 63),
+    st.booleans(),
+    st.sampled_from([0.0, 0.02, 0.1]),
+    st.integers(1, 8),
+    st.booleans(),
+    st.sampled_from([0.3, 0.7, 1.0]),
+)
+def test_candidate_lists_equal_scoring_every_item(pruned, row, as_check, floor, top, open_only, lam):
+    ix, checks = pruned
+    check = checks[row]
+    art = R.article_from_check(ix, check if as_check else replace(check, id="draft"))
+    opts = R.RankOptions(top=top, min_score=floor, open_only=open_only, mmr_lambda=lam, candidates=max(top, 2))
+    first, R.FIRST_REACH = R.FIRST_REACH, 1  # start from a handful of checks: the loop must grow
+    try:
+        got = R.rank_rows(ix, [art], opts)[0]
+    finally:
+        R.FIRST_REACH = first
+    want_row = dense_row(ix, art, opts)
+    want = R.to_suggestions(ix, R.select(ix, want_row, opts), want_row, None)
+    assert [s.to_dict() for s in got] == [s.to_dict() for s in want]
+
+
+def test_the_candidate_loop_really_prunes(pruned, monkeypatch):
+    """Not a vacuous oracle: with a small reach the first round leaves items out and must grow."""
+    ix, checks = pruned
+    monkeypatch.setattr(R, "FIRST_REACH", 1)
+    art = R.article_from_check(ix, replace(checks[0], id="draft"))
+    opts = R.RankOptions(candidates=2)
+    rounds = []
+    real = R._top_bound
+    monkeypatch.setattr(R, "_top_bound", lambda vals, m: rounds.append(m) or real(vals, m))
+    row = R.score_rows(ix, [art], opts)[0]
+    assert len(row.items) < ix.pool_matrix.shape[0]
+    assert rounds and rounds[0] == 8
+    assert R.check_scores(ix, [art], opts).nnz > 8  # more checks than the first round took
+
+
+def test_batch_of_rows_equals_each_alone(pruned):
+    ix, checks = pruned
+    arts = [R.article_from_row(ix, r) for r in range(0, 64, 5)]
+    opts = R.RankOptions(min_score=0)
+    together = R.rank_rows(ix, arts, opts)
+    alone = [R.rank_rows(ix, [a], opts)[0] for a in arts]
+    assert [[s.to_dict() for s in x] for x in together] == [[s.to_dict() for s in x] for x in alone]
+    assert sum(len(x) for x in together) > 20
+
+
+def test_ranges_concatenates_aranges():
+    starts, stops = np.array([3, 0, 7, 7]), np.array([5, 0, 9, 8])
+    np.testing.assert_array_equal(R._ranges(starts, stops), [3, 4, 7, 8, 7])
+    assert len(R._ranges(np.array([], dtype=np.int64), np.array([], dtype=np.int64))) == 0
+
+
+def test_a_tiny_archive_is_searched_exhaustively():
+    """Fewer checks than ``postings_max``: the postings keep everything (exact cosines)."""
+    ix = build_index([Check(id=f"c{i}", title=f"Is claim {i} about tea true?") for i in range(5)])
+    assert ix.search("checks").nnz == ix.checks_matrix.nnz
