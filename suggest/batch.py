@@ -59,7 +59,7 @@ STATE_DIR = ".suggest-batch"
 STATE_VERSION = 1
 CHUNK_MEMORY = 256 * 1024**2
 """Working memory one chunk may take (bytes); sets the default chunk size."""
-MAX_CHUNK = 1024
+MAX_CHUNK = 256
 _MAX_STEM = 180
 _WINDOWS_DEVICES = frozenset(
     ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"] + [f"{p}{i}" for p in ("COM", "LPT") for i in range(10)]
@@ -303,15 +303,23 @@ def batch_lock(out: Path) -> Iterator[None]:
 # -- ranking a chunk --------------------------------------------------------------------------
 
 
-def auto_chunk(index: Index) -> int:
-    """Rows per chunk so that one chunk's dense score rows fit in `CHUNK_MEMORY`."""
+def auto_chunk(index: Index, opts: RankOptions | None = None) -> int:
+    """Rows per chunk so that one chunk's sparse products fit in `CHUNK_MEMORY`.
+
+    An article's row of a product holds at most its query terms times ``postings_max``
+    entries (and never more than there are checks or pool items); about 16 bytes each,
+    counting the copies the ranking makes.
+    """
+    opts = opts or RankOptions()
     n_items = index.pool_matrix.shape[0]
     n_checks = index.checks_matrix.shape[0]
-    members_per_check = index.member_matrix.shape[0] / max(n_checks, 1)
-    # score_rows holds about seven item-wide and two check-wide float rows per article, plus
-    # the pair gather; the exclusion step one item-wide row per title and question.
-    per_row = 8 * ((7 + members_per_check) * n_items + 2 * n_checks + len(index.pair_item)) + 1
-    return int(max(1, min(MAX_CHUNK, CHUNK_MEMORY // per_row)))
+    reach = index.config.postings_max or max(n_checks, n_items)
+
+    def most(terms: int, rows: int) -> int:
+        return rows if not terms else min(rows, terms * reach)
+
+    entries = most(opts.query_terms, n_checks) + most(opts.query_grams, n_checks) + most(opts.query_terms, n_items)
+    return int(max(1, min(MAX_CHUNK, CHUNK_MEMORY // (16 * entries + 1))))
 
 
 @dataclass
@@ -537,7 +545,7 @@ def run_batch(
 
     check_settings(fmt, jobs, chunk)
     opts = opts or RankOptions()
-    chunk = chunk or auto_chunk(index)
+    chunk = chunk or auto_chunk(index, opts)
     jobs = jobs or os.cpu_count() or 1
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -660,7 +668,7 @@ def iter_lists(
     from joblib import Parallel, delayed
 
     opts = opts or RankOptions()
-    chunk = chunk or auto_chunk(index)
+    chunk = chunk or auto_chunk(index, opts)
     n = len(index.check_ids)
     n_chunks = -(-n // chunk)
     workers = 1 if index_dir is None else max(1, min(jobs or os.cpu_count() or 1, n_chunks))

@@ -41,6 +41,9 @@ class RankOptions:
     mmr_lambda : relevance vs novelty in the diversity step (1.0 turns diversity off).
     max_per_source : at most this many suggestions raised by one check.
     candidates : how many top-scoring questions the diversity step considers.
+    query_terms, query_grams : an article is matched on its ``query_terms`` heaviest words and
+        word pairs and its ``query_grams`` heaviest character n-grams (0: all). The heaviest
+        are the rarest, whose postings are short: a long article costs about what a tweet does.
     """
 
     top: int = 5
@@ -54,6 +57,8 @@ class RankOptions:
     candidates: int = 50
     date_weight: float = 1.0
     date_scale: float = 30.0
+    query_terms: int = 100
+    query_grams: int = 150
 
     def __post_init__(self) -> None:
         if self.top < 1:
@@ -64,6 +69,8 @@ class RankOptions:
             raise OptionError("question_weight and mmr_lambda must be from 0 to 1")
         if self.date_weight < 0 or self.date_scale <= 0:
             raise OptionError(f"date_weight {self.date_weight} must be >= 0 and date_scale {self.date_scale} > 0")
+        if self.query_terms < 0 or self.query_grams < 0:
+            raise OptionError(f"query_terms {self.query_terms}, query_grams {self.query_grams}: use 0 (all) or more")
         if self.max_per_source < 1:
             raise OptionError(f"max_per_source {self.max_per_source}: use 1 or more")
         for name in ("since", "until"):
@@ -180,58 +187,115 @@ def date_prior(days: np.ndarray, check_dates: np.ndarray, scale: float) -> np.nd
     return out
 
 
-def _chunk_product(vectors: list[sp.csr_matrix], search: sp.csr_matrix) -> sp.csr_matrix:
-    """Rows of ``vectors`` times the search postings (articles x rows), columns in order.
+def strongest(vectors: list[sp.csr_matrix], k: int) -> sp.csr_matrix:
+    """The rows of ``vectors`` (stacked), each cut to its ``k`` largest weights (0: all; equal
+    weights: lower term first) and made unit length again, terms in order."""
+    a = sp.vstack(vectors, format="csr", dtype=np.float32)
+    a.sort_indices()
+    lens = np.diff(a.indptr)
+    if not k or not len(lens) or lens.max() <= k:
+        return a
+    keep = np.zeros(a.nnz, dtype=bool)
+    for r in np.flatnonzero(lens).tolist():
+        lo, hi = a.indptr[r], a.indptr[r + 1]
+        keep[lo + np.argsort(-a.data[lo:hi], kind="stable")[:k]] = True
+    indptr = np.zeros(len(lens) + 1, dtype=np.int64)
+    np.cumsum(np.minimum(lens, k), out=indptr[1:])
+    data = a.data[keep].astype(np.float64)
+    kept = np.minimum(lens, k)
+    rows = np.repeat(np.arange(len(lens)), kept)
+    data /= np.sqrt(np.bincount(rows, weights=data * data, minlength=len(lens)))[rows]
+    return sp.csr_matrix((data.astype(np.float32), a.indices[keep], indptr), shape=a.shape)
+
+
+def _chunk_product(a: sp.csr_matrix, search: sp.csr_matrix) -> sp.csr_matrix:
+    """Rows of ``a`` times the search postings (articles x rows; columns in no set order).
 
     Each entry sums the article's terms in term order whatever else is in the chunk, so one
     article gets the same numbers alone (`suggest for`) as in a batch chunk.
     """
-    a = sp.vstack(vectors, format="csr", dtype=np.float32)
-    if not search.shape[0]:
+    if not search.shape[0] or not a.nnz:
         return sp.csr_matrix((a.shape[0], search.shape[1]), dtype=np.float32)
-    out = sp.csr_matrix(a @ search)
-    out.sort_indices()
+    return sp.csr_matrix(a @ search)
+
+
+class _Scratch:
+    """A zeroed float64 array per size, reused across articles: a sparse row is spread into it
+    for lookups by position, then cleared again at the same positions (O(row), not O(size))."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[int, np.ndarray] = {}
+
+    def __call__(self, size: int) -> np.ndarray:
+        a = self.arrays.get(size)
+        if a is None:
+            if len(self.arrays) > 4:
+                self.arrays.clear()
+            a = self.arrays[size] = np.zeros(size, dtype=np.float64)
+        return a
+
+
+_scratch = _Scratch()
+
+
+def _row(m: sp.csr_matrix, r: int) -> tuple[np.ndarray, np.ndarray]:
+    lo, hi = m.indptr[r], m.indptr[r + 1]
+    return m.indices[lo:hi].astype(np.int64), np.asarray(m.data[lo:hi], dtype=np.float64)
+
+
+def _check_rows(index: Index, articles: list[Article], opts: RankOptions) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per article, the checks it reaches and their scores (see `check_scores`)."""
+    n = len(index.check_dates)
+    word = _chunk_product(strongest([a.vector for a in articles], opts.query_terms), index.search("checks"))
+    cw = index.config.char_weight if len(index.char_idf) else 0.0
+    if cw:
+        char_vectors = strongest([a.char_vector for a in articles], opts.query_grams)
+        chars = _chunk_product(char_vectors, index.search("chars"))
+        base = np.asarray(char_vectors @ np.asarray(index.char_mean, dtype=np.float64)).ravel()
+    dates = np.asarray(index.check_dates)
+    spread = _scratch(n)
+    out = []
+    for r, a in enumerate(articles):
+        cols, total = _row(word, r)
+        if cw:
+            ccols, cvals = _row(chars, r)
+            spread[ccols] = cvals - base[r]
+            total = (total + cw * np.maximum(spread[cols], 0.0)) / (1.0 + cw)
+            spread[ccols] = 0.0
+        if opts.date_weight and a.day >= 0:
+            c = dates[cols]
+            near = np.where(c >= 0, 1.0 / (1.0 + np.abs(a.day - c) / opts.date_scale), 0.0)
+            total = total * (1.0 + opts.date_weight * near)
+        out.append((cols, total))
     return out
-
-
-def _row_ids(m: sp.csr_matrix) -> np.ndarray:
-    return np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
 
 
 def check_scores(index: Index, articles: list[Article], opts: RankOptions) -> sp.csr_matrix:
     """Each article's score for the archive checks it reaches (articles x checks, sparse):
     ``(word + char_weight * char) / (1 + char_weight) * (1 + date_weight * date)``.
 
-    ``word`` is the word cosine over the search postings (`Index.search`: exact while no term
-    is in more than ``postings_max`` checks). ``char`` is the character cosine above the
+    ``word`` is the word cosine over the search postings (`Index.search`; exact while no term
+    is in more than ``postings_max`` checks) of the article's ``query_terms`` heaviest terms.
+    ``char`` is the character cosine (its ``query_grams`` heaviest n-grams) above the
     article's mean character cosine over the archive (any two long texts share many character
     n-grams), and only for checks that share a word with the article: the view re-weighs,
     never brings in a check on its own. ``date`` is `date_prior`: a relevant check dated near
     the article is raised, up to ``1 + date_weight`` times; an unrelated one stays near 0.
     A check the article reaches through no term is absent (score 0).
     """
-    word = _chunk_product([a.vector for a in articles], index.search("checks"))
-    total = sp.csr_matrix(word, dtype=np.float64)
-    cw = index.config.char_weight if len(index.char_idf) else 0.0
-    if cw:
-        char_vectors = sp.vstack([a.char_vector for a in articles], format="csr", dtype=np.float32)
-        chars = _chunk_product([char_vectors], index.search("chars"))
-        chars = sp.csr_matrix(chars.multiply(word.astype(bool)), dtype=np.float64)
-        base = np.asarray(char_vectors @ np.asarray(index.char_mean, dtype=np.float64)).ravel()
-        chars.data = np.maximum(chars.data - base[_row_ids(chars)], 0.0)
-        chars.eliminate_zeros()
-        total = sp.csr_matrix(total + cw * chars)
-        total.data /= 1.0 + cw
-    total.sort_indices()
-    if opts.date_weight:
-        days = np.array([a.day for a in articles])
-        if (days >= 0).any():
-            d = days[_row_ids(total)].astype(np.float64)
-            c = np.asarray(index.check_dates, dtype=np.float64)[total.indices]
-            near = 1.0 / (1.0 + np.abs(d - c) / opts.date_scale)
-            near[(d < 0) | (c < 0)] = 0.0
-            total.data *= 1.0 + opts.date_weight * near
-    return total
+    rows = _check_rows(index, articles, opts)
+    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum([len(c) for c, _ in rows], out=indptr[1:])
+    m = sp.csr_matrix(
+        (
+            np.concatenate([v for _, v in rows]) if rows else np.zeros(0),
+            np.concatenate([c for c, _ in rows]) if rows else np.zeros(0, dtype=np.int64),
+            indptr,
+        ),
+        shape=(len(rows), len(index.check_dates)),
+    )
+    m.sort_indices()
+    return m
 
 
 def _question_share(index: Index, opts: RankOptions) -> np.ndarray:
@@ -240,14 +304,6 @@ def _question_share(index: Index, opts: RankOptions) -> np.ndarray:
     raised = np.zeros(index.pool_matrix.shape[0], dtype=bool)
     raised[np.asarray(index.pair_item)[np.asarray(index.pair_raised, dtype=bool)]] = True
     return np.where(raised, opts.question_weight, 0.0)
-
-
-def _lookup(cols: np.ndarray, vals: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """``vals`` at ``keys`` in a sparse row (``cols`` ascending); 0 where absent."""
-    if not len(cols):
-        return np.zeros(len(keys), dtype=np.float64)
-    pos = np.minimum(np.searchsorted(cols, keys), len(cols) - 1)
-    return np.where(cols[pos] == keys, vals[pos], 0.0)
 
 
 def _ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
@@ -271,22 +327,31 @@ def _top_bound(vals: np.ndarray, m: int) -> tuple[np.ndarray, float]:
 @dataclass
 class RowScores:
     """One article's scored candidate items: every pool item that can be among its best
-    ``need`` (see `_candidates`), with exact scores; all other items score less.
+    ``need`` allowed ones (see `_candidates`), with exact scores; all others score less.
 
-    ``items`` ascending; ``score`` (rounded), ``q`` (own words) and ``ctx`` (best check that
-    raised or answered it) aligned with them; ``checks``/``check_score``: the article's
-    sparse row of check scores."""
+    ``items`` ascending; aligned with them: ``score`` (rounded), ``q`` (own words), ``ctx``
+    (best check that raised or answered it), ``allowed`` (False also for items whose
+    exclusion tests were not needed: they cannot be chosen), ``source`` (the raising check
+    closest to the article, else the closest answering one). ``checks``/``check_score``: the
+    article's sparse row of check scores (checks in no set order)."""
 
     items: np.ndarray
     score: np.ndarray
     q: np.ndarray
     ctx: np.ndarray
     allowed: np.ndarray
+    source: np.ndarray
     checks: np.ndarray
     check_score: np.ndarray
 
     def scores_of_checks(self, rows: np.ndarray) -> np.ndarray:
-        return _lookup(self.checks, self.check_score, np.asarray(rows))
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.zeros(len(rows), dtype=np.float64)
+        hit = np.isin(self.checks, rows)
+        got = dict(zip(self.checks[hit].tolist(), self.check_score[hit].tolist(), strict=True))
+        for k, c in enumerate(rows.tolist()):
+            out[k] = got.get(c, 0.0)
+        return out
 
 
 def _candidates(
@@ -303,43 +368,96 @@ def _candidates(
     """Score the items of the article's ``m`` best checks and its ``m`` best items by their own
     words, exactly; any other item scores at most the larger of the (m+1)-th check and item
     scores (``w * q + (1 - w) * ctx <= max(q, ctx)``). ``m`` grows until ``need`` allowed
-    items score above that bound, or nothing is left out: the best ``need`` are then exact."""
+    items score above that bound, or nothing is left out: the best ``need`` are then exact.
+
+    Exclusions (`_near_duplicates`, the article's own check) are tested only on the best
+    eligible items, as many as choosing the best ``need`` allowed ones requires."""
     cols, vals = checks
     qcols, qvals = questions
     order, start = index.check_pairs()
     pair_item = np.asarray(index.pair_item)
     pair_check = np.asarray(index.pair_check)
+    pair_raised = np.asarray(index.pair_raised, dtype=bool)
     own = None
     if exclude and article.check_row is not None:
         own = pair_item[order[start[article.check_row] : start[article.check_row + 1]]]
-    m = max(4 * need, FIRST_REACH)
-    while True:
-        top_c, bound_c = _top_bound(vals, m)
-        top_q, bound_q = _top_bound(qvals, m)
-        picked = cols[top_c]
-        via_checks = pair_item[order[_ranges(start[picked], start[picked + 1])]]
-        items = np.unique(np.concatenate([via_checks, qcols[top_q]]))
-        lo = np.searchsorted(pair_item, items)
-        hi = np.searchsorted(pair_item, items, side="right")
-        ctx = np.zeros(len(items), dtype=np.float64)
-        has = hi > lo
-        if has.any():
-            pc = _lookup(cols, vals, pair_check[_ranges(lo[has], hi[has])])
-            firsts = np.r_[0, np.cumsum((hi - lo)[has])[:-1]]
-            ctx[has] = np.maximum.reduceat(pc, firsts)
-        q = _lookup(qcols, qvals, items)
-        w = share[items]
-        score = np.round(w * q + (1 - w) * ctx, SCORE_DECIMALS)
-        allowed = keep[items] & ~_near_duplicates(index, article, items) if exclude else keep[items]
-        if own is not None:
-            allowed &= ~np.isin(items, own)
-        bound = np.round(max(bound_c, bound_q), SCORE_DECIMALS)
-        done = bound <= 0 or bound < opts.min_score
-        if not done:
-            done = int((allowed & (score > bound) & (score >= opts.min_score)).sum()) >= need
-        if done:
-            return RowScores(items, score, q, ctx, allowed, cols, vals)
-        m *= 4
+    spread = _scratch(len(index.check_dates))
+    spread[cols] = vals
+    try:
+        m = max(4 * need, FIRST_REACH)
+        while True:
+            top_c, bound_c = _top_bound(vals, m)
+            top_q, bound_q = _top_bound(qvals, m)
+            picked = cols[top_c]
+            via_checks = pair_item[order[_ranges(start[picked], start[picked + 1])]]
+            items = np.unique(np.concatenate([via_checks, qcols[top_q]]))
+            lo = np.searchsorted(pair_item, items)
+            hi = np.searchsorted(pair_item, items, side="right")
+            pairs = _ranges(lo, hi)
+            pc = spread[pair_check[pairs]]
+            group = np.repeat(np.arange(len(items)), hi - lo)
+            ctx = np.zeros(len(items), dtype=np.float64)
+            np.maximum.at(ctx, group, pc)
+            source = _sources(group, pc, pair_check[pairs], pair_raised[pairs], len(items))
+            q = _item_values(qcols, qvals, items, index.pool_matrix.shape[0])
+            w = share[items]
+            score = np.round(w * q + (1 - w) * ctx, SCORE_DECIMALS)
+            bound = float(np.round(max(bound_c, bound_q), SCORE_DECIMALS))
+            eligible = keep[items] & (score >= opts.min_score) & (score > 0)
+            if own is not None:
+                eligible &= ~np.isin(items, own)
+            allowed = eligible.copy() if not exclude else _allowed(index, article, items, score, eligible, need)
+            complete = bound <= 0 or bound < opts.min_score
+            if complete or int((allowed & (score > bound)).sum()) >= need:
+                return RowScores(items, score, q, ctx, allowed, source, cols, vals)
+            m *= 4
+    finally:
+        spread[cols] = 0.0
+
+
+def _item_values(qcols: np.ndarray, qvals: np.ndarray, items: np.ndarray, size: int) -> np.ndarray:
+    spread = _scratch(size)
+    spread[qcols] = qvals
+    out = spread[items].copy()
+    spread[qcols] = 0.0
+    return out
+
+
+def _sources(group: np.ndarray, score: np.ndarray, check: np.ndarray, raised: np.ndarray, n: int) -> np.ndarray:
+    """Per item (``group`` of each pair): the raising check with the best score (equal scores:
+    lowest row); an item no check raised: the best answering check; -1 without pairs."""
+    out = np.full(n, -1, dtype=np.int64)
+    if not len(group):
+        return out
+    has_raised = np.zeros(n, dtype=bool)
+    has_raised[group[raised]] = True
+    counts = raised | ~has_raised[group]
+    order = np.lexsort((check, -score, ~counts, group))
+    first = order[np.r_[True, group[order][1:] != group[order][:-1]]]
+    out[group[first]] = check[first]
+    return out
+
+
+def _allowed(
+    index: Index, article: Article, items: np.ndarray, score: np.ndarray, eligible: np.ndarray, need: int
+) -> np.ndarray:
+    """``eligible`` minus near-duplicates of the article's title and questions, tested on the
+    best eligible items (ties at the cut included) until ``need`` pass or none is left; the
+    untested ones are marked not allowed (they rank below ``need`` allowed ones)."""
+    allowed = np.zeros(len(items), dtype=bool)
+    pool = np.flatnonzero(eligible)
+    pool = pool[np.argsort(-score[pool], kind="stable")]
+    passed, at, step = 0, 0, 2 * need
+    while at < len(pool) and passed < need:
+        stop = min(len(pool), at + step)
+        while stop < len(pool) and score[pool[stop]] == score[pool[stop - 1]]:
+            stop += 1
+        block = pool[at:stop]
+        ok = ~_near_duplicates(index, article, items[block])
+        allowed[block[ok]] = True
+        passed += int(ok.sum())
+        at, step = stop, 2 * step
+    return allowed
 
 
 def _near_duplicates(index: Index, article: Article, items: np.ndarray) -> np.ndarray:
@@ -364,30 +482,14 @@ def score_rows(
     check, every pool item its own check raised or answered. ``rules=False`` allows every item
     (`suggest eval`: an excluded item is there the very match sought).
     """
-    checks = check_scores(index, articles, opts)
-    questions = sp.csr_matrix(
-        _chunk_product([a.vector for a in articles], index.search("pool")), dtype=np.float64
-    )
+    checks = _check_rows(index, articles, opts)
+    questions = _chunk_product(strongest([a.vector for a in articles], opts.query_terms), index.search("pool"))
     share = _question_share(index, opts)
     keep = filter_mask(index, opts) if rules else np.ones(index.pool_matrix.shape[0], dtype=bool)
-    out = []
-    for r, a in enumerate(articles):
-        c = slice(checks.indptr[r], checks.indptr[r + 1])
-        qs = slice(questions.indptr[r], questions.indptr[r + 1])
-        out.append(
-            _candidates(
-                index,
-                a,
-                (checks.indices[c].astype(np.int64), checks.data[c]),
-                (questions.indices[qs].astype(np.int64), questions.data[qs]),
-                share,
-                keep,
-                opts,
-                need or opts.candidates,
-                rules,
-            )
-        )
-    return out
+    return [
+        _candidates(index, a, checks[r], _row(questions, r), share, keep, opts, need or opts.candidates, rules)
+        for r, a in enumerate(articles)
+    ]
 
 
 def select(index: Index, row: RowScores, opts: RankOptions) -> list[int]:
@@ -419,7 +521,7 @@ def select(index: Index, row: RowScores, opts: RankOptions) -> list[int]:
         remaining.remove(best)
         if any(sims[best, s] >= index.config.dup_threshold for s in chosen):
             continue
-        src = _source_of(index, int(cand[best]), row)
+        src = int(row.source[local[best]])
         if per_source.get(src, 0) >= opts.max_per_source:
             continue
         per_source[src] = per_source.get(src, 0) + 1
@@ -446,9 +548,7 @@ def _compact(*ms: sp.csr_matrix) -> list[np.ndarray]:
     out, at = [], 0
     for m in ms:
         k = len(m.indices)
-        out.append(
-            sp.csr_matrix((m.data, local[at : at + k], m.indptr), shape=(m.shape[0], len(used))).toarray()
-        )
+        out.append(sp.csr_matrix((m.data, local[at : at + k], m.indptr), shape=(m.shape[0], len(used))).toarray())
         at += k
     return out
 
@@ -463,18 +563,6 @@ def _cross(a: sp.csr_matrix, b: sp.csr_matrix) -> np.ndarray:
     """Dense ``a @ b.T`` for a few rows over a huge vocabulary."""
     da, db = _compact(a, b)
     return da @ db.T
-
-
-def _source_of(index: Index, item: int, row: RowScores) -> int:
-    lo, hi = np.searchsorted(index.pair_item, [item, item + 1])
-    rows = np.asarray(index.pair_check[lo:hi])
-    raised = np.asarray(index.pair_raised[lo:hi], dtype=bool)
-    if raised.any():
-        rows = rows[raised]
-    if not len(rows):
-        return -1
-    # Stable sort on descending score: equal scores keep the lowest row first.
-    return int(rows[np.argsort(-row.scores_of_checks(rows), kind="stable")[0]])
 
 
 def matched_words(index: Index, article_text: str, item: int) -> tuple[str, ...]:

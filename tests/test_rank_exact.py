@@ -21,7 +21,8 @@ def dense_row(ix, art, opts) -> R.RowScores:
     cs = R.check_scores(ix, [art], opts)
     checks = cs.indices.astype(np.int64), cs.data
     full = cs.toarray()[0]
-    q = np.asarray((sp.csr_matrix(art.vector, dtype=np.float32) @ ix.search("pool")).toarray()[0], dtype=np.float64)
+    words = R.strongest([art.vector], opts.query_terms)
+    q = np.asarray((words @ ix.search("pool")).toarray()[0], dtype=np.float64)
     n = ix.pool_matrix.shape[0]
     ctx = np.zeros(n)
     for item, check in zip(ix.pair_item.tolist(), ix.pair_check.tolist(), strict=True):
@@ -29,10 +30,16 @@ def dense_row(ix, art, opts) -> R.RowScores:
     w = R._question_share(ix, opts)
     score = np.round(w * q + (1 - w) * ctx, R.SCORE_DECIMALS)
     items = np.arange(n)
-    allowed = R.filter_mask(ix, opts) & ~R._near_duplicates(ix, art, items)
+    allowed = R.filter_mask(ix, opts) & ~R._near_duplicates(ix, art, items) & (score >= opts.min_score) & (score > 0)
     if art.check_row is not None:
         allowed[ix.pair_item[ix.pair_check == art.check_row]] = False
-    return R.RowScores(items, score, q, ctx, allowed, *checks)
+    source = np.full(n, -1)
+    for item in range(n):
+        pairs = [p for p in range(len(ix.pair_item)) if ix.pair_item[p] == item]
+        raised = [p for p in pairs if ix.pair_raised[p]] or pairs
+        best = sorted(raised, key=lambda p: (-full[ix.pair_check[p]], ix.pair_check[p]))
+        source[item] = ix.pair_check[best[0]] if best else -1
+    return R.RowScores(items, score, q, ctx, allowed, source, *checks)
 
 
 @pytest.fixture(scope="module")
