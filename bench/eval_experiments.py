@@ -24,7 +24,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -44,7 +44,7 @@ from suggest.evaluate import (
     settings,
 )
 from suggest.index import Index
-from suggest.rank import article_from_check, date_prior, score_rows, select
+from suggest.rank import article_from_check, date_prior
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = {"2a": "2021-2a-en", "2b": "2021-2b-en"}
@@ -107,26 +107,8 @@ def proto_prf(data: CheckThat, e: Experiment, arts: list[Check]) -> Run:
 
 
 def _rank_vectors(ix: Index, arts: list[Check], parsed: list, how: Settings, depth: int = 20) -> Run:
-    """`rank_suggest`'s selection for articles with rewritten vectors (the PRF prototype)."""
-    opts = how.opts
-    deep = replace(opts, top=depth, candidates=max(opts.candidates, depth))
-    allowed = np.ones(ix.pool_matrix.shape[0], dtype=bool)
-    row_of = {cid: i for i, cid in enumerate(ix.check_ids)}
-    members = [[row_of[c] for c in rec["answered_by"]] for rec in ix.pool_records]
-    run: Run = {}
-    for start in range(0, len(arts), 256):
-        v = parsed[start : start + 256]
-        score, _, _, cs = score_rows(ix, v, opts)
-        for r in range(len(v)):
-            items = select(ix, score[r], allowed, opts, cs[r])
-            items += [i for i in select(ix, score[r], allowed, deep, cs[r]) if i not in items]
-            ranked = [
-                (ix.check_ids[ci], float(score[r, it]))
-                for it in items
-                for ci in sorted(members[it], key=lambda c: (-cs[r, c], c))
-            ]
-            run[arts[start + r].id] = ranked[:depth]
-    return run
+    """`rank_suggest` for articles with rewritten vectors (the PRF prototype)."""
+    return rank_suggest(ix, arts, how.opts, depth, vectors=parsed)
 
 
 def proto_bm25s(data: CheckThat, e: Experiment, arts: list[Check]) -> Run:

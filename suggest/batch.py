@@ -40,6 +40,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import stat
 import tempfile
@@ -217,6 +218,69 @@ def write_if_changed(path: Path, data: bytes, sync_dir: bool = True) -> bool:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
     return True
+
+
+def _write_temp(path: Path, data: bytes) -> Path:
+    """``data`` in a new temporary file beside ``path`` (not yet synced); its name is one
+    `_clean_temps` recognises, so a killed run's leftovers are removed by the next run."""
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise _fail(path, exc) from None
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise _fail(path, exc) from None
+        return tmp
+    raise OutputError(f"{path}: cannot create a temporary file beside it; remove stale .tmp files")
+
+
+def write_files(files: Sequence[tuple[Path, bytes]]) -> tuple[int, int]:
+    """Atomically make each path hold its bytes, many files at a time: new contents go to
+    temporary files, one `os.sync` makes them durable, then each is renamed over its path and
+    the folders are synced. Files that already hold their bytes are left alone.
+
+    Returns (written, unchanged). On an error (`OutputError`, naming the file) the files
+    already renamed hold their new content, the others their old one; no temporary is left.
+    """
+    pending: list[tuple[Path, Path]] = []
+    unchanged = 0
+    written = 0
+    folders: set[Path] = set()
+    try:
+        for path, data in files:
+            if _same_content(path, data):
+                unchanged += 1
+            else:
+                pending.append((_write_temp(path, data), path))
+        if pending:
+            os.sync()
+        while pending:
+            tmp, path = pending[0]
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise _fail(path, exc) from None
+            pending.pop(0)
+            folders.add(path.parent)
+            written += 1
+        for folder in sorted(folders):
+            try:
+                _sync_dir(folder)
+            except OSError as exc:
+                raise _fail(folder, exc) from None
+    finally:
+        for tmp, _ in pending:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    return written, unchanged
 
 
 def _sync_dir(folder: Path) -> None:
@@ -451,24 +515,18 @@ def _process_chunk(job: _Job, k: int) -> tuple[int, bool, int, int]:
         lists_of = {rec["id"]: [suggestion_from_dict(d) for d in rec["suggestions"]] for rec in records}
     names = _names(job, ix)
     ext = EXTENSIONS[job.fmt]
-    written = unchanged = 0
 
     def link(cid: str) -> str:
         row = own_check_row(ix, cid)
         url = safe_url(ix.check_records[row].get("url")) if row is not None else None
         return url or f"{names.get(cid, safe_id(cid))}.{ext}"
 
-    for cid in ids:
-        text = render(lists_of[cid], job.fmt, check_url=link)
-        if write_if_changed(_inside(job.out, f"{names[cid]}.{ext}"), text.encode("utf-8"), sync_dir=False):
-            written += 1
-        else:
-            unchanged += 1
-    try:
-        if written:
-            _sync_dir(job.out)
-    except OSError as exc:
-        raise _fail(job.out, exc) from None
+    written, unchanged = write_files(
+        [
+            (_inside(job.out, f"{names[cid]}.{ext}"), render(lists_of[cid], job.fmt, check_url=link).encode("utf-8"))
+            for cid in ids
+        ]
+    )
     if finished is not None:
         write_if_changed(path, finished)
     return k, finished is not None, written, unchanged

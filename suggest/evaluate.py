@@ -28,7 +28,7 @@ from suggest.archive import Check, check_from_json
 from suggest.errors import ArchiveError, OptionError, SuggestError
 from suggest.index import Index, IndexConfig, build_index
 from suggest.query import NO_CLEANING, QueryCleaning, clean_query
-from suggest.rank import RankOptions, article_from_check, score_rows, select
+from suggest.rank import Article, RankOptions, article_from_check, score_rows, select
 
 METRICS = ("queries", "map@1", "map@5", "mrr", "p@1", "recall@5")
 """The keys of every figures dict, in display order."""
@@ -270,6 +270,7 @@ def rank_suggest(
     opts: RankOptions | None = None,
     depth: int = DEPTH,
     batch: int = 256,
+    vectors: Sequence[Article] | None = None,
 ) -> Run:
     """Rank the archive's fact-checks for each article with the code `suggest for` runs.
 
@@ -285,6 +286,9 @@ def rank_suggest(
     phrased as questions; many fact-check titles are not) and the exclusions of `suggest for`
     (questions the article itself answers: here exactly the match sought).
 
+    ``vectors``: the articles already vectorised (`article_from_check`), e.g. rewritten by an
+    experiment; by default they are vectorised here.
+
     Returns
     -------
     dict
@@ -298,7 +302,10 @@ def rank_suggest(
     run: Run = {}
     for start in range(0, len(articles), batch):
         chunk = articles[start : start + batch]
-        arts = [article_from_check(index, a) for a in chunk]
+        if vectors is not None:
+            arts = list(vectors[start : start + batch])
+        else:
+            arts = [article_from_check(index, a) for a in chunk]
         rows = score_rows(index, arts, opts, need=deep.candidates, rules=False)
         for row, art in zip(rows, chunk, strict=True):
             items = select(index, row, opts)

@@ -91,7 +91,7 @@ class IndexConfig:
     char_ngram_max: int = 4
     char_chars: int = 2000
     char_max_df: float = 0.2
-    postings_max: int = 1000
+    postings_max: int = 2000
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -121,6 +121,7 @@ class Article:
     day: int = -1  # ordinal date, -1 when unknown
     check_row: int | None = None
     text: str | None = None
+    own_words: tuple[np.ndarray, np.ndarray] | None = None  # see `_own_words`
 
 
 def article_from_check(index: Index, check: Check) -> Article:
@@ -140,13 +141,12 @@ def article_from_check(index: Index, check: Check) -> Article:
 
 def article_from_row(index: Index, row: int) -> Article:
     """The archive check in ``row`` as a new article, from the stored vectors (batch job)."""
-    members = index.members_of(row)
-    titles = members[np.asarray(index.member_is_title)[members]]
-    questions = members[~np.asarray(index.member_is_title)[members]]
+    lo, hi = np.searchsorted(index.member_check, [row, row + 1])  # its title, then its questions
+    first = lo + 1 if lo < hi and index.member_is_title[lo] else lo
     return Article(
         vector=index.checks_matrix[row],
-        title_vector=index.member_matrix[titles[:1]],
-        question_vectors=index.member_matrix[questions],
+        title_vector=index.member_matrix[lo:first],
+        question_vectors=index.member_matrix[first:hi],
         char_vector=index.char_matrix[row],
         day=int(index.check_dates[row]),
         check_row=row,
@@ -204,7 +204,9 @@ def strongest(vectors: list[sp.csr_matrix], k: int) -> sp.csr_matrix:
     data = a.data[keep].astype(np.float64)
     kept = np.minimum(lens, k)
     rows = np.repeat(np.arange(len(lens)), kept)
-    data /= np.sqrt(np.bincount(rows, weights=data * data, minlength=len(lens)))[rows]
+    norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=len(lens)))
+    norms[lens <= k] = 1.0  # a row that was not cut stays as it is, in any chunk
+    data /= norms[rows]
     return sp.csr_matrix((data.astype(np.float32), a.indices[keep], indptr), shape=a.shape)
 
 
@@ -398,7 +400,6 @@ def _candidates(
             group = np.repeat(np.arange(len(items)), hi - lo)
             ctx = np.zeros(len(items), dtype=np.float64)
             np.maximum.at(ctx, group, pc)
-            source = _sources(group, pc, pair_check[pairs], pair_raised[pairs], len(items))
             q = _item_values(qcols, qvals, items, index.pool_matrix.shape[0])
             w = share[items]
             score = np.round(w * q + (1 - w) * ctx, SCORE_DECIMALS)
@@ -409,6 +410,8 @@ def _candidates(
             allowed = eligible.copy() if not exclude else _allowed(index, article, items, score, eligible, need)
             complete = bound <= 0 or bound < opts.min_score
             if complete or int((allowed & (score > bound)).sum()) >= need:
+                mine = allowed[group]  # sources matter only for items that can be chosen
+                source = _sources(group[mine], pc[mine], pair_check[pairs[mine]], pair_raised[pairs[mine]], len(items))
                 return RowScores(items, score, q, ctx, allowed, source, cols, vals)
             m *= 4
     finally:
@@ -460,14 +463,38 @@ def _allowed(
     return allowed
 
 
+def _own_words(index: Index, article: Article) -> tuple[np.ndarray, np.ndarray]:
+    """The single-word view of the article's title and questions: (terms, terms x rows)."""
+    if article.own_words is None:
+        own = sp.vstack([article.title_vector, article.question_vectors], format="csr")
+        own = unigram_view(own, np.asarray(index.unigram, dtype=bool))
+        terms, local = np.unique(own.indices, return_inverse=True)
+        dense = np.zeros((len(terms), own.shape[0]), dtype=np.float64)
+        dense[local.ravel(), _row_ids(own)] = own.data
+        article.own_words = (terms.astype(np.int64), dense)
+    return article.own_words
+
+
+def _row_ids(m: sp.csr_matrix) -> np.ndarray:
+    return np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+
+
 def _near_duplicates(index: Index, article: Article, items: np.ndarray) -> np.ndarray:
     """Per item: the same question (single-word cosine at ``dup_threshold``) as the
     article's title or one of its questions (the article asks or answers it already)."""
-    own = sp.vstack([article.title_vector, article.question_vectors], format="csr")
-    own = unigram_view(own, np.asarray(index.unigram, dtype=bool))
-    if not own.nnz or not len(items):
+    terms, own = _own_words(index, article)
+    if not len(terms) or not len(items):
         return np.zeros(len(items), dtype=bool)
-    sims = _cross(index.pool_unigram[items], own)
+    pool = index.pool_unigram
+    lo, hi = pool.indptr[items], pool.indptr[items + 1]
+    at = _ranges(lo, hi)
+    cols = pool.indices[at]
+    pos = np.minimum(np.searchsorted(terms, cols), len(terms) - 1)
+    hit = terms[pos] == cols
+    group = np.repeat(np.arange(len(items)), hi - lo)[hit]
+    part = np.asarray(pool.data[at][hit], dtype=np.float64)[:, None] * own[pos[hit]]
+    sims = np.zeros((len(items), own.shape[1]), dtype=np.float64)
+    np.add.at(sims, group, part)
     return np.asarray((sims >= index.config.dup_threshold).any(axis=1), dtype=bool)
 
 
@@ -540,29 +567,12 @@ def top_items(score: np.ndarray, items: np.ndarray, k: int) -> np.ndarray:
     return items[np.argsort(-score[items], kind="stable")][:k]
 
 
-def _compact(*ms: sp.csr_matrix) -> list[np.ndarray]:
-    """Dense copies of a few sparse rows over only the columns they use (a huge vocabulary's
-    columns are never touched)."""
-    used, local = np.unique(np.concatenate([m.indices for m in ms]), return_inverse=True)
-    local = local.ravel()
-    out, at = [], 0
-    for m in ms:
-        k = len(m.indices)
-        out.append(sp.csr_matrix((m.data, local[at : at + k], m.indptr), shape=(m.shape[0], len(used))).toarray())
-        at += k
-    return out
-
-
 def _gram(m: sp.csr_matrix) -> np.ndarray:
-    """Dense ``m @ m.T`` for a few rows over a huge vocabulary."""
-    (d,) = _compact(m)
-    return d @ d.T
-
-
-def _cross(a: sp.csr_matrix, b: sp.csr_matrix) -> np.ndarray:
-    """Dense ``a @ b.T`` for a few rows over a huge vocabulary."""
-    da, db = _compact(a, b)
-    return da @ db.T
+    """Dense ``m @ m.T`` for a few rows over a huge vocabulary, without touching every column
+    (a sparse transpose costs time in the number of columns)."""
+    used, local = np.unique(m.indices, return_inverse=True)
+    compact = sp.csr_matrix((m.data, local.ravel(), m.indptr), shape=(m.shape[0], len(used))).toarray()
+    return compact @ compact.T
 
 
 def matched_words(index: Index, article_text: str, item: int) -> tuple[str, ...]:

@@ -447,3 +447,32 @@ def test_quiet_still_says_skipped_files_and_rebuilds(tmp_path):
     r = cli("batch", "--archive", str(folder), "--index", ix, "--out", str(tmp_path / "o"), "-j", "1", "-q")
     assert r.exit_code == 0, r.stderr
     assert any(line.startswith("note: the archive") for line in r.stderr.splitlines())
+
+
+def test_write_files_is_all_or_old_per_file_and_leaves_no_temporaries(tmp_path, monkeypatch):
+    """Many files at once: unchanged ones untouched, a write error names the file, files not
+    yet renamed keep their old content, and no temporary file stays behind."""
+    from suggest.batch import write_files
+
+    a, b, c = tmp_path / "a.txt", tmp_path / "b.txt", tmp_path / "c.txt"
+    a.write_bytes(b"same")
+    b.write_bytes(b"old b")
+    mtime = a.stat().st_mtime_ns
+    assert write_files([(a, b"same"), (b, b"new b"), (c, b"new c")]) == (2, 1)
+    assert (a.read_bytes(), b.read_bytes(), c.read_bytes()) == (b"same", b"new b", b"new c")
+    assert a.stat().st_mtime_ns == mtime
+    real_fdopen = os.fdopen
+
+    def full_disk(fd, *args, **kw):
+        f = real_fdopen(fd, *args, **kw)
+        if "c.txt" in os.readlink(f"/proc/self/fd/{fd}"):
+            f.close()
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return f
+
+    monkeypatch.setattr(batch_mod.os, "fdopen", full_disk)
+    with pytest.raises(OutputError, match=r"c\.txt: cannot write \(No space left on device\)"):
+        write_files([(b, b"newer b"), (c, b"newer c")])
+    monkeypatch.undo()
+    assert (b.read_bytes(), c.read_bytes()) == (b"new b", b"new c")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt", "c.txt"]

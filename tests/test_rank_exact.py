@@ -109,3 +109,42 @@ def test_a_tiny_archive_is_searched_exhaustively():
     """Fewer checks than ``postings_max``: the postings keep everything (exact cosines)."""
     ix = build_index([Check(id=f"c{i}", title=f"Is claim {i} about tea true?") for i in range(5)])
     assert ix.search("checks").nnz == ix.checks_matrix.nnz
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from([0.0, 0.0, 0.2, 0.4, 0.4, 0.9]), min_size=6, max_size=6), min_size=1, max_size=5),
+    st.integers(0, 7),
+)
+def test_strongest_keeps_each_rows_heaviest_terms_unit_length(rows, k):
+    """Oracle: per row the ``k`` largest weights (equal weights: lower term first), rescaled to
+    unit length; all of a row when it has at most ``k`` terms or ``k`` is 0."""
+    m = np.array(rows, dtype=np.float32)
+    got = R.strongest([sp.csr_matrix(r[None, :]) for r in m], k).toarray()
+    for r, row in enumerate(m):
+        nz = sorted(np.flatnonzero(row).tolist(), key=lambda t: (-row[t], t))
+        want = np.zeros_like(row, dtype=np.float64)
+        if nz:
+            kept = nz if not k or len(nz) <= k else nz[:k]
+            want[kept] = row[kept]
+            if k and len(nz) > k:
+                want /= np.sqrt((want * want).sum())
+        np.testing.assert_allclose(got[r], want, rtol=1e-6)
+
+
+def test_near_duplicates_equal_the_plain_cosine_test(pruned):
+    """Oracle for the exclusion test: single-word cosine of every pool item to the article's
+    title and questions, computed with plain sparse products, at ``dup_threshold``."""
+    from suggest.index import unigram_view
+
+    ix, checks = pruned
+    items = np.arange(ix.pool_matrix.shape[0])
+    flagged = 0
+    for check in checks[::4]:
+        art = R.article_from_check(ix, check)
+        own = unigram_view(sp.vstack([art.title_vector, art.question_vectors]), ix.unigram)
+        want = ((ix.pool_unigram @ own.T).toarray() >= ix.config.dup_threshold).any(axis=1)
+        np.testing.assert_array_equal(R._near_duplicates(ix, art, items), want)
+        np.testing.assert_array_equal(R._near_duplicates(ix, art, items[::3]), want[::3])
+        flagged += int(want.sum())
+    assert flagged >= 16  # each check's own title and questions are in the pool
