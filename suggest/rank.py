@@ -12,9 +12,14 @@ from datetime import date
 import numpy as np
 import scipy.sparse as sp
 
+try:  # scipy's own sparse product kernel, called directly (see `_chunk_product`)
+    from scipy.sparse import _sparsetools
+except ImportError:  # pragma: no cover - scipy moved it; `a @ b` then does the same
+    _sparsetools = None
+
 from suggest.archive import Check
 from suggest.errors import OptionError
-from suggest.index import Index, field_texts, unigram_view
+from suggest.index import Index, field_texts
 from suggest.text import analyze_with, words
 
 SCORE_DECIMALS = 6
@@ -214,11 +219,50 @@ def _chunk_product(a: sp.csr_matrix, search: sp.csr_matrix) -> sp.csr_matrix:
     """Rows of ``a`` times the search postings (articles x rows; columns in no set order).
 
     Each entry sums the article's terms in term order whatever else is in the chunk, so one
-    article gets the same numbers alone (`suggest for`) as in a batch chunk.
+    article gets the same numbers alone (`suggest for`) as in a batch chunk. The output size
+    is bounded in advance (per row: its terms' postings, at most every column), so scipy's
+    product kernel runs without its counting pass; `_product_bound` says when it cannot.
     """
     if not search.shape[0] or not a.nnz:
         return sp.csr_matrix((a.shape[0], search.shape[1]), dtype=np.float32)
-    return sp.csr_matrix(a @ search)
+    bound = _product_bound(a, search)
+    if bound is None:
+        return sp.csr_matrix(a @ search)
+    idx = search.indices.dtype
+    indptr = np.empty(a.shape[0] + 1, dtype=idx)
+    indices = np.empty(bound, dtype=idx)
+    data = np.empty(bound, dtype=np.float32)
+    _sparsetools.csr_matmat(
+        a.shape[0],
+        search.shape[1],
+        np.asarray(a.indptr, dtype=idx),
+        np.asarray(a.indices, dtype=idx),
+        np.asarray(a.data, dtype=np.float32),
+        search.indptr,
+        search.indices,
+        search.data,
+        indptr,
+        indices,
+        data,
+    )
+    nnz = int(indptr[-1])
+    return sp.csr_matrix((data[:nnz], indices[:nnz], indptr), shape=(a.shape[0], search.shape[1]))
+
+
+def _product_bound(a: sp.csr_matrix, search: sp.csr_matrix) -> int | None:
+    """An upper bound of the non-zeros of ``a @ search``, or None when the direct kernel call
+    does not apply (index types, sizes past 32-bit, a scipy without the kernel)."""
+    if _sparsetools is None or search.dtype != np.float32:
+        return None
+    if search.indptr.dtype != search.indices.dtype:
+        return None
+    lens = np.diff(search.indptr)[a.indices]
+    rows = np.repeat(np.arange(a.shape[0]), np.diff(a.indptr))
+    per_row = np.minimum(np.bincount(rows, weights=lens, minlength=a.shape[0]), search.shape[1])
+    bound = int(per_row.sum())
+    if bound >= np.iinfo(search.indices.dtype).max:
+        return None
+    return max(bound, 1)
 
 
 class _Scratch:
@@ -386,7 +430,7 @@ def _candidates(
     spread = _scratch(len(index.check_dates))
     spread[cols] = vals
     try:
-        m = max(4 * need, FIRST_REACH)
+        m = max(need, FIRST_REACH)
         while True:
             top_c, bound_c = _top_bound(vals, m)
             top_q, bound_q = _top_bound(qvals, m)
@@ -399,7 +443,9 @@ def _candidates(
             pc = spread[pair_check[pairs]]
             group = np.repeat(np.arange(len(items)), hi - lo)
             ctx = np.zeros(len(items), dtype=np.float64)
-            np.maximum.at(ctx, group, pc)
+            has = hi > lo  # pairs of an item are contiguous: one maximum per run
+            if has.any():
+                ctx[has] = np.maximum.reduceat(pc, (np.cumsum(hi - lo) - (hi - lo))[has])
             q = _item_values(qcols, qvals, items, index.pool_matrix.shape[0])
             w = share[items]
             score = np.round(w * q + (1 - w) * ctx, SCORE_DECIMALS)
@@ -464,15 +510,33 @@ def _allowed(
 
 
 def _own_words(index: Index, article: Article) -> tuple[np.ndarray, np.ndarray]:
-    """The single-word view of the article's title and questions: (terms, terms x rows)."""
+    """The single-word view of the article's title and questions (`unigram_view`, unit rows):
+    (terms ascending, terms x rows)."""
     if article.own_words is None:
-        own = sp.vstack([article.title_vector, article.question_vectors], format="csr")
-        own = unigram_view(own, np.asarray(index.unigram, dtype=bool))
-        terms, local = np.unique(own.indices, return_inverse=True)
-        dense = np.zeros((len(terms), own.shape[0]), dtype=np.float64)
-        dense[local.ravel(), _row_ids(own)] = own.data
-        article.own_words = (terms.astype(np.int64), dense)
+        parts = [sp.csr_matrix(m) for m in (article.title_vector, article.question_vectors) if m.shape[0]]
+        if not parts:
+            article.own_words = (np.zeros(0, dtype=np.int64), np.zeros((0, 0)))
+            return article.own_words
+        rows = np.concatenate([np.repeat(np.arange(m.shape[0]), np.diff(m.indptr)) + k for k, m in _offsets(parts)])
+        cols = np.concatenate([m.indices for m in parts]).astype(np.int64)
+        data = np.concatenate([m.data for m in parts]).astype(np.float64)
+        keep = np.asarray(index.unigram, dtype=bool)[cols] & (data != 0)
+        rows, cols, data = rows[keep], cols[keep], data[keep]
+        n_rows = sum(m.shape[0] for m in parts)
+        norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=n_rows))
+        terms, local = np.unique(cols, return_inverse=True)
+        dense = np.zeros((len(terms), n_rows), dtype=np.float64)
+        dense[local.ravel(), rows] = data / norms[rows]
+        article.own_words = (terms, dense)
     return article.own_words
+
+
+def _offsets(parts: list[sp.csr_matrix]) -> list[tuple[int, sp.csr_matrix]]:
+    out, at = [], 0
+    for m in parts:
+        out.append((at, m))
+        at += m.shape[0]
+    return out
 
 
 def _row_ids(m: sp.csr_matrix) -> np.ndarray:
@@ -538,21 +602,22 @@ def select(index: Index, row: RowScores, opts: RankOptions) -> list[int]:
     chosen: list[int] = []
     remaining = list(range(len(cand)))
     lam = opts.mmr_lambda
+    penalty = np.zeros(len(cand))  # each candidate's largest similarity to a chosen one
     while remaining and len(chosen) < opts.top:
+        vals = (lam * score - (1 - lam) * penalty).tolist()
         best, best_val = remaining[0], -np.inf
         for r in remaining:
-            penalty = max((sims[r, s] for s in chosen), default=0.0)
-            val = lam * score[r] - (1 - lam) * penalty
-            if val > best_val + 1e-12:
-                best, best_val = r, val
+            if vals[r] > best_val + 1e-12:
+                best, best_val = r, vals[r]
         remaining.remove(best)
-        if any(sims[best, s] >= index.config.dup_threshold for s in chosen):
+        if chosen and sims[best, chosen].max() >= index.config.dup_threshold:
             continue
         src = int(row.source[local[best]])
         if per_source.get(src, 0) >= opts.max_per_source:
             continue
         per_source[src] = per_source.get(src, 0) + 1
         chosen.append(best)
+        penalty = np.maximum(penalty, sims[:, best])
     return [int(cand[r]) for r in sorted(chosen, key=lambda r: (-score[r], int(cand[r])))]
 
 

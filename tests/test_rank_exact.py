@@ -85,7 +85,7 @@ def test_the_candidate_loop_really_prunes(pruned, monkeypatch):
     monkeypatch.setattr(R, "_top_bound", lambda vals, m: rounds.append(m) or real(vals, m))
     row = R.score_rows(ix, [art], opts)[0]
     assert len(row.items) < ix.pool_matrix.shape[0]
-    assert rounds and rounds[0] == 8
+    assert rounds and rounds[0] == 2
     assert R.check_scores(ix, [art], opts).nnz > 8  # more checks than the first round took
 
 
@@ -148,3 +148,17 @@ def test_near_duplicates_equal_the_plain_cosine_test(pruned):
         np.testing.assert_array_equal(R._near_duplicates(ix, art, items[::3]), want[::3])
         flagged += int(want.sum())
     assert flagged >= 16  # each check's own title and questions are in the pool
+
+
+def test_direct_product_equals_scipys_product_bit_for_bit(pruned):
+    """`_chunk_product` calls scipy's kernel with a precomputed output bound; the result must
+    be scipy's ``a @ b`` exactly, and a too-small bound must never be needed."""
+    ix, checks = pruned
+    arts = [R.article_from_check(ix, c) for c in checks]
+    for name, vectors in (("checks", [a.vector for a in arts]), ("chars", [a.char_vector for a in arts])):
+        a = R.strongest(vectors, 0)
+        got = R._chunk_product(a, ix.search(name))
+        want = sp.csr_matrix(a @ ix.search(name))
+        assert R._product_bound(a, ix.search(name)) >= want.nnz > 100
+        np.testing.assert_array_equal(got.toarray(), want.toarray())
+        assert got.nnz == want.nnz
