@@ -195,15 +195,17 @@ def date_prior(days: np.ndarray, check_dates: np.ndarray, scale: float) -> np.nd
 def strongest(vectors: list[sp.csr_matrix], k: int) -> sp.csr_matrix:
     """The rows of ``vectors`` (stacked), each cut to its ``k`` largest weights (0: all; equal
     weights: lower term first) and made unit length again, terms in order."""
-    a = sp.vstack(vectors, format="csr", dtype=np.float32)
-    a.sort_indices()
+    a = _stack(vectors)
     lens = np.diff(a.indptr)
     if not k or not len(lens) or lens.max() <= k:
         return a
-    keep = np.zeros(a.nnz, dtype=bool)
-    for r in np.flatnonzero(lens).tolist():
-        lo, hi = a.indptr[r], a.indptr[r + 1]
-        keep[lo + np.argsort(-a.data[lo:hi], kind="stable")[:k]] = True
+    rows = np.repeat(np.arange(len(lens)), lens)
+    # One stable sort: by row, then heaviest first (weights are in (0, 1]: row + (1 - w) / 2
+    # is exact in float64 and orders both), equal weights keep term order.
+    order = np.argsort(rows + (1.0 - a.data.astype(np.float64)) * 0.5, kind="stable")
+    rank = np.empty(a.nnz, dtype=np.int64)
+    rank[order] = np.arange(a.nnz) - a.indptr[:-1][rows[order]]
+    keep = rank < k
     indptr = np.zeros(len(lens) + 1, dtype=np.int64)
     np.cumsum(np.minimum(lens, k), out=indptr[1:])
     data = a.data[keep].astype(np.float64)
@@ -213,6 +215,25 @@ def strongest(vectors: list[sp.csr_matrix], k: int) -> sp.csr_matrix:
     norms[lens <= k] = 1.0  # a row that was not cut stays as it is, in any chunk
     data /= norms[rows]
     return sp.csr_matrix((data.astype(np.float32), a.indices[keep], indptr), shape=a.shape)
+
+
+def _stack(vectors: list[sp.csr_matrix]) -> sp.csr_matrix:
+    """Stack CSR rows (float32, terms in order within each row) without scipy's checks."""
+    parts = [sp.csr_matrix(v) for v in vectors]
+    for v in parts:
+        if not v.has_sorted_indices:
+            v.sort_indices()
+    lens = np.concatenate([np.diff(v.indptr) for v in parts]) if parts else np.zeros(0, dtype=np.int64)
+    indptr = np.zeros(len(lens) + 1, dtype=np.int64)
+    np.cumsum(lens, out=indptr[1:])
+    width = parts[0].shape[1] if parts else 0
+    if not parts:
+        return sp.csr_matrix((0, 0), dtype=np.float32)
+    indices = np.concatenate([v.indices[v.indptr[0] : v.indptr[-1]] for v in parts]).astype(np.int64)
+    data = np.concatenate([v.data[v.indptr[0] : v.indptr[-1]] for v in parts]).astype(np.float32)
+    out = sp.csr_matrix((len(lens), width), dtype=np.float32)
+    out.indptr, out.indices, out.data = indptr, indices, data
+    return out
 
 
 def _chunk_product(a: sp.csr_matrix, search: sp.csr_matrix) -> sp.csr_matrix:
@@ -270,14 +291,16 @@ class _Scratch:
     for lookups by position, then cleared again at the same positions (O(row), not O(size))."""
 
     def __init__(self) -> None:
-        self.arrays: dict[int, np.ndarray] = {}
+        self.arrays: dict[tuple[str, int], np.ndarray] = {}
 
-    def __call__(self, size: int) -> np.ndarray:
-        a = self.arrays.get(size)
+    def __call__(self, use: str, size: int) -> np.ndarray:
+        """The zeroed array of ``size`` for ``use`` (``"checks"``, ``"chars"``, ``"items"``:
+        arrays in use at the same time must differ in ``use``)."""
+        a = self.arrays.get((use, size))
         if a is None:
-            if len(self.arrays) > 4:
+            if len(self.arrays) > 8:
                 self.arrays.clear()
-            a = self.arrays[size] = np.zeros(size, dtype=np.float64)
+            a = self.arrays[(use, size)] = np.zeros(size, dtype=np.float64)
         return a
 
 
@@ -289,17 +312,22 @@ def _row(m: sp.csr_matrix, r: int) -> tuple[np.ndarray, np.ndarray]:
     return m.indices[lo:hi].astype(np.int64), np.asarray(m.data[lo:hi], dtype=np.float64)
 
 
-def _check_rows(index: Index, articles: list[Article], opts: RankOptions) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per article, the checks it reaches and their scores (see `check_scores`)."""
+def _check_rows(
+    index: Index, articles: list[Article], opts: RankOptions, words: sp.csr_matrix | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per article, the checks it reaches and their scores (see `check_scores`); ``words``:
+    the articles' `strongest` word vectors when already made."""
     n = len(index.check_dates)
-    word = _chunk_product(strongest([a.vector for a in articles], opts.query_terms), index.search("checks"))
+    if words is None:
+        words = strongest([a.vector for a in articles], opts.query_terms)
+    word = _chunk_product(words, index.search("checks"))
     cw = index.config.char_weight if len(index.char_idf) else 0.0
     if cw:
         char_vectors = strongest([a.char_vector for a in articles], opts.query_grams)
         chars = _chunk_product(char_vectors, index.search("chars"))
         base = np.asarray(char_vectors @ np.asarray(index.char_mean, dtype=np.float64)).ravel()
     dates = np.asarray(index.check_dates)
-    spread = _scratch(n)
+    spread = _scratch("chars", n)
     out = []
     for r, a in enumerate(articles):
         cols, total = _row(word, r)
@@ -427,7 +455,7 @@ def _candidates(
     own = None
     if exclude and article.check_row is not None:
         own = pair_item[order[start[article.check_row] : start[article.check_row + 1]]]
-    spread = _scratch(len(index.check_dates))
+    spread = _scratch("checks", len(index.check_dates))
     spread[cols] = vals
     try:
         m = max(need, FIRST_REACH)
@@ -465,7 +493,7 @@ def _candidates(
 
 
 def _item_values(qcols: np.ndarray, qvals: np.ndarray, items: np.ndarray, size: int) -> np.ndarray:
-    spread = _scratch(size)
+    spread = _scratch("items", size)
     spread[qcols] = qvals
     out = spread[items].copy()
     spread[qcols] = 0.0
@@ -573,8 +601,9 @@ def score_rows(
     check, every pool item its own check raised or answered. ``rules=False`` allows every item
     (`suggest eval`: an excluded item is there the very match sought).
     """
-    checks = _check_rows(index, articles, opts)
-    questions = _chunk_product(strongest([a.vector for a in articles], opts.query_terms), index.search("pool"))
+    words = strongest([a.vector for a in articles], opts.query_terms)
+    checks = _check_rows(index, articles, opts, words)
+    questions = _chunk_product(words, index.search("pool"))
     share = _question_share(index, opts)
     keep = filter_mask(index, opts) if rules else np.ones(index.pool_matrix.shape[0], dtype=bool)
     return [
