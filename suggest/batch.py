@@ -49,6 +49,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from suggest.errors import OptionError, OutputError, SuggestError
 from suggest.index import Index
 from suggest.rank import RankOptions, Suggestion, article_from_row, own_check_row, rank_rows
@@ -396,8 +398,17 @@ class _Ranker:
     def __post_init__(self) -> None:
         # A loaded index reads each id from its JSON record on access; ranking looks ids up
         # by binary search many times per check, so hold them in a list once per process.
-        if not isinstance(self.index.check_ids, list):
-            self.index = dataclasses.replace(self.index, check_ids=list(self.index.check_ids))
+        # The small per-pair and per-check arrays are read many times per check: in memory
+        # rather than memory-mapped (a slice of a memmap costs more than the read).
+        ix = self.index
+        in_memory: dict[str, Any] = {
+            name: np.array(getattr(ix, name))
+            for name in ("pair_item", "pair_check", "pair_raised", "member_check", "member_is_title", "check_dates")
+        }
+        check_ids = ix.check_ids if isinstance(ix.check_ids, list) else list(ix.check_ids)
+        self.index = dataclasses.replace(ix, check_ids=check_ids, **in_memory)
+        order, start = self.index.check_pairs()
+        self.index._check_pairs = (np.array(order), np.array(start))
 
     def rank(self, start: int, stop: int) -> list[list[Suggestion]]:
         """The lists of index rows ``start`` to ``stop - 1``, each as if the check were new."""
