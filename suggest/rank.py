@@ -236,13 +236,16 @@ def _stack(vectors: list[sp.csr_matrix]) -> sp.csr_matrix:
     return out
 
 
-def _chunk_product(a: sp.csr_matrix, search: sp.csr_matrix) -> sp.csr_matrix:
+def _chunk_product(a: sp.csr_matrix, search: sp.csr_matrix, use: str = "") -> sp.csr_matrix:
     """Rows of ``a`` times the search postings (articles x rows; columns in no set order).
 
     Each entry sums the article's terms in term order whatever else is in the chunk, so one
     article gets the same numbers alone (`suggest for`) as in a batch chunk. The output size
     is bounded in advance (per row: its terms' postings, at most every column), so scipy's
     product kernel runs without its counting pass; `_product_bound` says when it cannot.
+    With ``use``, the output arrays are this process's reused buffers for that use (no fresh
+    memory to fault in for every chunk): the result is valid until the next product of the same
+    use, so callers copy what they keep.
     """
     if not search.shape[0] or not a.nnz:
         return sp.csr_matrix((a.shape[0], search.shape[1]), dtype=np.float32)
@@ -251,8 +254,8 @@ def _chunk_product(a: sp.csr_matrix, search: sp.csr_matrix) -> sp.csr_matrix:
         return sp.csr_matrix(a @ search)
     idx = search.indices.dtype
     indptr = np.empty(a.shape[0] + 1, dtype=idx)
-    indices = np.empty(bound, dtype=idx)
-    data = np.empty(bound, dtype=np.float32)
+    indices = _buffer(f"{use}.indices", bound, idx) if use else np.empty(bound, dtype=idx)
+    data = _buffer(f"{use}.data", bound, np.dtype(np.float32)) if use else np.empty(bound, dtype=np.float32)
     _sparsetools.csr_matmat(
         a.shape[0],
         search.shape[1],
@@ -268,6 +271,17 @@ def _chunk_product(a: sp.csr_matrix, search: sp.csr_matrix) -> sp.csr_matrix:
     )
     nnz = int(indptr[-1])
     return sp.csr_matrix((data[:nnz], indices[:nnz], indptr), shape=(a.shape[0], search.shape[1]))
+
+
+_BUFFERS: dict[str, np.ndarray] = {}
+
+
+def _buffer(name: str, size: int, dtype: np.dtype) -> np.ndarray:
+    """A reusable array of at least ``size`` (grown by half again when too small)."""
+    b = _BUFFERS.get(name)
+    if b is None or len(b) < size or b.dtype != dtype:
+        b = _BUFFERS[name] = np.empty(max(size, int(1.5 * len(b)) if b is not None else size), dtype=dtype)
+    return b[:size]
 
 
 def _product_bound(a: sp.csr_matrix, search: sp.csr_matrix) -> int | None:
@@ -320,11 +334,11 @@ def _check_rows(
     n = len(index.check_dates)
     if words is None:
         words = strongest([a.vector for a in articles], opts.query_terms)
-    word = _chunk_product(words, index.search("checks"))
+    word = _chunk_product(words, index.search("checks"), "checks")
     cw = index.config.char_weight if len(index.char_idf) else 0.0
     if cw:
         char_vectors = strongest([a.char_vector for a in articles], opts.query_grams)
-        chars = _chunk_product(char_vectors, index.search("chars"))
+        chars = _chunk_product(char_vectors, index.search("chars"), "chars")
         base = np.asarray(char_vectors @ np.asarray(index.char_mean, dtype=np.float64)).ravel()
     dates = np.asarray(index.check_dates)
     spread = _scratch("chars", n)
@@ -603,7 +617,7 @@ def score_rows(
     """
     words = strongest([a.vector for a in articles], opts.query_terms)
     checks = _check_rows(index, articles, opts, words)
-    questions = _chunk_product(words, index.search("pool"))
+    questions = _chunk_product(words, index.search("pool"), "pool")
     share = _question_share(index, opts)
     keep = filter_mask(index, opts) if rules else np.ones(index.pool_matrix.shape[0], dtype=bool)
     return [
