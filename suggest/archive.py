@@ -717,7 +717,20 @@ def iter_files(root: Path, archive: Archive) -> Iterator[tuple[Path, str | None]
                 archive.ignored.append(str(p))
 
 
-def read_archive(path: str | Path) -> Archive:
+def _read_files(files: list[tuple[Path, str | None]]) -> list[tuple[list[Check], list[Problem]] | ArchiveError]:
+    out: list[tuple[list[Check], list[Problem]] | ArchiveError] = []
+    for p, category in files:
+        try:
+            out.append(read_file(p, category))
+        except ArchiveError as exc:
+            out.append(exc)
+    return out
+
+
+_FILES_PER_TASK = 64
+
+
+def read_archive(path: str | Path, jobs: int = 1) -> Archive:
     """Read an archive folder (recursively) or one file.
 
     Every ``.txt`` saved article and ``.jsonl`` export is read or reported; other files are
@@ -726,6 +739,7 @@ def read_archive(path: str | Path) -> Archive:
     Parameters
     ----------
     path : folder or file.
+    jobs : worker processes reading files (joblib); the result is the same with any number.
 
     Returns
     -------
@@ -750,12 +764,30 @@ def read_archive(path: str | Path) -> Archive:
         )
     archive = Archive(root=str(root))
     seen: dict[str, str] = {}
-    for p, category in iter_files(root, archive):
-        try:
-            checks, problems = read_file(p, category)
-        except ArchiveError as exc:
-            archive.problems.append(Problem(exc.path, exc.reason, exc.line))
+    files: list[tuple[Path, str | None]] = []
+    walk_problems: list[int] = []  # the folder problems said before each file, kept in walk order
+    for f in iter_files(root, archive):
+        files.append(f)
+        walk_problems.append(len(archive.problems))
+    said_on_walk, archive.problems = archive.problems, []
+    groups = [files[i : i + _FILES_PER_TASK] for i in range(0, len(files), _FILES_PER_TASK)]
+    if jobs > 1 and len(files) > 1:
+        from joblib import Parallel, delayed
+
+        # A big file (a JSON Lines shard) is a task of its own, small files go in groups.
+        groups = [[f] for f in files] if len(groups) < jobs * 4 else groups
+        read = Parallel(n_jobs=jobs, return_as="generator")(delayed(_read_files)(g) for g in groups)
+    else:
+        read = (_read_files(g) for g in groups)
+    results = (r for group in read for r in group)
+    walked = 0
+    for (p, _category), result, before in zip(files, results, walk_problems, strict=True):
+        archive.problems.extend(said_on_walk[walked:before])
+        walked = before
+        if isinstance(result, ArchiveError):
+            archive.problems.append(Problem(result.path, result.reason, result.line))
             continue
+        checks, problems = result
         archive.files_read += 1
         archive.problems.extend(problems)
         for c in checks:
@@ -769,4 +801,5 @@ def read_archive(path: str | Path) -> Archive:
                 continue
             seen[c.id] = c.path or str(p)
             archive.checks.append(c)
+    archive.problems.extend(said_on_walk[walked:])
     return archive

@@ -26,6 +26,10 @@ class ArchiveError(SuggestError):
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {message}")
 
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        """Pickled by its parts (it crosses from a worker process when files are read in parallel)."""
+        return (type(self), (self.path, self.reason, self.line))
+
 
 class IndexFormatError(SuggestError):
     """A saved index that is missing, damaged or of another format version."""

@@ -7,7 +7,6 @@ word-to-stem table, the check and question matrices (memory-mapped) and the reco
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -23,9 +22,9 @@ import scipy.sparse as sp
 from suggest import store
 from suggest.archive import ARTICLE_SUFFIXES, JSONL_SUFFIXES, Archive, Check, read_archive
 from suggest.errors import EmptyArchiveError, IndexFormatError, OptionError, SuggestError
-from suggest.text import analyze, analyze_with, ngrams, stem, words
+from suggest.text import analyze_with, ngrams
 
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 FIELDS = ("title", "summary", "body", "questions")
 POOL_WEIGHTS = {"title": 2.0, "summary": 1.0, "body": 1.0, "questions": 0.5}
 """Field weights of the check vectors the pool tests "does this check answer that question"
@@ -153,18 +152,6 @@ def char_grams(text: str, n_min: int, n_max: int) -> list[str]:
     return out
 
 
-def _field_ngrams(doc: tuple[list[str], ...], n_max: int) -> list[str]:
-    """Analyzer over already-stemmed fields: n-grams within each field, never across fields.
-
-    Keeping stems (shared strings) rather than n-grams in memory, and forming n-grams on the
-    fly, keeps the build's memory near the size of the text.
-    """
-    out: list[str] = []
-    for tokens in doc:
-        out.extend(ngrams(tokens, n_max))
-    return out
-
-
 def _l2(m: sp.csr_matrix) -> sp.csr_matrix:
     """Rows scaled to unit length (empty rows stay empty)."""
     m = sp.csr_matrix(m)
@@ -263,11 +250,17 @@ def champion_postings(m: sp.csr_matrix, keep: int) -> sp.csr_matrix:
     lens = np.diff(t.indptr)
     if not keep or not len(lens) or lens.max() <= keep:
         return t
-    term = np.repeat(np.arange(t.shape[0]), lens)
-    order = np.lexsort((t.indices, -t.data, term))  # by term, heaviest first, then row
-    rank = np.empty(t.nnz, dtype=np.int64)
-    rank[order] = np.arange(t.nnz) - t.indptr[term[order]]
-    kept = rank < keep
+    # Only the long lists are cut: a partition per list, no sort of every entry (memory stays
+    # near the postings' own size on an archive of a million checks).
+    kept = np.ones(t.nnz, dtype=bool)
+    for j in np.flatnonzero(lens > keep).tolist():
+        s, e = int(t.indptr[j]), int(t.indptr[j + 1])
+        v = t.data[s:e]
+        least = np.partition(v, e - s - keep)[e - s - keep]  # the keep-th largest weight
+        sel = v > least
+        ties = np.flatnonzero(v == least)[: keep - int(sel.sum())]  # rows ascending: lower first
+        sel[ties] = True
+        kept[s:e] = sel
     indptr = np.zeros(t.shape[0] + 1, dtype=np.int64)
     np.cumsum(np.minimum(lens, keep), out=indptr[1:])
     return sp.csr_matrix((t.data[kept], t.indices[kept], indptr), shape=t.shape)
@@ -743,6 +736,8 @@ def build_index(
     archive_root: str | None = None,
     archive_fingerprint: str | None = None,
     progress: Callable[[str], None] | None = None,
+    jobs: int = 1,
+    workdir: str | Path | None = None,
 ) -> Index:
     """Build the TF-IDF index and the question pool for ``checks``.
 
@@ -752,6 +747,9 @@ def build_index(
     config : index settings; defaults to `IndexConfig()`.
     archive_root, archive_fingerprint : recorded in the manifest to notice archive changes.
     progress : optional callback for status lines.
+    jobs : worker processes for the build (`suggest.build`); 1 builds in this process.
+    workdir : folder for the build's temporary files (default: the system's temporary folder);
+        they take about as much space as the saved index and are removed at the end.
 
     Returns
     -------
@@ -769,64 +767,21 @@ def build_index(
     >>> ix.pool_records[0]["text"]
     'Does tea help sleep?'
     """
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    from suggest.build import build_matrices
 
     config = config or IndexConfig()
     if not checks:
         raise EmptyArchiveError("the archive has no readable checks; add saved articles to it")
     checks = sorted(checks, key=lambda c: c.id)
     say = progress or (lambda _m: None)
-    say(f"tokenising {len(checks)} checks")
-    field_tokens: dict[str, list[list[str]]] = {f: [] for f in FIELDS}
-    seen_words: set[str] = set()
-    for c in checks:
-        for name, text in field_texts(c).items():
-            ws = words(text)
-            seen_words.update(ws)
-            field_tokens[name].append([stem(w) for w in ws])
-    vec = TfidfVectorizer(
-        analyzer=functools.partial(_field_ngrams, n_max=config.ngram_max),
-        sublinear_tf=config.sublinear_tf,
-        dtype=np.float64,
-    )
-    vec.fit(tuple(field_tokens[f][i] for f in FIELDS) for i in range(len(checks)))
-    if not vec.vocabulary_:
-        raise EmptyArchiveError("the archive's checks contain no indexable words")
-    say("weighting fields")
-    weights = config.weights()
-    acc = pool_acc = None
-    for name in FIELDS:
-        m = vec.transform((tokens,) for tokens in field_tokens[name])
-        acc = m * weights[name] if acc is None else acc + m * weights[name]
-        pool_acc = m * POOL_WEIGHTS[name] if pool_acc is None else pool_acc + m * POOL_WEIGHTS[name]
-    checks_matrix = _quantize(_l2(sp.csr_matrix(acc)))
-    pool_checks = _quantize(_l2(sp.csr_matrix(pool_acc)))
-    del acc, pool_acc
-    char_terms, char_idf, char_matrix = _char_view(checks, config, say)
-
+    built = build_matrices(checks, config, say, jobs=jobs, workdir=workdir)
     say("merging questions")
-    member_text: list[str] = []
-    member_check: list[int] = []
-    member_is_title: list[bool] = []
-    member_tokens: list[list[str]] = []
-    for ci, c in enumerate(checks):
-        member_text.append(c.title)
-        member_check.append(ci)
-        member_is_title.append(True)
-        member_tokens.append(field_tokens["title"][ci])
-        for q in c.questions:
-            member_text.append(q)
-            member_check.append(ci)
-            member_is_title.append(False)
-            member_tokens.append(analyze(q))
-    members = _quantize(sp.csr_matrix(vec.transform((tokens,) for tokens in member_tokens)))
-    mc = np.asarray(member_check, dtype=np.int64)
-    mt = np.asarray(member_is_title, dtype=bool)
-    vocab = sorted(vec.vocabulary_, key=vec.vocabulary_.__getitem__)
-    unigram = np.array([" " not in t for t in vocab], dtype=bool)
-    pool = build_pool(
-        checks, unigram_view(members, unigram), unigram_view(pool_checks, unigram), mc, mt, member_text, config
-    )
+    vocab = built.terms
+    members = built.members
+    mc, mt, member_text = built.member_check, built.member_is_title, built.member_text
+    unigram = np.fromiter((" " not in t for t in vocab), dtype=bool, count=len(vocab))
+    pool = build_pool(checks, unigram_view(members, unigram), built.pool_checks1, mc, mt, member_text, config)
+    del built.pool_checks1
     n_items = len(pool.texts)
     agg = sp.csr_matrix(
         (np.ones(len(pool.member_item)), (pool.member_item, np.arange(len(pool.member_item)))),
@@ -859,7 +814,6 @@ def build_index(
         {"id": c.id, "title": c.title, "checked_on": c.checked_on, "category": c.category, "url": c.url, "path": c.path}
         for c in checks
     ]
-    stems = {w: stem(w) for w in sorted(seen_words)}
     manifest = {
         "format_version": FORMAT_VERSION,
         "config": asdict(config),
@@ -868,7 +822,7 @@ def build_index(
             "pool": n_items,
             "members": len(member_text),
             "terms": len(vocab),
-            "char_terms": len(char_terms),
+            "char_terms": len(built.grams),
             "questions": int((~mt).sum()),
             "open": sum(1 for r in pool_records if r["status"] == "open"),
         },
@@ -878,9 +832,9 @@ def build_index(
     return Index(
         config=config,
         terms=vocab,
-        idf=np.asarray(vec.idf_, dtype=np.float64),
-        stems=stems,
-        checks_matrix=checks_matrix,
+        idf=built.idf,
+        stems=dict(sorted(built.stems.items())),
+        checks_matrix=built.checks,
         pool_matrix=pool_matrix,
         member_matrix=members,
         check_ids=ids,
@@ -895,10 +849,10 @@ def build_index(
         member_is_title=mt,
         answered=np.array([bool(a) for a in pool.answered_by], dtype=bool),
         unigram=unigram,
-        char_terms=char_terms,
-        char_idf=char_idf,
-        char_matrix=char_matrix,
-        char_mean=np.asarray(char_matrix.mean(axis=0), dtype=np.float64).ravel(),
+        char_terms=built.grams,
+        char_idf=built.char_idf,
+        char_matrix=built.chars,
+        char_mean=np.asarray(built.chars.mean(axis=0), dtype=np.float64).ravel(),
         shown_member=pool.shown_member,
         # A title that is a statement or a bare topic ("Grand juries") still answers questions,
         # but is not offered as a question itself.
@@ -907,42 +861,6 @@ def build_index(
         ),
         manifest=manifest,
     )
-
-
-def _char_view(
-    checks: Sequence[Check], config: IndexConfig, say: Callable[[str], None]
-) -> tuple[list[str], np.ndarray, sp.csr_matrix]:
-    """Fit the character n-gram view: (sorted n-grams, idf, checks x n-grams unit rows).
-
-    An n-gram must occur in 2 checks (1 when the archive has a single check); an archive whose
-    checks share none, or ``char_weight`` 0, gets an empty view.
-    """
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    empty: tuple[list[str], np.ndarray, sp.csr_matrix] = (
-        [],
-        np.zeros(0),
-        sp.csr_matrix((len(checks), 0), dtype=np.float32),
-    )
-    if config.char_weight == 0:
-        return empty
-    say("character n-grams")
-    min_df = 2 if len(checks) > 1 else 1
-    vec = TfidfVectorizer(
-        analyzer=functools.partial(char_grams, n_min=config.char_ngram_min, n_max=config.char_ngram_max),
-        sublinear_tf=True,
-        min_df=min_df,
-        max_df=max(int(config.char_max_df * len(checks)), min_df),
-        dtype=np.float64,
-    )
-    try:
-        m = vec.fit_transform(char_text(c, config.char_chars) for c in checks)
-    except ValueError:  # no n-gram left after min_df
-        return empty
-    # TfidfVectorizer numbers its vocabulary in sorted order: rows need no reordering.
-    grams = sorted(vec.vocabulary_)
-    m = _quantize(sp.csr_matrix(m))
-    return grams, np.asarray(vec.idf_, dtype=np.float64), m
 
 
 def default_index_dir(archive: str | Path) -> Path:
@@ -960,12 +878,17 @@ def open_index(
     config: IndexConfig | None = None,
     notify: Callable[[str], None] | None = None,
     force: bool = False,
+    jobs: int | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[Index, Archive | None]:
     """The up-to-date index of ``archive``: loaded if fresh, else (re)built and saved.
 
     Rebuilds, with a note through ``notify``, when the archive changed, the settings changed,
     the index is damaged or of another format version. Builders hold a lock so two at once end
     with one good index; readers never see a half-written one.
+
+    ``jobs``: worker processes for a build (default: all cores; an archive of a few hundred
+    checks is built in this process); ``progress``: status lines of a build.
 
     Returns the index and the `Archive` when it had to read the archive (else None).
     """
@@ -1004,11 +927,12 @@ def open_index(
         if ix is not None:
             return ix, None
         store.check_replaceable(folder)  # before the work of a build, not after it
-        arch = read_archive(archive)
+        workers = jobs or os.cpu_count() or 1
+        arch = read_archive(archive, jobs=workers)
         for p in arch.problems:
             say(str(p))
         say(f"indexing {archive}: {arch.summary()}")
-        built = build_index(arch.checks, config, str(archive), fp, progress=None)
+        built = build_index(arch.checks, config, str(archive), fp, progress=progress, jobs=workers)
         built.save(folder)
         return Index.load(folder), arch
 

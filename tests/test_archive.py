@@ -1081,3 +1081,34 @@ def test_jsonl_line_separators_inside_strings_do_not_split_records(tmp_path):
     assert arch.problems == []
     assert [c.id for c in arch.checks] == ["x1", "x2"]
     assert arch.checks[0].questions == ("Why so?",)
+
+
+def test_reading_in_worker_processes_gives_the_same_archive(tmp_path, monkeypatch):
+    """Files read by two processes: same checks, problems, order and counts as one process,
+    for small files read in groups and for a few big ones read one per task."""
+    import shutil
+
+    shutil.copytree(FIXTURES, tmp_path / "arch")
+    sleep = (FIXTURES / "health/eight-hours-sleep-b1a2c3.txt").read_text("utf-8")
+    write(tmp_path / "arch/zz/copy-b1a2c3.txt", sleep)  # a duplicate id
+    write(tmp_path / "arch/zz/bad.jsonl", json.dumps({"title": "Fine?", "id": "j1"}) + "\n{broken\n")
+    (tmp_path / "arch/zz/binary.txt").write_bytes(b"\x00\x01\x02" * 50)
+    (tmp_path / "arch/zz/notes.pdf").write_bytes(b"%PDF")
+    one = read_archive(tmp_path / "arch")
+    assert one.skipped and one.checks and one.ignored
+    for per_task in (64, 2):
+        monkeypatch.setattr(archive_mod, "_FILES_PER_TASK", per_task)
+        two = read_archive(tmp_path / "arch", jobs=2)
+        assert two == one
+
+
+def test_archive_error_survives_pickling():
+    import pickle
+
+    exc = pickle.loads(pickle.dumps(ArchiveError("a/b.txt", "empty file; remove it", 3)))
+    assert (exc.path, exc.reason, exc.line, str(exc)) == (
+        "a/b.txt",
+        "empty file; remove it",
+        3,
+        "a/b.txt:3: empty file; remove it",
+    )

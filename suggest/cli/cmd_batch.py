@@ -14,6 +14,7 @@ from suggest.cli.common import (
     ArchiveOpt,
     FormatOpt,
     IndexOpt,
+    JobsOpt,
     QuietOpt,
     TopOpt,
     default_archive,
@@ -22,7 +23,6 @@ from suggest.cli.common import (
     user_errors,
 )
 
-JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes [default: all cores].")]
 ChunkOpt = Annotated[
     int | None, typer.Option("--chunk", min=1, help="Checks per chunk [default: sized to about 256 MB].")
 ]
@@ -110,7 +110,8 @@ def batch(
     with user_errors():
         check_settings(fmt, jobs, chunk)
         root = archive or default_archive()
-        ix, arch = open_index(root, index_dir, notify=notifier(quiet))
+        say = notifier(quiet)
+        ix, arch = open_index(root, index_dir, notify=say, jobs=jobs, progress=say)
         with progress_bar("batch", quiet) as bar:
             stats = run_batch(
                 ix, out, fmt, RankOptions(top=top), jobs, chunk, index_dir or default_index_dir(root), progress=bar

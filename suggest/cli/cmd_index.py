@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from suggest.cli import app
-from suggest.cli.common import ArchiveOpt, IndexOpt, QuietOpt, default_archive, err, notifier, user_errors
+from suggest.cli.common import ArchiveOpt, IndexOpt, JobsOpt, QuietOpt, default_archive, err, notifier, user_errors
 from suggest.index import default_index_dir, open_index
 
 
@@ -17,6 +17,7 @@ def index(
     index_dir: IndexOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if the index is up to date.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any archive file is skipped.")] = False,
+    jobs: JobsOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Build the index of the archive (reused by `suggest for`; rebuilt when the archive changes).
@@ -25,7 +26,8 @@ def index(
     """
     with user_errors():
         root = archive or default_archive()
-        ix, arch = open_index(root, index_dir, notify=notifier(quiet), force=force)
+        say = notifier(quiet)
+        ix, arch = open_index(root, index_dir, notify=say, force=force, jobs=jobs, progress=say)
         c = ix.manifest["counts"]
         where = index_dir or default_index_dir(root)
         state = "built" if arch is not None else "up to date"

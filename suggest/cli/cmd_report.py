@@ -8,8 +8,18 @@ from typing import Annotated
 import typer
 
 from suggest.cli import app
-from suggest.cli.cmd_batch import ChunkOpt, JobsOpt, RecentOpt, progress_bar
-from suggest.cli.common import ArchiveOpt, IndexOpt, QuietOpt, TopOpt, default_archive, err, notifier, user_errors
+from suggest.cli.cmd_batch import ChunkOpt, RecentOpt, progress_bar
+from suggest.cli.common import (
+    ArchiveOpt,
+    IndexOpt,
+    JobsOpt,
+    QuietOpt,
+    TopOpt,
+    default_archive,
+    err,
+    notifier,
+    user_errors,
+)
 
 
 @app.command("report")
@@ -40,7 +50,8 @@ def report(
     with user_errors():
         check_settings("html", jobs, chunk)
         root = archive or default_archive()
-        ix, arch = open_index(root, index_dir, notify=notifier(quiet))
+        say = notifier(quiet)
+        ix, arch = open_index(root, index_dir, notify=say, jobs=jobs, progress=say)
         arch = arch or read_archive(root)
         b = backlog(ix, recent_days=recent, top=backlog_top)
         with progress_bar("ranking", quiet) as bar:

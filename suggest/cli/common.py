@@ -23,6 +23,7 @@ def default_archive() -> Path:
     return shipped if shipped.is_dir() else Path("corpus")
 
 
+JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes [default: all cores].")]
 ArchiveOpt = Annotated[
     Path | None,
     typer.Option(

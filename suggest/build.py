@@ -1,0 +1,386 @@
+"""The index's matrices, built in chunks of checks: memory bounded by a chunk plus the
+vocabulary, not by the archive; the chunks' work spread over cores (joblib).
+
+Three passes over chunks of `CHUNK` checks (in id order):
+
+1. *analyse* (parallel): each chunk's word n-grams and character n-grams are counted against
+   a vocabulary of the chunk's own (scikit-learn's ``CountVectorizer``); the counts go to a
+   work folder, only the chunk's terms and document frequencies come back.
+2. the archive's vocabularies are the union of the chunks' (one dict), with document
+   frequencies summed: the same terms, ids (sorted order) and smoothed idf
+   ``TfidfVectorizer`` fits on the whole archive.
+3. *weigh* (parallel): each chunk's counts are weighted as ``TfidfVectorizer.transform``
+   weighs them (sublinear tf, idf, unit rows per field; field weights; unit rows) in the
+   chunk's own term ids, then renumbered to the archive's. A chunk's sorted terms keep their
+   order among the archive's sorted terms, so every row holds its entries in the same order
+   a whole-archive build would, and every sum runs in the same order: the matrices equal
+   the one-pass build's bit for bit (tests/test_build.py).
+
+The rows are gathered into memory-mapped files in the work folder, which is removed at the
+end (on POSIX a removed file stays readable while mapped; the space is freed with the index).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from suggest.archive import Check
+from suggest.text import stem, words
+
+CHUNK = 4096
+"""Checks per chunk: about 20 MB of text and a few hundred MB of counts at the peak."""
+
+FIELDS = ("title", "summary", "body", "questions")
+
+
+@dataclass
+class Analysed:
+    """What one chunk's analysis sends back (its counts stay in the work folder)."""
+
+    chunk: int
+    terms: list[str]  # the chunk's word n-grams, sorted
+    df: np.ndarray  # checks of the chunk with each term
+    grams: list[str]  # the chunk's character n-grams, sorted
+    gram_df: np.ndarray
+    stems: dict[str, str]  # every indexed word of the chunk and its stem
+
+
+@dataclass
+class Built:
+    """The matrices of the whole archive."""
+
+    terms: list[str]
+    idf: np.ndarray
+    stems: dict[str, str]
+    checks: sp.csr_matrix  # checks x terms, unit rows, float32 (memory-mapped)
+    pool_checks1: sp.csr_matrix  # single-word view of the pool-weighted check vectors (mapped)
+    members: sp.csr_matrix  # titles and questions x terms, unit rows, float32
+    member_check: np.ndarray
+    member_is_title: np.ndarray
+    member_text: list[str]
+    grams: list[str]
+    char_idf: np.ndarray
+    chars: sp.csr_matrix  # checks x character n-grams, unit rows, float32 (memory-mapped)
+
+
+def _field_ngrams(doc: tuple[list[str], ...], n_max: int) -> list[str]:
+    from suggest.text import ngrams
+
+    out: list[str] = []
+    for tokens in doc:
+        out.extend(ngrams(tokens, n_max))
+    return out
+
+
+def _count(analyzer: Callable, docs: list, extra: Sequence[list] = ()) -> tuple[list[str], sp.csr_matrix, list]:
+    """(sorted terms, counts of ``docs``, counts of each list in ``extra``) over the terms
+    ``docs`` contain. No term at all: an empty vocabulary and empty matrices."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    cv = CountVectorizer(analyzer=analyzer, dtype=np.float64)
+    try:
+        x = cv.fit_transform(docs)
+    except ValueError:  # empty vocabulary
+        return [], sp.csr_matrix((len(docs), 0)), [sp.csr_matrix((len(e), 0)) for e in extra]
+    terms = sorted(cv.vocabulary_)  # CountVectorizer numbers its terms in sorted order
+    return terms, sp.csr_matrix(x), [sp.csr_matrix(cv.transform(e)) for e in extra]
+
+
+def analyse(checks: Sequence[Check], chunk: int, config, work: str) -> Analysed:  # type: ignore[no-untyped-def]
+    """Pass 1 for one chunk: count its terms; counts saved under ``work``."""
+    from suggest.index import char_grams, char_text, field_texts
+
+    stems: dict[str, str] = {}
+
+    def tokens(text: str) -> list[str]:
+        out = []
+        for w in words(text):
+            s = stems.get(w)
+            if s is None:
+                s = stems[w] = stem(w)
+            out.append(s)
+        return out
+
+    field_tokens: dict[str, list[list[str]]] = {f: [] for f in FIELDS}
+    member_tokens: list[list[str]] = []
+    for c in checks:
+        for name, text in field_texts(c).items():
+            field_tokens[name].append(tokens(text))
+        member_tokens.append(field_tokens["title"][-1])
+        member_tokens.extend(tokens(q) for q in c.questions)
+    docs = [tuple(field_tokens[f][i] for f in FIELDS) for i in range(len(checks))]
+    extra = [[(t,) for t in field_tokens[f]] for f in FIELDS] + [[(t,) for t in member_tokens]]
+    terms, x, counts = _count(functools.partial(_field_ngrams, n_max=config.ngram_max), docs, extra)
+    df = np.bincount(x.indices, minlength=len(terms)).astype(np.int64)
+    grams: list[str] = []
+    gram_df = np.zeros(0, dtype=np.int64)
+    chars = sp.csr_matrix((len(checks), 0))
+    if config.char_weight:
+        texts = [char_text(c, config.char_chars) for c in checks]
+        analyzer = functools.partial(char_grams, n_min=config.char_ngram_min, n_max=config.char_ngram_max)
+        grams, chars, _ = _count(analyzer, texts)
+        gram_df = np.bincount(chars.indices, minlength=len(grams)).astype(np.int64)
+    folder = Path(work) / f"a{chunk:06d}"
+    folder.mkdir()
+    for name, m in zip((*FIELDS, "members", "chars"), (*counts, chars), strict=True):
+        sp.save_npz(folder / f"{name}.npz", m, compressed=False)
+    return Analysed(chunk, terms, df, grams, gram_df, stems)
+
+
+def _tfidf(counts: sp.csr_matrix, idf: np.ndarray, sublinear: bool) -> sp.csr_matrix:
+    """``TfidfTransformer.transform`` (l2 norm) with a given idf, on a CSR count matrix."""
+    from sklearn.preprocessing import normalize
+
+    x = sp.csr_matrix(counts, dtype=np.float64, copy=True)
+    if sublinear:
+        np.log(x.data, x.data)
+        x.data += 1.0
+    x.data *= idf[x.indices]
+    return sp.csr_matrix(normalize(x, norm="l2", copy=False))
+
+
+def _renumber(m: sp.csr_matrix, ids: np.ndarray, n: int) -> sp.csr_matrix:
+    """``m`` with column j moved to ``ids[j]`` (increasing) in ``n`` columns; ids < 0 dropped."""
+    m = sp.csr_matrix(m)
+    new = ids[m.indices]
+    keep = new >= 0
+    if keep.all():
+        return sp.csr_matrix((m.data, new.astype(np.int32), m.indptr), shape=(m.shape[0], n))
+    before = np.zeros(m.nnz + 1, dtype=np.int64)  # kept entries before each position
+    np.cumsum(keep, out=before[1:])
+    return sp.csr_matrix((m.data[keep], new[keep].astype(np.int32), before[m.indptr]), shape=(m.shape[0], n))
+
+
+def weigh(
+    chunk: int,
+    work: str,
+    config,  # type: ignore[no-untyped-def]
+    ids: np.ndarray,
+    idf: np.ndarray,
+    unigram: np.ndarray,
+    n_terms: int,
+    gram_ids: np.ndarray,
+    gram_idf: np.ndarray,
+    n_grams: int,
+) -> dict[str, int]:
+    """Pass 3 for one chunk: weighted rows in the archive's term ids, saved under ``work``.
+
+    ``ids``, ``idf``, ``unigram`` (and the ``gram_`` ones) are given per term of the chunk's
+    own vocabulary. Returns the number of entries of each matrix.
+    """
+    from suggest.index import POOL_WEIGHTS, _l2, _quantize, unigram_view
+
+    folder = Path(work) / f"a{chunk:06d}"
+    weights = config.weights()
+    acc = pool_acc = None
+    for name in FIELDS:
+        m = _renumber(_tfidf(sp.load_npz(folder / f"{name}.npz"), idf, config.sublinear_tf), ids, n_terms)
+        acc = m * weights[name] if acc is None else acc + m * weights[name]
+        pool_acc = m * POOL_WEIGHTS[name] if pool_acc is None else pool_acc + m * POOL_WEIGHTS[name]
+    checks = _quantize(_l2(sp.csr_matrix(acc)))
+    unigram_all = np.zeros(n_terms, dtype=bool)
+    unigram_all[ids] = unigram  # only the chunk's terms are ever looked at
+    pool1 = unigram_view(_quantize(_l2(sp.csr_matrix(pool_acc))), unigram_all)
+    members = _renumber(_tfidf(sp.load_npz(folder / "members.npz"), idf, config.sublinear_tf), ids, n_terms)
+    members = _quantize(members)
+    counts = sp.load_npz(folder / "chars.npz")
+    if n_grams:
+        # Pruned n-grams are dropped before weighting, as TfidfVectorizer's max_df/min_df do.
+        kept = _renumber(counts, np.where(gram_ids >= 0, np.arange(len(gram_ids)), -1), len(gram_ids))
+        chars = _renumber(_tfidf(kept, gram_idf, True), gram_ids, n_grams)
+        # CountVectorizer leaves each row in the order its n-grams first occur (the weights are
+        # computed in that order, as a one-pass build computes them); stored sorted.
+        chars.sort_indices()
+    else:
+        chars = sp.csr_matrix((checks.shape[0], 0))
+    chars = _quantize(chars)
+    out = {"checks": checks, "pool1": pool1, "members": members, "chars": chars}
+    for name, m in out.items():
+        sp.save_npz(folder / f"w-{name}.npz", m, compressed=False)
+    for name in (*FIELDS, "members", "chars"):
+        (folder / f"{name}.npz").unlink()
+    return {name: int(m.nnz) for name, m in out.items()}
+
+
+def _chunk_size(n: int, jobs: int) -> int:
+    """At most `CHUNK` checks, and enough chunks to keep every worker busy."""
+    return max(min(CHUNK, -(-n // (4 * jobs))), 256)
+
+
+def _run(tasks: Iterable, n_tasks: int, jobs: int) -> Iterator:
+    """Results of ``tasks`` (joblib ``delayed`` calls, made as they are dispatched) in order;
+    in this process when there is one job or one task."""
+    if jobs <= 1 or n_tasks <= 1:
+        return (f(*a, **kw) for f, a, kw in tasks)
+    from joblib import Parallel
+
+    return Parallel(n_jobs=jobs, return_as="generator")(tasks)
+
+
+def _gather(work: Path, n_chunks: int, name: str, rows: int, nnz: int, cols: int, dtype: type) -> sp.csr_matrix:
+    """The chunks' ``name`` rows as one CSR matrix whose data and indices are mapped files."""
+    data = np.lib.format.open_memmap(work / f"{name}.data.npy", mode="w+", dtype=dtype, shape=(nnz,))
+    indices = np.lib.format.open_memmap(work / f"{name}.indices.npy", mode="w+", dtype=np.int32, shape=(nnz,))
+    indptr = np.zeros(rows + 1, dtype=np.int64)
+    pos = row = 0
+    for k in range(n_chunks):
+        path = work / f"a{k:06d}" / f"w-{name}.npz"
+        m = sp.load_npz(path)
+        data[pos : pos + m.nnz] = m.data
+        indices[pos : pos + m.nnz] = m.indices
+        indptr[row + 1 : row + 1 + m.shape[0]] = m.indptr[1:] + pos
+        pos += m.nnz
+        row += m.shape[0]
+        path.unlink()
+    data.flush()
+    indices.flush()
+    del data, indices
+    data = np.load(work / f"{name}.data.npy", mmap_mode="r")
+    indices = np.load(work / f"{name}.indices.npy", mmap_mode="r")
+    return sp.csr_matrix((data, indices, indptr), shape=(rows, cols))
+
+
+def _step(k: int, n: int) -> bool:
+    """Chunk ``k`` of ``n`` ends a tenth of the work (progress is said about ten times)."""
+    return (k + 1) * 10 // n != k * 10 // n
+
+
+def _merge(into: dict[str, int], terms: list[str], df: np.ndarray) -> None:
+    get = into.get
+    for t, d in zip(terms, df.tolist(), strict=True):
+        into[t] = get(t, 0) + d
+
+
+def _number(df: dict[str, int]) -> tuple[list[str], np.ndarray]:
+    """Sorted terms and their document frequencies; ``df`` then maps each term to its id."""
+    terms = sorted(df)
+    counts = np.fromiter((df[t] for t in terms), dtype=np.int64, count=len(terms))
+    for i, t in enumerate(terms):
+        df[t] = i
+    return terms, counts
+
+
+def _idf(df: np.ndarray, n: int) -> np.ndarray:
+    """scikit-learn's smoothed idf: ln((1 + n) / (1 + df)) + 1, computed as it computes it."""
+    d = df.astype(np.float64) + 1.0
+    idf = np.full_like(d, fill_value=n + 1, dtype=np.float64)
+    idf /= d
+    np.log(idf, out=idf)
+    idf += 1.0
+    return idf
+
+
+def build_matrices(
+    checks: Sequence[Check],
+    config,  # type: ignore[no-untyped-def]
+    say: Callable[[str], None],
+    jobs: int = 1,
+    workdir: str | Path | None = None,
+    chunk: int | None = None,
+) -> Built:
+    """Every matrix of the index of ``checks`` (sorted by id), in chunks; see the module notes.
+
+    ``jobs``: worker processes (1 works in this process); ``workdir``: where the work folder
+    goes (default: the system's temporary folder); ``chunk``: checks per chunk (default:
+    `_chunk_size`; the result does not depend on it). Raises `EmptyArchiveError` when the checks
+    hold no indexable word.
+    """
+    import json
+
+    import joblib
+
+    from suggest.errors import EmptyArchiveError
+
+    n = len(checks)
+    jobs = max(1, min(jobs, os.cpu_count() or 1))
+    size = chunk or _chunk_size(n, jobs)
+    bounds = [(s, min(s + size, n)) for s in range(0, n, size)]
+    work = Path(tempfile.mkdtemp(prefix="suggest-build-", dir=workdir))
+    try:
+        say(f"counting terms: {n} checks in {len(bounds)} chunks, {jobs} process{'es' if jobs > 1 else ''}")
+        word_df: dict[str, int] = {}
+        gram_df: dict[str, int] = {}
+        stems: dict[str, str] = {}
+        tasks = (joblib.delayed(analyse)(checks[s:e], k, config, str(work)) for k, (s, e) in enumerate(bounds))
+        for a in _run(tasks, len(bounds), jobs):
+            _merge(word_df, a.terms, a.df)
+            _merge(gram_df, a.grams, a.gram_df)
+            stems.update(a.stems)
+            (work / f"a{a.chunk:06d}" / "terms.json").write_text(json.dumps([a.terms, a.grams]), "utf-8")
+            if _step(a.chunk, len(bounds)):
+                say(f"counted the terms of {min((a.chunk + 1) * size, n)} of {n} checks")
+        if not word_df:
+            raise EmptyArchiveError("the archive's checks contain no indexable words")
+        terms, df = _number(word_df)
+        idf = _idf(df, n)
+        del df
+        grams, gdf = _number(gram_df)
+        low = 2 if n > 1 else 1
+        high = max(int(config.char_max_df * n), low)
+        kept = (gdf >= low) & (gdf <= high)
+        gram_new = np.cumsum(kept) - 1
+        grams = [g for g, k in zip(grams, kept.tolist(), strict=True) if k]
+        char_idf = _idf(gdf[kept], n)
+        say(f"{len(terms)} terms, {len(grams)} character n-grams; weighing")
+
+        def task(k: int):  # type: ignore[no-untyped-def]
+            local_terms, local_grams = json.loads((work / f"a{k:06d}" / "terms.json").read_text("utf-8"))
+            ids = np.fromiter((word_df[t] for t in local_terms), dtype=np.int64, count=len(local_terms))
+            g = np.fromiter((gram_df[t] for t in local_grams), dtype=np.int64, count=len(local_grams))
+            gids = np.where(kept[g], gram_new[g], -1)
+            gidf = char_idf[np.maximum(gids, 0)] if len(grams) else np.zeros(len(g))
+            unigram = np.array([" " not in t for t in local_terms], dtype=bool)
+            return joblib.delayed(weigh)(
+                k, str(work), config, ids, idf[ids], unigram, len(terms), gids, gidf, len(grams)
+            )
+
+        nnz = {"checks": 0, "pool1": 0, "members": 0, "chars": 0}
+        for k, counts in enumerate(_run((task(k) for k in range(len(bounds))), len(bounds), jobs)):
+            for name, v in counts.items():
+                nnz[name] += v
+            if _step(k, len(bounds)):
+                say(f"weighed {min((k + 1) * size, n)} of {n} checks")
+        word_df.clear()  # the largest structure of the build: gone before the rows are gathered
+        gram_df.clear()
+        member_check: list[int] = []
+        member_is_title: list[bool] = []
+        member_text: list[str] = []
+        for ci, c in enumerate(checks):
+            member_text.extend((c.title, *c.questions))
+            member_check.extend([ci] * (1 + len(c.questions)))
+            member_is_title.extend([True] + [False] * len(c.questions))
+        n_members = len(member_text)
+        say("gathering rows")
+        chunks = len(bounds)
+        checks_matrix = _gather(work, chunks, "checks", n, nnz["checks"], len(terms), np.float32)
+        pool1 = _gather(work, chunks, "pool1", n, nnz["pool1"], len(terms), np.float32)
+        members = _gather(work, chunks, "members", n_members, nnz["members"], len(terms), np.float32)
+        members = sp.csr_matrix(
+            (np.array(members.data), np.array(members.indices), members.indptr), shape=members.shape
+        )
+        chars = _gather(work, chunks, "chars", n, nnz["chars"], len(grams), np.float32)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return Built(
+        terms=terms,
+        idf=idf,
+        stems=stems,
+        checks=checks_matrix,
+        pool_checks1=pool1,
+        members=members,
+        member_check=np.asarray(member_check, dtype=np.int64),
+        member_is_title=np.asarray(member_is_title, dtype=bool),
+        member_text=member_text,
+        grams=grams,
+        char_idf=char_idf if len(grams) else np.zeros(0),
+        chars=chars,
+    )

@@ -1,0 +1,170 @@
+"""The chunked index build (suggest/build.py) against a one-pass scikit-learn build."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from suggest.archive import Check, Section, read_archive
+from suggest.build import _field_ngrams, build_matrices
+from suggest.errors import EmptyArchiveError
+from suggest.index import (
+    FIELDS,
+    POOL_WEIGHTS,
+    IndexConfig,
+    _l2,
+    _quantize,
+    build_index,
+    char_grams,
+    char_text,
+    field_texts,
+    unigram_view,
+)
+from suggest.text import analyze
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+
+
+def one_pass(checks: list[Check], config: IndexConfig) -> dict:
+    """The matrices as a single TfidfVectorizer fit over the whole archive gives them (the
+    build before it was chunked)."""
+    checks = sorted(checks, key=lambda c: c.id)
+    fields = {f: [analyze(field_texts(c)[f]) for c in checks] for f in FIELDS}
+    vec = TfidfVectorizer(
+        analyzer=functools.partial(_field_ngrams, n_max=config.ngram_max), sublinear_tf=config.sublinear_tf
+    )
+    vec.fit(tuple(fields[f][i] for f in FIELDS) for i in range(len(checks)))
+    acc = pool_acc = None
+    weights = config.weights()
+    for f in FIELDS:
+        m = vec.transform((t,) for t in fields[f])
+        acc = m * weights[f] if acc is None else acc + m * weights[f]
+        pool_acc = m * POOL_WEIGHTS[f] if pool_acc is None else pool_acc + m * POOL_WEIGHTS[f]
+    terms = sorted(vec.vocabulary_)
+    unigram = np.array([" " not in t for t in terms])
+    members = [
+        fields["title"][i] if k == 0 else analyze(q)
+        for i, c in enumerate(checks)
+        for k, q in enumerate(("", *c.questions))
+    ]
+    out = {
+        "terms": terms,
+        "idf": vec.idf_,
+        "checks": _quantize(_l2(sp.csr_matrix(acc))),
+        "pool1": unigram_view(_quantize(_l2(sp.csr_matrix(pool_acc))), unigram),
+        "members": _quantize(sp.csr_matrix(vec.transform((t,) for t in members))),
+        "grams": [],
+        "char_idf": np.zeros(0),
+        "chars": sp.csr_matrix((len(checks), 0), dtype=np.float32),
+    }
+    if config.char_weight:
+        low = 2 if len(checks) > 1 else 1
+        cv = TfidfVectorizer(
+            analyzer=functools.partial(char_grams, n_min=config.char_ngram_min, n_max=config.char_ngram_max),
+            sublinear_tf=True,
+            min_df=low,
+            max_df=max(int(config.char_max_df * len(checks)), low),
+        )
+        try:
+            chars = sp.csr_matrix(cv.fit_transform(char_text(c, config.char_chars) for c in checks))
+        except ValueError:  # nothing left after pruning
+            return out
+        chars.sort_indices()
+        out.update(grams=sorted(cv.vocabulary_), char_idf=cv.idf_, chars=_quantize(chars))
+    return out
+
+
+def assert_same(built, oracle: dict) -> None:  # type: ignore[no-untyped-def]
+    """Bit for bit: same terms, same stored entries in the same order, same numbers."""
+    assert built.terms == oracle["terms"]
+    assert built.grams == oracle["grams"]
+    np.testing.assert_array_equal(built.idf, oracle["idf"])
+    np.testing.assert_array_equal(built.char_idf, oracle["char_idf"])
+    for name, ours in (
+        ("checks", built.checks),
+        ("pool1", built.pool_checks1),
+        ("members", built.members),
+        ("chars", built.chars),
+    ):
+        theirs = oracle[name]
+        assert ours.shape == theirs.shape, name
+        assert ours.dtype == theirs.dtype, name
+        np.testing.assert_array_equal(ours.indptr, theirs.indptr, err_msg=name)
+        np.testing.assert_array_equal(ours.indices, theirs.indices, err_msg=name)
+        np.testing.assert_array_equal(ours.data, theirs.data, err_msg=name)
+
+
+def test_chunked_build_equals_one_pass_on_the_corpus(tmp_path):
+    checks = read_archive(CORPUS).checks
+    config = IndexConfig()
+    built = build_matrices(sorted(checks, key=lambda c: c.id), config, lambda _m: None, chunk=7, workdir=tmp_path)
+    assert_same(built, one_pass(checks, config))
+    assert list(tmp_path.iterdir()) == []  # the work folder is gone
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores for worker processes")
+def test_worker_processes_give_the_same_matrices(tmp_path):
+    checks = sorted(read_archive(CORPUS).checks, key=lambda c: c.id)
+    config = IndexConfig()
+    alone = build_matrices(checks, config, lambda _m: None, chunk=64, workdir=tmp_path)
+    spread = build_matrices(checks, config, lambda _m: None, jobs=2, chunk=9, workdir=tmp_path)
+    assert_same(
+        spread,
+        {
+            **{k: getattr(alone, k) for k in ("terms", "idf", "grams", "char_idf", "checks", "members", "chars")},
+            "pool1": alone.pool_checks1,
+        },
+    )
+    assert alone.stems == spread.stems
+
+
+WORDS = ["tea", "sleep", "vaccine", "autism", "rise", "sea", "glacier", "tax", "vote", "2100", "x"]
+texts = st.lists(st.sampled_from(WORDS), max_size=8).map(" ".join)
+archives = st.lists(st.tuples(texts, texts, texts, st.lists(texts, max_size=3)), min_size=1, max_size=12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(archive=archives, chunk=st.integers(1, 5), char_weight=st.sampled_from([0.0, 1.5]), ngram_max=st.integers(1, 3))
+def test_chunked_build_equals_one_pass_property(archive, chunk, char_weight, ngram_max, tmp_path_factory):
+    checks = [
+        Check(
+            id=f"c{i:03d}",
+            title=t or "untitled",
+            summary=s,
+            sections=(Section("", b),) if b else (),
+            questions=tuple(qs),
+        )
+        for i, (t, s, b, qs) in enumerate(archive)
+    ]
+    config = IndexConfig(char_weight=char_weight, ngram_max=ngram_max)
+    work = tmp_path_factory.mktemp("work")
+    try:
+        built = build_matrices(checks, config, lambda _m: None, chunk=chunk, workdir=work)
+    except EmptyArchiveError:
+        assert not any(analyze(" ".join(field_texts(c).values())) for c in checks)
+        return
+    assert_same(built, one_pass(checks, config))
+
+
+def test_no_indexable_word_is_reported_and_leaves_nothing(tmp_path):
+    with pytest.raises(EmptyArchiveError, match="no indexable words"):
+        build_matrices([Check(id="a", title="the of")], IndexConfig(), lambda _m: None, workdir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_index_built_in_processes_saves_the_same_files(tmp_path):
+    checks = read_archive(CORPUS).checks
+    build_index(checks, jobs=1).save(tmp_path / "one")
+    build_index(checks, jobs=2, workdir=tmp_path).save(tmp_path / "two")
+    one = sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert one == sorted(p.name for p in (tmp_path / "two").iterdir())
+    for name in one:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
