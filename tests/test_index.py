@@ -392,3 +392,36 @@ def test_char_grams_equal_sklearn_char_wb(text):
     """Our character n-grams (the query path has no scikit-learn) are scikit-learn's char_wb
     n-grams of the lower-cased text, for any text."""
     assert char_grams(text.lower(), 2, 4) == _SK_CHAR_WB(text)
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="shipped corpus/ missing")
+@pytest.mark.parametrize("postings_max", [0, 3, 12])
+def test_pool_through_cut_postings_never_merges_what_is_not_close(postings_max):
+    """With postings cut short, pairs can be missed, never made up: each member of an item is
+    close to the item's leader (its first member) by the true cosines of the thresholds."""
+    from suggest.build import build_matrices
+    from suggest.index import build_pool, unigram_view
+
+    checks = sorted(read_archive(CORPUS).checks, key=lambda c: c.id)
+    config = IndexConfig(postings_max=postings_max)
+    b = build_matrices(checks, config, lambda _m: None)
+    unigram = np.array([" " not in t for t in b.terms])
+    m1 = unigram_view(b.members, unigram)
+    pool = build_pool(checks, m1, b.pool_checks1, b.member_check, b.member_is_title, b.member_text, config)
+    cos = (m1 @ m1.T).toarray()
+    whole = (m1 @ b.pool_checks1.T).toarray()
+    mc, mt = b.member_check, b.member_is_title
+    merged = 0
+    for item in np.unique(pool.member_item):
+        members = np.flatnonzero(pool.member_item == item)
+        leader = members[0]
+        for m in members[1:]:
+            merged += 1
+            assert mc[m] != mc[leader]
+            if mt[m] == mt[leader]:
+                assert cos[m, leader] >= config.dup_threshold - 1e-6
+            else:
+                q, t = (m, leader) if mt[leader] else (leader, m)
+                assert cos[q, t] >= config.answer_title_threshold - 1e-6
+                assert whole[q, mc[t]] >= config.answer_threshold - 1e-6
+    assert merged > 10
