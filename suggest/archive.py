@@ -147,6 +147,8 @@ class Archive:
     problems: list[Problem] = field(default_factory=list)
     files_read: int = 0
     ignored: list[str] = field(default_factory=list)
+    spill: str | None = None  # read with ``spill``: the folder of the full checks
+    sources: list[tuple[int, int]] = field(default_factory=list)  # each check's (spill file, place)
 
     @property
     def skipped(self) -> list[Problem]:
@@ -717,20 +719,61 @@ def iter_files(root: Path, archive: Archive) -> Iterator[tuple[Path, str | None]
                 archive.ignored.append(str(p))
 
 
-def _read_files(files: list[tuple[Path, str | None]]) -> list[tuple[list[Check], list[Problem]] | ArchiveError]:
+def slim(c: Check) -> Check:
+    """The check without its sections (the bulk of its text)."""
+    return replace(c, sections=())
+
+
+def _read_files(
+    files: list[tuple[Path, str | None]], spill: str | None = None
+) -> list[tuple[list[Check], list[Problem]] | ArchiveError]:
+    """Each file's (checks, problems), or the error that skipped it. With ``spill`` (a file
+    path) the full checks are pickled there, as one flat list, and slim ones returned."""
     out: list[tuple[list[Check], list[Problem]] | ArchiveError] = []
+    full: list[Check] = []
     for p, category in files:
         try:
-            out.append(read_file(p, category))
+            checks, problems = read_file(p, category)
         except ArchiveError as exc:
             out.append(exc)
+            continue
+        if spill is not None:
+            full.extend(checks)
+            checks = [slim(c) for c in checks]
+        out.append((checks, problems))
+    if spill is not None:
+        import pickle  # a work file of this run, read back by the build; never kept
+
+        with open(spill, "wb") as f:
+            pickle.dump(full, f, protocol=pickle.HIGHEST_PROTOCOL)
     return out
 
 
-_FILES_PER_TASK = 64
+_TASK_BYTES = 16 * 1024 * 1024
 
 
-def read_archive(path: str | Path, jobs: int = 1) -> Archive:
+def _groups(files: list[tuple[Path, str | None]], jobs: int) -> list[list[tuple[Path, str | None]]]:
+    """Files in path order, cut into tasks of about `_TASK_BYTES` (fewer when that would leave
+    a worker idle); a file bigger than that is a task of its own."""
+    sizes = []
+    for p, _ in files:
+        try:
+            sizes.append(p.stat().st_size)
+        except OSError:
+            sizes.append(0)
+    target = max(min(_TASK_BYTES, sum(sizes) // max(4 * jobs, 1)), 1)
+    groups: list[list[tuple[Path, str | None]]] = []
+    size = target
+    for f, n in zip(files, sizes, strict=True):
+        if size >= target:
+            groups.append([])
+            size = 0
+        groups[-1].append(f)
+        size += n
+    return groups
+
+
+def read_archive(path: str | Path, jobs: int = 1, spill: str | Path | None = None) -> Archive:
     """Read an archive folder (recursively) or one file.
 
     Every ``.txt`` saved article and ``.jsonl`` export is read or reported; other files are
@@ -740,6 +783,10 @@ def read_archive(path: str | Path, jobs: int = 1) -> Archive:
     ----------
     path : folder or file.
     jobs : worker processes reading files (joblib); the result is the same with any number.
+    spill : a folder: the full checks go there (``NNNNNN.pkl``, one per task of files) and the
+        archive keeps them without their sections (`slim`), with ``sources`` telling where
+        each one's full text is. For an index build, whose memory would otherwise hold every
+        text of the archive (about 10 GB for a million PolitiFact-sized checks).
 
     Returns
     -------
@@ -770,18 +817,22 @@ def read_archive(path: str | Path, jobs: int = 1) -> Archive:
         files.append(f)
         walk_problems.append(len(archive.problems))
     said_on_walk, archive.problems = archive.problems, []
-    groups = [files[i : i + _FILES_PER_TASK] for i in range(0, len(files), _FILES_PER_TASK)]
-    if jobs > 1 and len(files) > 1:
+    groups = _groups(files, jobs)
+    spills = [None if spill is None else str(Path(spill) / f"{g:06d}.pkl") for g in range(len(groups))]
+    if jobs > 1 and len(groups) > 1:
         from joblib import Parallel, delayed
 
-        # A big file (a JSON Lines shard) is a task of its own, small files go in groups.
-        groups = [[f] for f in files] if len(groups) < jobs * 4 else groups
-        read = Parallel(n_jobs=jobs, return_as="generator")(delayed(_read_files)(g) for g in groups)
+        read = Parallel(n_jobs=jobs, return_as="generator")(
+            delayed(_read_files)(g, s) for g, s in zip(groups, spills, strict=True)
+        )
     else:
-        read = (_read_files(g) for g in groups)
+        read = (_read_files(g, s) for g, s in zip(groups, spills, strict=True))
+    archive.spill = None if spill is None else str(spill)
+    group_of = [g for g, files_g in enumerate(groups) for _ in files_g]
+    place = [0] * len(groups)  # checks of each spill file so far
     results = (r for group in read for r in group)
     walked = 0
-    for (p, _category), result, before in zip(files, results, walk_problems, strict=True):
+    for (p, _category), result, before, g in zip(files, results, walk_problems, group_of, strict=True):
         archive.problems.extend(said_on_walk[walked:before])
         walked = before
         if isinstance(result, ArchiveError):
@@ -791,6 +842,7 @@ def read_archive(path: str | Path, jobs: int = 1) -> Archive:
         archive.files_read += 1
         archive.problems.extend(problems)
         for c in checks:
+            place[g] += 1
             if c.id in seen:
                 archive.problems.append(
                     Problem(
@@ -801,5 +853,7 @@ def read_archive(path: str | Path, jobs: int = 1) -> Archive:
                 continue
             seen[c.id] = c.path or str(p)
             archive.checks.append(c)
+            if spill is not None:
+                archive.sources.append((g, place[g] - 1))
     archive.problems.extend(said_on_walk[walked:])
     return archive

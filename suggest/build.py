@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from suggest.archive import Check
+from suggest.archive import Archive, Check
 from suggest.text import stem, words
 
 CHUNK = 4096
@@ -95,9 +95,23 @@ def _count(analyzer: Callable, docs: list, extra: Sequence[list] = ()) -> tuple[
     return terms, sp.csr_matrix(x), [sp.csr_matrix(cv.transform(e)) for e in extra]
 
 
-def analyse(checks: Sequence[Check], chunk: int, config, work: str) -> Analysed:  # type: ignore[no-untyped-def]
+def _load(source: Sequence[Check] | tuple[str, list[int]]) -> Sequence[Check]:
+    """A chunk's checks: given, or (spill file of `read_archive`, places in it)."""
+    if isinstance(source, tuple):
+        import pickle  # our own work file, written by this run's reader
+
+        path, places = source
+        with open(path, "rb") as f:
+            full = pickle.load(f)
+        return [full[i] for i in places]
+    return source
+
+
+def analyse(source: Sequence[Check] | tuple[str, list[int]], chunk: int, config, work: str) -> Analysed:  # type: ignore[no-untyped-def]
     """Pass 1 for one chunk: count its terms; counts saved under ``work``."""
     from suggest.index import char_grams, char_text, field_texts
+
+    checks = _load(source)
 
     stems: dict[str, str] = {}
 
@@ -171,11 +185,11 @@ def weigh(
     gram_ids: np.ndarray,
     gram_idf: np.ndarray,
     n_grams: int,
-) -> dict[str, int]:
+) -> dict[str, np.ndarray]:
     """Pass 3 for one chunk: weighted rows in the archive's term ids, saved under ``work``.
 
     ``ids``, ``idf``, ``unigram`` (and the ``gram_`` ones) are given per term of the chunk's
-    own vocabulary. Returns the number of entries of each matrix.
+    own vocabulary. Returns the entries of each row of each matrix.
     """
     from suggest.index import POOL_WEIGHTS, _l2, _quantize, unigram_view
 
@@ -208,7 +222,7 @@ def weigh(
         sp.save_npz(folder / f"w-{name}.npz", m, compressed=False)
     for name in (*FIELDS, "members", "chars"):
         (folder / f"{name}.npz").unlink()
-    return {name: int(m.nnz) for name, m in out.items()}
+    return {name: np.diff(m.indptr).astype(np.int64) for name, m in out.items()}
 
 
 def _chunk_size(n: int, jobs: int) -> int:
@@ -226,27 +240,48 @@ def _run(tasks: Iterable, n_tasks: int, jobs: int) -> Iterator:
     return Parallel(n_jobs=jobs, return_as="generator")(tasks)
 
 
-def _gather(work: Path, n_chunks: int, name: str, rows: int, nnz: int, cols: int, dtype: type) -> sp.csr_matrix:
-    """The chunks' ``name`` rows as one CSR matrix whose data and indices are mapped files."""
+def _gather(
+    work: Path,
+    bounds: list[tuple[int, int]],
+    name: str,
+    lens: np.ndarray,
+    order: np.ndarray | None,
+    cols: int,
+    dtype: type,
+) -> sp.csr_matrix:
+    """The chunks' ``name`` rows as one CSR matrix whose data and indices are mapped files.
+
+    ``lens``: every row's entries, in chunk order; ``order``: the chunk-order row of each
+    final row (None: the same order).
+    """
+    final_lens = lens if order is None else lens[order]
+    indptr = np.zeros(len(lens) + 1, dtype=np.int64)
+    np.cumsum(final_lens, out=indptr[1:])
+    nnz = int(indptr[-1])
+    start = indptr[:-1]
+    if order is not None:
+        start = np.empty(len(lens), dtype=np.int64)
+        start[order] = indptr[:-1]  # where each chunk-order row goes
     data = np.lib.format.open_memmap(work / f"{name}.data.npy", mode="w+", dtype=dtype, shape=(nnz,))
     indices = np.lib.format.open_memmap(work / f"{name}.indices.npy", mode="w+", dtype=np.int32, shape=(nnz,))
-    indptr = np.zeros(rows + 1, dtype=np.int64)
-    pos = row = 0
-    for k in range(n_chunks):
+    for k, (s, e) in enumerate(bounds):
         path = work / f"a{k:06d}" / f"w-{name}.npz"
         m = sp.load_npz(path)
-        data[pos : pos + m.nnz] = m.data
-        indices[pos : pos + m.nnz] = m.indices
-        indptr[row + 1 : row + 1 + m.shape[0]] = m.indptr[1:] + pos
-        pos += m.nnz
-        row += m.shape[0]
+        if order is None:
+            pos = int(start[s]) if s < len(start) else nnz
+            data[pos : pos + m.nnz] = m.data
+            indices[pos : pos + m.nnz] = m.indices
+        else:
+            dest = np.repeat(start[s:e] - m.indptr[:-1], np.diff(m.indptr)) + np.arange(m.nnz)
+            data[dest] = m.data
+            indices[dest] = m.indices
         path.unlink()
     data.flush()
     indices.flush()
     del data, indices
     data = np.load(work / f"{name}.data.npy", mmap_mode="r")
     indices = np.load(work / f"{name}.indices.npy", mmap_mode="r")
-    return sp.csr_matrix((data, indices, indptr), shape=(rows, cols))
+    return sp.csr_matrix((data, indices, indptr), shape=(len(lens), cols))
 
 
 def _step(k: int, n: int) -> bool:
@@ -286,13 +321,16 @@ def build_matrices(
     jobs: int = 1,
     workdir: str | Path | None = None,
     chunk: int | None = None,
+    spilled: Archive | None = None,
 ) -> Built:
-    """Every matrix of the index of ``checks`` (sorted by id), in chunks; see the module notes.
+    """Every matrix of the index of ``checks``, rows in id order, in chunks; see the module notes.
 
     ``jobs``: worker processes (1 works in this process); ``workdir``: where the work folder
     goes (default: the system's temporary folder); ``chunk``: checks per chunk (default:
-    `_chunk_size`; the result does not depend on it). Raises `EmptyArchiveError` when the checks
-    hold no indexable word.
+    `_chunk_size`; the result does not depend on it); ``spilled``: an archive read with
+    ``spill`` whose (slim) checks are ``checks``: each of its spill files is a chunk, read by
+    the worker that counts it, so this process never holds the archive's text. Raises
+    `EmptyArchiveError` when the checks hold no indexable word.
     """
     import json
 
@@ -302,22 +340,34 @@ def build_matrices(
 
     n = len(checks)
     jobs = max(1, min(jobs, os.cpu_count() or 1))
-    size = chunk or _chunk_size(n, jobs)
-    bounds = [(s, min(s + size, n)) for s in range(0, n, size)]
+    sources: list[Sequence[Check] | tuple[str, list[int]]]
+    if spilled is not None:
+        places: dict[int, list[int]] = {}
+        for g, i in spilled.sources:  # in archive order: spill files follow one another
+            places.setdefault(g, []).append(i)
+        sources = [(str(Path(str(spilled.spill)) / f"{g:06d}.pkl"), p) for g, p in places.items()]
+        ends = np.cumsum([len(p) for p in places.values()]).tolist()
+        bounds = list(zip([0, *ends[:-1]], ends, strict=True))
+    else:
+        size = chunk or _chunk_size(n, jobs)
+        bounds = [(s, min(s + size, n)) for s in range(0, n, size)]
+        sources = [checks[s:e] for s, e in bounds]
+    by_id = sorted(range(n), key=lambda i: checks[i].id)
+    order = None if by_id == list(range(n)) else np.asarray(by_id, dtype=np.int64)
     work = Path(tempfile.mkdtemp(prefix="suggest-build-", dir=workdir))
     try:
         say(f"counting terms: {n} checks in {len(bounds)} chunks, {jobs} process{'es' if jobs > 1 else ''}")
         word_df: dict[str, int] = {}
         gram_df: dict[str, int] = {}
         stems: dict[str, str] = {}
-        tasks = (joblib.delayed(analyse)(checks[s:e], k, config, str(work)) for k, (s, e) in enumerate(bounds))
+        tasks = (joblib.delayed(analyse)(src, k, config, str(work)) for k, src in enumerate(sources))
         for a in _run(tasks, len(bounds), jobs):
             _merge(word_df, a.terms, a.df)
             _merge(gram_df, a.grams, a.gram_df)
             stems.update(a.stems)
             (work / f"a{a.chunk:06d}" / "terms.json").write_text(json.dumps([a.terms, a.grams]), "utf-8")
             if _step(a.chunk, len(bounds)):
-                say(f"counted the terms of {min((a.chunk + 1) * size, n)} of {n} checks")
+                say(f"counted the terms of {bounds[a.chunk][1]} of {n} checks")
         if not word_df:
             raise EmptyArchiveError("the archive's checks contain no indexable words")
         terms, df = _number(word_df)
@@ -343,31 +393,40 @@ def build_matrices(
                 k, str(work), config, ids, idf[ids], unigram, len(terms), gids, gidf, len(grams)
             )
 
-        nnz = {"checks": 0, "pool1": 0, "members": 0, "chars": 0}
+        lens: dict[str, list[np.ndarray]] = {"checks": [], "pool1": [], "members": [], "chars": []}
         for k, counts in enumerate(_run((task(k) for k in range(len(bounds))), len(bounds), jobs)):
             for name, v in counts.items():
-                nnz[name] += v
+                lens[name].append(v)
             if _step(k, len(bounds)):
-                say(f"weighed {min((k + 1) * size, n)} of {n} checks")
+                say(f"weighed {bounds[k][1]} of {n} checks")
         word_df.clear()  # the largest structure of the build: gone before the rows are gathered
         gram_df.clear()
-        member_check: list[int] = []
-        member_is_title: list[bool] = []
-        member_text: list[str] = []
-        for ci, c in enumerate(checks):
-            member_text.extend((c.title, *c.questions))
-            member_check.extend([ci] * (1 + len(c.questions)))
-            member_is_title.extend([True] + [False] * len(c.questions))
-        n_members = len(member_text)
         say("gathering rows")
-        chunks = len(bounds)
-        checks_matrix = _gather(work, chunks, "checks", n, nnz["checks"], len(terms), np.float32)
-        pool1 = _gather(work, chunks, "pool1", n, nnz["pool1"], len(terms), np.float32)
-        members = _gather(work, chunks, "members", n_members, nnz["members"], len(terms), np.float32)
+        ranked = [checks[i] for i in by_id]
+        member_text = [t for c in ranked for t in (c.title, *c.questions)]
+        count = np.array([1 + len(c.questions) for c in checks], dtype=np.int64)  # chunk order
+        first = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(count, out=first[1:])
+        member_order = None
+        if order is not None:  # each check's members, in the checks' final order
+            final_first = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(count[order], out=final_first[1:])
+            member_order = np.repeat(first[order] - final_first[:-1], count[order]) + np.arange(int(first[-1]))
+        member_bounds = [(int(first[s]), int(first[e])) for s, e in bounds]
+
+        def gather(name: str, cols: int, rows: list[tuple[int, int]] = bounds, to=order) -> sp.csr_matrix:  # type: ignore[no-untyped-def]
+            return _gather(work, rows, name, np.concatenate(lens[name]), to, cols, np.float32)
+
+        checks_matrix = gather("checks", len(terms))
+        pool1 = gather("pool1", len(terms))
+        members = gather("members", len(terms), member_bounds, member_order)
         members = sp.csr_matrix(
             (np.array(members.data), np.array(members.indices), members.indptr), shape=members.shape
         )
-        chars = _gather(work, chunks, "chars", n, nnz["chars"], len(grams), np.float32)
+        chars = gather("chars", len(grams))
+        member_check = np.repeat(np.arange(n), count[order] if order is not None else count)
+        member_is_title = np.zeros(len(member_text), dtype=bool)
+        member_is_title[np.cumsum(np.concatenate(([0], (count[order] if order is not None else count)[:-1])))] = True
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return Built(
@@ -377,8 +436,8 @@ def build_matrices(
         checks=checks_matrix,
         pool_checks1=pool1,
         members=members,
-        member_check=np.asarray(member_check, dtype=np.int64),
-        member_is_title=np.asarray(member_is_title, dtype=bool),
+        member_check=member_check.astype(np.int64),
+        member_is_title=member_is_title,
         member_text=member_text,
         grams=grams,
         char_idf=char_idf if len(grams) else np.zeros(0),

@@ -753,6 +753,7 @@ def build_index(
     progress: Callable[[str], None] | None = None,
     jobs: int = 1,
     workdir: str | Path | None = None,
+    spilled: Archive | None = None,
 ) -> Index:
     """Build the TF-IDF index and the question pool for ``checks``.
 
@@ -765,6 +766,8 @@ def build_index(
     jobs : worker processes for the build (`suggest.build`); 1 builds in this process.
     workdir : folder for the build's temporary files (default: the system's temporary folder);
         they take about as much space as the saved index and are removed at the end.
+    spilled : the archive ``checks`` come from, when it was read with ``spill`` (slim checks):
+        their texts are read back from its spill files, a chunk at a time.
 
     Returns
     -------
@@ -787,9 +790,13 @@ def build_index(
     config = config or IndexConfig()
     if not checks:
         raise EmptyArchiveError("the archive has no readable checks; add saved articles to it")
-    checks = sorted(checks, key=lambda c: c.id)
     say = progress or (lambda _m: None)
-    built = build_matrices(checks, config, say, jobs=jobs, workdir=workdir)
+    if spilled is not None:  # the rows come in the archive's order, read back from its spill files
+        built = build_matrices(checks, config, say, jobs=jobs, workdir=workdir, spilled=spilled)
+        checks = sorted(checks, key=lambda c: c.id)
+    else:
+        checks = sorted(checks, key=lambda c: c.id)
+        built = build_matrices(checks, config, say, jobs=jobs, workdir=workdir)
     say("merging questions")
     vocab = built.terms
     members = built.members
@@ -903,7 +910,8 @@ def open_index(
     with one good index; readers never see a half-written one.
 
     ``jobs``: worker processes for a build (default: all cores; an archive of a few hundred
-    checks is built in this process); ``progress``: status lines of a build.
+    checks is built in this process); ``progress``: status lines of a build. The `Archive`
+    returned after a build holds its checks without their sections (`suggest.archive.slim`).
 
     Returns the index and the `Archive` when it had to read the archive (else None).
     """
@@ -943,11 +951,20 @@ def open_index(
             return ix, None
         store.check_replaceable(folder)  # before the work of a build, not after it
         workers = jobs or os.cpu_count() or 1
-        arch = read_archive(archive, jobs=workers)
-        for p in arch.problems:
-            say(str(p))
-        say(f"indexing {archive}: {arch.summary()}")
-        built = build_index(arch.checks, config, str(archive), fp, progress=progress, jobs=workers)
+        import shutil
+        import tempfile
+
+        # The full texts wait in work files for the build's workers; this process keeps the
+        # checks without their sections (a million checks' texts would fill the memory).
+        spill = tempfile.mkdtemp(prefix="suggest-read-")
+        try:
+            arch = read_archive(archive, jobs=workers, spill=spill)
+            for p in arch.problems:
+                say(str(p))
+            say(f"indexing {archive}: {arch.summary()}")
+            built = build_index(arch.checks, config, str(archive), fp, progress=progress, jobs=workers, spilled=arch)
+        finally:
+            shutil.rmtree(spill, ignore_errors=True)
         built.save(folder)
         return Index.load(folder), arch
 

@@ -1096,10 +1096,30 @@ def test_reading_in_worker_processes_gives_the_same_archive(tmp_path, monkeypatc
     (tmp_path / "arch/zz/notes.pdf").write_bytes(b"%PDF")
     one = read_archive(tmp_path / "arch")
     assert one.skipped and one.checks and one.ignored
-    for per_task in (64, 2):
-        monkeypatch.setattr(archive_mod, "_FILES_PER_TASK", per_task)
+    for task_bytes in (1, 2000, 10**9):  # a file per task, a few files, all in one
+        monkeypatch.setattr(archive_mod, "_TASK_BYTES", task_bytes)
         two = read_archive(tmp_path / "arch", jobs=2)
         assert two == one
+
+
+def test_spilled_read_keeps_slim_checks_and_finds_every_full_one(tmp_path, monkeypatch):
+    import pickle
+    import shutil
+
+    shutil.copytree(FIXTURES, tmp_path / "arch")
+    sleep = (FIXTURES / "health/eight-hours-sleep-b1a2c3.txt").read_text("utf-8")
+    write(tmp_path / "arch/zz/copy-b1a2c3.txt", sleep)  # a duplicate id: not kept
+    full = read_archive(tmp_path / "arch")
+    monkeypatch.setattr(archive_mod, "_TASK_BYTES", 3000)
+    for jobs in (1, 2):
+        spill = tmp_path / f"spill{jobs}"
+        spill.mkdir()
+        arch = read_archive(tmp_path / "arch", jobs=jobs, spill=spill)
+        assert arch.problems == full.problems and arch.files_read == full.files_read
+        assert arch.checks == [replace(c, sections=()) for c in full.checks]
+        assert any(c.sections for c in full.checks)
+        files = {g: pickle.loads((spill / f"{g:06d}.pkl").read_bytes()) for g in {g for g, _ in arch.sources}}
+        assert [files[g][i] for g, i in arch.sources] == full.checks
 
 
 def test_archive_error_survives_pickling():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 from pathlib import Path
 
@@ -168,3 +169,34 @@ def test_index_built_in_processes_saves_the_same_files(tmp_path):
     assert one == sorted(p.name for p in (tmp_path / "two").iterdir())
     for name in one:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_spilled_build_saves_the_files_of_a_build_in_memory(tmp_path, monkeypatch, jobs):
+    """open_index reads the archive into spill files and builds from them (rows come in file
+    order and are put in id order): the saved index equals the in-memory build's, file by file.
+    The archive's file order is not its id order here, so the reordering is exercised."""
+    import shutil
+
+    import suggest.archive as archive_mod
+    from suggest.index import open_index
+
+    arch = tmp_path / "arch"
+    shutil.copytree(CORPUS, arch)
+    (arch / "zz-first.jsonl").write_text(  # ids that sort before the corpus's, in a late file
+        "\n".join(
+            json.dumps({"id": f"0{i}", "title": f"Is claim {i} true?", "questions": [f"Who said claim {i}?"]})
+            for i in range(5)
+        )
+        + "\n",
+        "utf-8",
+    )
+    monkeypatch.setattr(archive_mod, "_TASK_BYTES", 20000)  # several spill files
+    ix, read = open_index(arch, tmp_path / "spilled", jobs=jobs)
+    assert read is not None and read.spill and all(not c.sections for c in read.checks)
+    build_index(read_archive(arch).checks, archive_root=str(arch), archive_fingerprint=ix.manifest["archive"]["fingerprint"]).save(tmp_path / "memory")
+    one = sorted(p.name for p in (tmp_path / "memory").iterdir())
+    assert one == sorted(p.name for p in (tmp_path / "spilled").iterdir())
+    for name in one:
+        assert (tmp_path / "memory" / name).read_bytes() == (tmp_path / "spilled" / name).read_bytes(), name
+    assert [ix.check_ids[i] for i in range(5)] == [f"0{i}" for i in range(5)]
