@@ -954,17 +954,29 @@ def open_index(
         import shutil
         import tempfile
 
-        # The full texts wait in work files for the build's workers; this process keeps the
-        # checks without their sections (a million checks' texts would fill the memory).
-        spill = tempfile.mkdtemp(prefix="suggest-read-")
+        # The build's work files (the archive's full texts, which wait there for the workers
+        # while this process keeps the checks without their sections, and the matrices' chunks)
+        # go beside the index, not in a temporary folder that may be small or in memory. A
+        # build that was killed left its own: we hold the lock, so they are nobody's now.
+        work = folder.parent / f".{folder.name}.work"
+        shutil.rmtree(work, ignore_errors=True)
+        try:
+            work.mkdir(parents=True)
+            spill = tempfile.mkdtemp(prefix="read-", dir=work)
+        except OSError as exc:
+            raise SuggestError(
+                f"{work}: cannot create the build's work folder ({exc.strerror}); pass --index DIR to put it elsewhere"
+            ) from None
         try:
             arch = read_archive(archive, jobs=workers, spill=spill)
             for p in arch.problems:
                 say(str(p))
             say(f"indexing {archive}: {arch.summary()}")
-            built = build_index(arch.checks, config, str(archive), fp, progress=progress, jobs=workers, spilled=arch)
+            built = build_index(
+                arch.checks, config, str(archive), fp, progress=progress, jobs=workers, workdir=work, spilled=arch
+            )
         finally:
-            shutil.rmtree(spill, ignore_errors=True)
+            shutil.rmtree(work, ignore_errors=True)
         built.save(folder)
         return Index.load(folder), arch
 

@@ -200,3 +200,14 @@ def test_spilled_build_saves_the_files_of_a_build_in_memory(tmp_path, monkeypatc
     for name in one:
         assert (tmp_path / "memory" / name).read_bytes() == (tmp_path / "spilled" / name).read_bytes(), name
     assert [ix.check_ids[i] for i in range(5)] == [f"0{i}" for i in range(5)]
+
+
+def test_build_work_folder_sits_beside_the_index_and_a_killed_builds_is_cleared(tmp_path):
+    from suggest.index import open_index
+
+    stale = tmp_path / ".ix.work" / "read-killed"
+    stale.mkdir(parents=True)
+    (stale / "000000.pkl").write_bytes(b"left by a build that was killed")
+    ix, read = open_index(CORPUS, tmp_path / "ix", jobs=1)
+    assert read is not None and ix.manifest["counts"]["checks"] == len(read.checks)
+    assert not (tmp_path / ".ix.work").exists()
