@@ -345,8 +345,11 @@ def build_matrices(
         places: dict[int, list[int]] = {}
         for g, i in spilled.sources:  # in archive order: spill files follow one another
             places.setdefault(g, []).append(i)
-        sources = [(str(Path(str(spilled.spill)) / f"{g:06d}.pkl"), p) for g, p in places.items()]
-        ends = np.cumsum([len(p) for p in places.values()]).tolist()
+        # A big file's checks are cut into several chunks (each worker reads the file, keeps its part).
+        size = chunk or _chunk_size(n, jobs)
+        parts = [(g, p[i : i + size]) for g, p in places.items() for i in range(0, len(p), size)]
+        sources = [(str(Path(str(spilled.spill)) / f"{g:06d}.pkl"), p) for g, p in parts]
+        ends = np.cumsum([len(p) for _, p in parts]).tolist()
         bounds = list(zip([0, *ends[:-1]], ends, strict=True))
     else:
         size = chunk or _chunk_size(n, jobs)

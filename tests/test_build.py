@@ -211,3 +211,16 @@ def test_build_work_folder_sits_beside_the_index_and_a_killed_builds_is_cleared(
     ix, read = open_index(CORPUS, tmp_path / "ix", jobs=1)
     assert read is not None and ix.manifest["counts"]["checks"] == len(read.checks)
     assert not (tmp_path / ".ix.work").exists()
+
+
+def test_a_big_spill_file_is_cut_into_several_chunks(tmp_path):
+    """One file of many checks (one spill file) is counted in chunks of ``chunk`` checks."""
+    lines = [json.dumps({"id": f"z{9 - i}", "title": f"Did the mayor say tax {i} rose?", "summary": f"Tax rose {i}."}) for i in range(10)]
+    (tmp_path / "one.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    arch = read_archive(tmp_path / "one.jsonl", spill=spill)
+    said: list[str] = []
+    built = build_matrices(arch.checks, IndexConfig(), said.append, chunk=3, workdir=tmp_path, spilled=arch)
+    assert any("10 checks in 4 chunks" in m for m in said)
+    assert_same(built, one_pass(read_archive(tmp_path / "one.jsonl").checks, IndexConfig()))
