@@ -279,6 +279,42 @@ def unigram_view(m: sp.csr_matrix, unigram: np.ndarray) -> sp.csr_matrix:
     return _l2(out)
 
 
+def row_dots(a: sp.csr_matrix, ai: np.ndarray, b: sp.csr_matrix, bi: np.ndarray) -> np.ndarray:
+    """Dot products ``a[ai[k]] . b[bi[k]]`` for every k, in float64.
+
+    Each of ``a``'s entries is looked up in ``b``'s row (sorted indices, one binary search), so
+    the cost follows ``a``'s short rows (questions, ~10 words), not ``b``'s long ones (whole
+    checks): copying and multiplying a check's row for each of its question pairs was the whole
+    of the pool step at a million checks.
+
+    Examples
+    --------
+    >>> a = sp.csr_matrix(np.array([[1.0, 0.0, 2.0], [0.0, 1.0, 0.0]]))
+    >>> b = sp.csr_matrix(np.array([[3.0, 0.0, 1.0], [0.0, 5.0, 4.0]]))
+    >>> row_dots(a, np.array([0, 0, 1]), b, np.array([0, 1, 1]))
+    array([5., 8., 5.])
+    """
+    ai, bi = np.asarray(ai, dtype=np.int64), np.asarray(bi, dtype=np.int64)
+    if not len(ai):
+        return np.zeros(0)
+    if not b.has_sorted_indices:
+        b = b.sorted_indices()
+    starts = a.indptr[ai].astype(np.int64)
+    lens = a.indptr[ai + 1].astype(np.int64) - starts
+    pair = np.repeat(np.arange(len(ai)), lens)
+    pos = np.arange(len(pair)) - np.repeat(np.cumsum(lens) - lens, lens) + np.repeat(starts, lens)
+    # The rows of b that are needed, as one sorted key array: (local row, term).
+    rows, local = np.unique(bi, return_inverse=True)
+    sub = b[rows]
+    width = np.int64(b.shape[1])
+    keys = np.repeat(np.arange(len(rows), dtype=np.int64), np.diff(sub.indptr)) * width + sub.indices
+    needles = local.astype(np.int64)[pair] * width + a.indices[pos]
+    at = np.minimum(np.searchsorted(keys, needles), max(len(keys) - 1, 0))
+    found = keys[at] == needles if len(keys) else np.zeros(len(needles), dtype=bool)
+    prod = np.where(found, a.data[pos].astype(np.float64) * sub.data[at] if len(keys) else 0.0, 0.0)
+    return np.bincount(pair, weights=prod, minlength=len(ai))
+
+
 def build_pool(
     checks: Sequence[Check],
     members1: sp.csr_matrix,
@@ -324,7 +360,7 @@ def build_pool(
         r, c, mixed = r[ok], c[ok], mixed[ok]
         q = np.where(member_is_title[r], c, r)[mixed]
         t = np.where(member_is_title[r], r, c)[mixed]
-        whole = np.asarray(members1[q].multiply(checks1[member_check[t]]).sum(axis=1)).ravel()
+        whole = row_dots(members1, q, checks1, member_check[t])
         good = whole >= config.answer_threshold
         answer_q.append(q[good])
         answer_t.append(t[good])
@@ -782,8 +818,8 @@ def build_index(
     --------
     >>> from suggest.archive import Check
     >>> ix = build_index([Check(id="a", title="Is tea good?", questions=("Does tea help sleep?",))])
-    >>> ix.pool_records[0]["text"]
-    'Does tea help sleep?'
+    >>> [r["text"] for r in ix.pool_records]
+    ['Is tea good?', 'Does tea help sleep?']
     """
     from suggest.build import build_matrices
 

@@ -425,3 +425,37 @@ def test_pool_through_cut_postings_never_merges_what_is_not_close(postings_max):
                 assert cos[q, t] >= config.answer_title_threshold - 1e-6
                 assert whole[q, mc[t]] >= config.answer_threshold - 1e-6
     assert merged > 10
+
+
+@st.composite
+def _row_pairs(draw):
+    """Two random sparse matrices over the same terms and random (row of a, row of b) pairs."""
+    n_terms = draw(st.integers(1, 30))
+    rows_a, rows_b = draw(st.integers(1, 8)), draw(st.integers(1, 8))
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    a = sp.random(rows_a, n_terms, density=draw(st.floats(0.0, 1.0)), format="csr", random_state=rng, dtype=np.float32)
+    b = sp.random(rows_b, n_terms, density=draw(st.floats(0.0, 1.0)), format="csr", random_state=rng, dtype=np.float32)
+    k = draw(st.integers(0, 20))
+    return a, b, rng.integers(0, rows_a, k), rng.integers(0, rows_b, k)
+
+
+@given(_row_pairs())
+@settings(max_examples=200, deadline=None)
+def test_row_dots_equal_the_rows_products(case):
+    """The pool's answer test looks a question's words up in the check's row: the same number as
+    the dot product of the two rows (unsorted rows of b included)."""
+    from suggest.index import row_dots
+
+    a, b, ai, bi = case
+    want = np.asarray(a[ai].multiply(b[bi]).sum(axis=1), dtype=np.float64).ravel() if len(ai) else np.zeros(0)
+    b_unsorted = b.copy()
+    for i in range(b.shape[0]):  # reverse each row's entries
+        s, e = b.indptr[i], b.indptr[i + 1]
+        b_unsorted.indices[s:e] = b.indices[s:e][::-1].copy()
+        b_unsorted.data[s:e] = b.data[s:e][::-1].copy()
+    b_unsorted.has_sorted_indices = False
+    for m in (b, b_unsorted):
+        got = row_dots(a, ai, m, bi)
+        assert got.shape == (len(ai),)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
