@@ -303,16 +303,49 @@ def row_dots(a: sp.csr_matrix, ai: np.ndarray, b: sp.csr_matrix, bi: np.ndarray)
     lens = a.indptr[ai + 1].astype(np.int64) - starts
     pair = np.repeat(np.arange(len(ai)), lens)
     pos = np.arange(len(pair)) - np.repeat(np.cumsum(lens) - lens, lens) + np.repeat(starts, lens)
-    # The rows of b that are needed, as one sorted key array: (local row, term).
-    rows, local = np.unique(bi, return_inverse=True)
-    sub = b[rows]
-    width = np.int64(b.shape[1])
-    keys = np.repeat(np.arange(len(rows), dtype=np.int64), np.diff(sub.indptr)) * width + sub.indices
-    needles = local.astype(np.int64)[pair] * width + a.indices[pos]
-    at = np.minimum(np.searchsorted(keys, needles), max(len(keys) - 1, 0))
-    found = keys[at] == needles if len(keys) else np.zeros(len(needles), dtype=bool)
-    prod = np.where(found, a.data[pos].astype(np.float64) * sub.data[at] if len(keys) else 0.0, 0.0)
+    needles = a.indices[pos]
+    # A binary search in each needle's own row of b, all needles at once (no copy of b's rows).
+    lo = b.indptr[bi].astype(np.int64)[pair]
+    hi = b.indptr[bi + 1].astype(np.int64)[pair]
+    end = hi.copy()
+    while True:
+        open_ = lo < hi
+        if not open_.any():
+            break
+        mid = (lo + hi) // 2
+        right = open_ & (b.indices[np.minimum(mid, len(b.indices) - 1)] < needles)
+        lo = np.where(right, mid + 1, lo)
+        hi = np.where(open_ & ~right, mid, hi)
+    found = lo < end
+    found[found] = b.indices[lo[found]] == needles[found]
+    prod = np.zeros(len(pair))
+    prod[found] = a.data[pos[found]].astype(np.float64) * b.data[lo[found]]
     return np.bincount(pair, weights=prod, minlength=len(ai))
+
+
+ANSWER_CANDIDATES = 200
+"""Titles per question tested as its answer: its closest ones by title cosine."""
+
+
+def _closest(q: np.ndarray, t: np.ndarray, v: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs (q, t) that are among the ``k`` largest ``v`` of their ``q`` (equal values:
+    lower ``t`` first); ``q`` non-decreasing. Returned in q order.
+
+    Examples
+    --------
+    >>> _closest(np.array([0, 0, 0, 1]), np.array([5, 3, 4, 2]), np.array([0.2, 0.9, 0.2, 0.5]), 2)
+    (array([0, 0, 1]), array([3, 4, 2]))
+    """
+    if not len(q):
+        return q, t
+    bounds = np.flatnonzero(np.r_[True, q[1:] != q[:-1], True])
+    keep = np.ones(len(q), dtype=bool)
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if hi - lo > k:
+            order = np.lexsort((t[lo:hi], -v[lo:hi]))
+            keep[lo:hi] = False
+            keep[lo + order[:k]] = True
+    return q[keep], t[keep]
 
 
 def build_pool(
@@ -333,7 +366,6 @@ def build_pool(
     (``answer_threshold``).
     """
     n = members1.shape[0]
-    lo = min(config.dup_threshold, config.answer_title_threshold)
     rows_a: list[np.ndarray] = []
     rows_b: list[np.ndarray] = []
     answer_q: list[np.ndarray] = []
@@ -347,27 +379,31 @@ def build_pool(
     # pairs grows with the square of the archive (161 s at 100,000 checks, hours at a million).
     mt = champion_postings(members1, config.postings_max)
     exact = mt.nnz == members1.nnz
+    ath = config.answer_title_threshold
     for start in range(0, n, chunk):
         block = (members1[start : start + chunk] @ mt).tocoo()
-        row = block.row.astype(np.int64) + start
-        col = block.col.astype(np.int64)
-        # Exact products are symmetric: each pair once. Cut ones: the pair is seen from either side.
-        keep = (block.data >= lo) & ((row < col) if exact else (row != col))
-        r, c, v = np.minimum(row, col)[keep], np.maximum(row, col)[keep], block.data[keep]
-        ok = member_check[r] != member_check[c]
-        mixed = member_is_title[r] != member_is_title[c]
-        ok &= np.where(mixed, v >= config.answer_title_threshold, v >= config.dup_threshold)
-        r, c, mixed = r[ok], c[ok], mixed[ok]
-        q = np.where(member_is_title[r], c, r)[mixed]
-        t = np.where(member_is_title[r], r, c)[mixed]
+        close = np.flatnonzero(block.data >= min(ath, config.dup_threshold))  # most pairs share a word, no more
+        row = block.row[close].astype(np.int64) + start
+        col = block.col[close].astype(np.int64)
+        sim = block.data[close]
+        other = member_check[row] != member_check[col]
+        # Answers, from the question's side: its row holds every title it shares a word with
+        # (through the cut lists). Only its ANSWER_CANDIDATES closest titles are tested against
+        # the whole check: a common question is close to thousands of titles at a million checks.
+        ans = other & ~member_is_title[row] & member_is_title[col] & (sim >= ath)
+        q, t = _closest(row[ans], col[ans], sim[ans], ANSWER_CANDIDATES)
         whole = row_dots(members1, q, checks1, member_check[t])
         good = whole >= config.answer_threshold
         answer_q.append(q[good])
         answer_t.append(t[good])
         answer_w.append(whole[good])
-        rows_a.append(r[~mixed])
-        rows_b.append(c[~mixed])
-        weights.append(v[ok][~mixed])
+        # Near-duplicates: two questions or two titles. Exact products are symmetric: each pair
+        # once. Cut ones: the pair is seen from either side.
+        same = other & (member_is_title[row] == member_is_title[col]) & (sim >= config.dup_threshold)
+        same &= (row < col) if exact else (row != col)
+        rows_a.append(np.minimum(row, col)[same])
+        rows_b.append(np.maximum(row, col)[same])
+        weights.append(sim[same])
     if not exact and rows_a:  # a pair seen from both sides: its higher score
         a, b, w = (np.concatenate(x) for x in (rows_a, rows_b, weights))
         order = np.lexsort((-w, b, a))

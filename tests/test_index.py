@@ -459,3 +459,26 @@ def test_row_dots_equal_the_rows_products(case):
         got = row_dots(a, ai, m, bi)
         assert got.shape == (len(ai),)
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 4), st.integers(0, 30), st.sampled_from([0.1, 0.2, 0.5, 0.9])), max_size=60),
+    st.integers(1, 6),
+)
+@settings(max_examples=200, deadline=None)
+def test_closest_keeps_each_questions_k_best_titles(pairs, k):
+    """The answer test's candidates: per question, its k closest titles (equal cosines: lower
+    title first), the same as sorting each question's titles."""
+    from suggest.index import _closest
+
+    pairs = sorted({(a, b): (a, b, c) for a, b, c in pairs}.values(), key=lambda p: p[0])  # a pair: one cosine
+    q = np.array([p[0] for p in pairs], dtype=np.int64)
+    t = np.array([p[1] for p in pairs], dtype=np.int64)
+    v = np.array([p[2] for p in pairs])
+    got_q, got_t = _closest(q, t, v, k)
+    want = set()
+    for qi in set(q.tolist()):
+        mine = sorted(((-vi, ti) for qq, ti, vi in pairs if qq == qi))[:k]
+        want |= {(qi, ti) for _, ti in mine}
+    assert set(zip(got_q.tolist(), got_t.tolist(), strict=True)) == want
+    assert len(got_q) == len(want)
