@@ -49,6 +49,9 @@ class RankOptions:
     query_terms, query_grams : an article is matched on its ``query_terms`` heaviest words and
         word pairs and its ``query_grams`` heaviest character n-grams (0: all). The heaviest
         are the rarest, whose postings are short: a long article costs about what a tweet does.
+    gram_postings : at most this many character-view postings read per article (0: no
+        budget): its heaviest n-grams are kept while their postings fit. An experiment for
+        archives of a million checks, off by default (see bench/README.md).
     """
 
     top: int = 5
@@ -64,6 +67,7 @@ class RankOptions:
     date_scale: float = 30.0
     query_terms: int = 100
     query_grams: int = 150
+    gram_postings: int = 0
 
     def __post_init__(self) -> None:
         if self.top < 1:
@@ -74,7 +78,7 @@ class RankOptions:
             raise OptionError("question_weight and mmr_lambda must be from 0 to 1")
         if self.date_weight < 0 or self.date_scale <= 0:
             raise OptionError(f"date_weight {self.date_weight} must be >= 0 and date_scale {self.date_scale} > 0")
-        if self.query_terms < 0 or self.query_grams < 0:
+        if self.query_terms < 0 or self.query_grams < 0 or self.gram_postings < 0:
             raise OptionError(f"query_terms {self.query_terms}, query_grams {self.query_grams}: use 0 (all) or more")
         if self.max_per_source < 1:
             raise OptionError(f"max_per_source {self.max_per_source}: use 1 or more")
@@ -217,6 +221,41 @@ def strongest(vectors: list[sp.csr_matrix], k: int) -> sp.csr_matrix:
     return sp.csr_matrix((data.astype(np.float32), a.indices[keep], indptr), shape=a.shape)
 
 
+def within_budget(a: sp.csr_matrix, lens: np.ndarray, budget: int) -> sp.csr_matrix:
+    """Each row of ``a`` cut to its heaviest terms (equal weights: lower term first) whose
+    postings (``lens`` per term) fit in ``budget`` together, at least one, unit length again.
+
+    Examples
+    --------
+    >>> a = sp.csr_matrix(np.array([[0.6, 0.8, 0.0]], dtype=np.float32))
+    >>> within_budget(a, np.array([5, 10, 1]), 12).toarray()
+    array([[0., 1., 0.]], dtype=float32)
+    """
+    a = sp.csr_matrix(a, dtype=np.float32)
+    if not a.nnz:
+        return a
+    rows = np.repeat(np.arange(a.shape[0]), np.diff(a.indptr))
+    # Heaviest first within each row (weights in (0, 1]), terms in order on equal weights.
+    order = np.lexsort((a.indices, -a.data.astype(np.float64), rows))
+    cost = np.asarray(lens, dtype=np.int64)[a.indices[order]]
+    spent = np.cumsum(cost)
+    before = np.concatenate([[0], spent])[a.indptr[:-1]]  # postings of the rows above
+    used = spent - before[rows[order]]
+    first = np.zeros(a.nnz, dtype=bool)
+    first[a.indptr[:-1][np.diff(a.indptr) > 0]] = True
+    keep = np.zeros(a.nnz, dtype=bool)
+    keep[order] = (used <= budget) | first
+    kept = sp.csr_matrix((a.data * keep, a.indices.copy(), a.indptr.copy()), shape=a.shape)
+    kept.eliminate_zeros()
+    cut = np.diff(kept.indptr) < np.diff(a.indptr)
+    data = kept.data.astype(np.float64)
+    r = np.repeat(np.arange(a.shape[0]), np.diff(kept.indptr))
+    norms = np.sqrt(np.bincount(r, weights=data * data, minlength=a.shape[0]))
+    norms[~cut] = 1.0  # a row that was not cut stays as it is
+    kept.data = (data / norms[r]).astype(np.float32)
+    return kept
+
+
 def _stack(vectors: list[sp.csr_matrix]) -> sp.csr_matrix:
     """Stack CSR rows (float32, terms in order within each row) without scipy's checks."""
     parts = [sp.csr_matrix(v) for v in vectors]
@@ -338,6 +377,8 @@ def _check_rows(
     cw = index.config.char_weight if len(index.char_idf) else 0.0
     if cw:
         char_vectors = strongest([a.char_vector for a in articles], opts.query_grams)
+        if opts.gram_postings:
+            char_vectors = within_budget(char_vectors, np.diff(index.search("chars").indptr), opts.gram_postings)
         chars = _chunk_product(char_vectors, index.search("chars"), "chars")
         base = np.asarray(char_vectors @ np.asarray(index.char_mean, dtype=np.float64)).ravel()
     dates = np.asarray(index.check_dates)

@@ -482,3 +482,34 @@ def test_closest_keeps_each_questions_k_best_titles(pairs, k):
         want |= {(qi, ti) for _, ti in mine}
     assert set(zip(got_q.tolist(), got_t.tolist(), strict=True)) == want
     assert len(got_q) == len(want)
+
+
+@given(
+    st.lists(st.lists(st.tuples(st.integers(0, 9), st.sampled_from([0.1, 0.3, 0.5])), max_size=8), min_size=1, max_size=5),
+    st.lists(st.integers(0, 20), min_size=10, max_size=10),
+    st.integers(0, 40),
+)
+@settings(max_examples=200, deadline=None)
+def test_within_budget_keeps_the_heaviest_grams_that_fit(rows, lens, budget):
+    """The character postings budget: per row, the heaviest n-grams (lower term on equal
+    weights) while their postings fit, at least one, unit length when cut."""
+    from suggest.rank import within_budget
+
+    dense = np.zeros((len(rows), 10), dtype=np.float32)
+    for r, entries in enumerate(rows):
+        for term, w in entries:
+            dense[r, term] = w
+    got = within_budget(sp.csr_matrix(dense), np.array(lens), budget).toarray()
+    for r in range(len(rows)):
+        terms = [int(t) for t in np.flatnonzero(dense[r])]
+        order = sorted(terms, key=lambda t: (-float(dense[r, t]), t))
+        kept, used = [], 0
+        for t in order:
+            used += lens[t]
+            if used <= budget or not kept:
+                kept.append(t)
+        want = np.zeros(10)
+        want[kept] = dense[r, kept]
+        if len(kept) < len(terms):
+            want /= np.linalg.norm(want)
+        np.testing.assert_allclose(got[r], want, rtol=1e-6, atol=1e-7)
