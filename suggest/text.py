@@ -54,13 +54,24 @@ _MAX_PASSES = 8
 
 
 def _normalize_once(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).translate(_HYPHENS)
-    text = _LINK_MD.sub(r"\1", text)
-    text = _TAG.sub("", text)  # also reduces <a href=...>text</a> to its text
-    text = _ATTR_FRAGMENT.sub("", text)
+    # Each step runs only when the text has what it needs to change anything (a hyphen to
+    # map, "](" for a link, "<" for a tag, "=" and ">" for attributes, a tab or two spaces
+    # to fold: NFKC has made every no-break space a space): the same result, and reading an
+    # archive spends most of its time here (tests/test_text.py checks it against every step).
+    text = unicodedata.normalize("NFKC", text)
+    if "\u2010" in text or "\u2011" in text:
+        text = text.translate(_HYPHENS)
+    if "](" in text:
+        text = _LINK_MD.sub(r"\1", text)
+    if "<" in text:
+        text = _TAG.sub("", text)  # also reduces <a href=...>text</a> to its text
+    if "=" in text and ">" in text:
+        text = _ATTR_FRAGMENT.sub("", text)
     text = text.replace("*", "")
     text = _LEADING_HASHES.sub("", text)
-    return _SPACES.sub(" ", text).strip()
+    if "  " in text or "\t" in text or "\u00a0" in text:
+        text = _SPACES.sub(" ", text)
+    return text.strip()
 
 
 def strip_citations(text: str) -> str:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import suggest.text as text_module
 from suggest.text import normalize, strip_citations, words
 
 
@@ -105,3 +108,29 @@ def test_normalize_of_markup_is_idempotent(text):
 def test_normalize_minimal_non_idempotent_examples(text):
     once = normalize(text)
     assert normalize(once) == once
+
+
+# --- the skipped steps change nothing ----------------------------------------------------------
+
+
+def _every_step_once(text: str) -> str:
+    """`_normalize_once` with every step run, whatever the text holds: the oracle."""
+    text = unicodedata.normalize("NFKC", text).translate(text_module._HYPHENS)
+    text = text_module._LINK_MD.sub(r"\1", text)
+    text = text_module._TAG.sub("", text)
+    text = text_module._ATTR_FRAGMENT.sub("", text)
+    text = text.replace("*", "")
+    text = text_module._LEADING_HASHES.sub("", text)
+    return text_module._SPACES.sub(" ", text).strip()
+
+
+SPACED = st.lists(
+    st.sampled_from(["  ", " ", "\t", "\u00a0", "\u2010", "\u2011", "](", "=", ">", "<", "'y'", "a b", "\u00e9"]),
+    max_size=12,
+).map("".join)  # fmt: skip
+
+
+@given(st.one_of(st.text(), MARKUP, SPACED, st.tuples(MARKUP, SPACED, st.text(max_size=5)).map("".join)))
+@settings(max_examples=3000, deadline=None, derandomize=True)
+def test_normalize_skips_only_steps_that_change_nothing(text):
+    assert text_module._normalize_once(text) == _every_step_once(text)
