@@ -724,11 +724,23 @@ def slim(c: Check) -> Check:
     return replace(c, sections=())
 
 
+SPILL_PIECE = 4096
+"""Full checks per spill file: a chunk of the index build reads one file, not a task's all."""
+
+
+def spill_file(folder: str | Path, group: int, place: int) -> tuple[str, int]:
+    """Where `read_archive` spilled the full check at ``place`` (duplicates counted) among
+    the checks of its task of files ``group``: (file, place in that file's list)."""
+    piece, at = divmod(place, SPILL_PIECE)
+    return str(Path(folder) / f"{group:06d}-{piece:04d}.pkl"), at
+
+
 def _read_files(
     files: list[tuple[Path, str | None]], spill: str | None = None
 ) -> list[tuple[list[Check], list[Problem]] | ArchiveError]:
-    """Each file's (checks, problems), or the error that skipped it. With ``spill`` (a file
-    path) the full checks are pickled there, as one flat list, and slim ones returned."""
+    """Each file's (checks, problems), or the error that skipped it. With ``spill`` (a path
+    prefix) the full checks are pickled as flat lists of `SPILL_PIECE` (``PREFIX-NNNN.pkl``,
+    see `spill_file`) and slim ones returned."""
     out: list[tuple[list[Check], list[Problem]] | ArchiveError] = []
     full: list[Check] = []
     for p, category in files:
@@ -742,10 +754,11 @@ def _read_files(
             checks = [slim(c) for c in checks]
         out.append((checks, problems))
     if spill is not None:
-        import pickle  # a work file of this run, read back by the build; never kept
+        import pickle  # work files of this run, read back by the build; never kept
 
-        with open(spill, "wb") as f:
-            pickle.dump(full, f, protocol=pickle.HIGHEST_PROTOCOL)
+        for k in range(0, len(full), SPILL_PIECE):
+            with open(f"{spill}-{k // SPILL_PIECE:04d}.pkl", "wb") as f:
+                pickle.dump(full[k : k + SPILL_PIECE], f, protocol=pickle.HIGHEST_PROTOCOL)
     return out
 
 
@@ -783,9 +796,9 @@ def read_archive(path: str | Path, jobs: int = 1, spill: str | Path | None = Non
     ----------
     path : folder or file.
     jobs : worker processes reading files (joblib); the result is the same with any number.
-    spill : a folder: the full checks go there (``NNNNNN.pkl``, one per task of files) and the
-        archive keeps them without their sections (`slim`), with ``sources`` telling where
-        each one's full text is. For an index build, whose memory would otherwise hold every
+    spill : a folder: the full checks go there (pickled lists of at most `SPILL_PIECE`, see
+        `spill_file`) and the archive keeps them without their sections (`slim`), with
+        ``sources`` telling where each one's full text is (task of files, place in it). For an index build, whose memory would otherwise hold every
         text of the archive (about 10 GB for a million PolitiFact-sized checks).
 
     Returns
@@ -818,7 +831,7 @@ def read_archive(path: str | Path, jobs: int = 1, spill: str | Path | None = Non
         walk_problems.append(len(archive.problems))
     said_on_walk, archive.problems = archive.problems, []
     groups = _groups(files, jobs)
-    spills = [None if spill is None else str(Path(spill) / f"{g:06d}.pkl") for g in range(len(groups))]
+    spills = [None if spill is None else str(Path(spill) / f"{g:06d}") for g in range(len(groups))]
     if jobs > 1 and len(groups) > 1:
         from joblib import Parallel, delayed
 

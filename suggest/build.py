@@ -33,11 +33,12 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from suggest.archive import Archive, Check
+from suggest.archive import SPILL_PIECE, Archive, Check, spill_file
 from suggest.text import stem, words
 
-CHUNK = 4096
-"""Checks per chunk: about 20 MB of text and a few hundred MB of counts at the peak."""
+CHUNK = SPILL_PIECE
+"""Checks per chunk: about 20 MB of text and a few hundred MB of counts at the peak; a chunk
+of a spilled archive reads one spill file."""
 
 FIELDS = ("title", "summary", "body", "questions")
 
@@ -328,7 +329,7 @@ def build_matrices(
     ``jobs``: worker processes (1 works in this process); ``workdir``: where the work folder
     goes (default: the system's temporary folder); ``chunk``: checks per chunk (default:
     `_chunk_size`; the result does not depend on it); ``spilled``: an archive read with
-    ``spill`` whose (slim) checks are ``checks``: each of its spill files is a chunk, read by
+    ``spill`` whose (slim) checks are ``checks``: each of its spill files (or part) is a chunk, read by
     the worker that counts it, so this process never holds the archive's text. Raises
     `EmptyArchiveError` when the checks hold no indexable word.
     """
@@ -342,13 +343,14 @@ def build_matrices(
     jobs = max(1, min(jobs, os.cpu_count() or 1))
     sources: list[Sequence[Check] | tuple[str, list[int]]]
     if spilled is not None:
-        places: dict[int, list[int]] = {}
+        places: dict[str, list[int]] = {}
         for g, i in spilled.sources:  # in archive order: spill files follow one another
-            places.setdefault(g, []).append(i)
-        # A big file's checks are cut into several chunks (each worker reads the file, keeps its part).
+            path, at = spill_file(str(spilled.spill), g, i)
+            places.setdefault(path, []).append(at)
+        # A spill file bigger than a chunk is cut into several (each worker reads the file, keeps its part).
         size = chunk or _chunk_size(n, jobs)
-        parts = [(g, p[i : i + size]) for g, p in places.items() for i in range(0, len(p), size)]
-        sources = [(str(Path(str(spilled.spill)) / f"{g:06d}.pkl"), p) for g, p in parts]
+        parts = [(path, p[i : i + size]) for path, p in places.items() for i in range(0, len(p), size)]
+        sources = list(parts)
         ends = np.cumsum([len(p) for _, p in parts]).tolist()
         bounds = list(zip([0, *ends[:-1]], ends, strict=True))
     else:

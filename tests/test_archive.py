@@ -1111,15 +1111,19 @@ def test_spilled_read_keeps_slim_checks_and_finds_every_full_one(tmp_path, monke
     write(tmp_path / "arch/zz/copy-b1a2c3.txt", sleep)  # a duplicate id: not kept
     full = read_archive(tmp_path / "arch")
     monkeypatch.setattr(archive_mod, "_TASK_BYTES", 3000)
-    for jobs in (1, 2):
-        spill = tmp_path / f"spill{jobs}"
+    for jobs, piece in ((1, 4096), (2, 4096), (1, 2), (2, 3)):
+        monkeypatch.setattr(archive_mod, "SPILL_PIECE", piece)
+        spill = tmp_path / f"spill{jobs}-{piece}"
         spill.mkdir()
         arch = read_archive(tmp_path / "arch", jobs=jobs, spill=spill)
         assert arch.problems == full.problems and arch.files_read == full.files_read
         assert arch.checks == [replace(c, sections=()) for c in full.checks]
         assert any(c.sections for c in full.checks)
-        files = {g: pickle.loads((spill / f"{g:06d}.pkl").read_bytes()) for g in {g for g, _ in arch.sources}}
-        assert [files[g][i] for g, i in arch.sources] == full.checks
+        where = [archive_mod.spill_file(spill, g, i) for g, i in arch.sources]
+        files = {path: pickle.loads(Path(path).read_bytes()) for path, _ in where}
+        assert all(len(f) <= piece for f in files.values())
+        assert len(files) > 1 and set(files) <= {str(p) for p in spill.iterdir()}
+        assert [files[path][i] for path, i in where] == full.checks
 
 
 def test_archive_error_survives_pickling():

@@ -224,3 +224,21 @@ def test_a_big_spill_file_is_cut_into_several_chunks(tmp_path):
     built = build_matrices(arch.checks, IndexConfig(), said.append, chunk=3, workdir=tmp_path, spilled=arch)
     assert any("10 checks in 4 chunks" in m for m in said)
     assert_same(built, one_pass(read_archive(tmp_path / "one.jsonl").checks, IndexConfig()))
+
+
+def test_a_big_file_is_spilled_in_pieces_and_each_chunk_reads_its_own(tmp_path, monkeypatch):
+    """A file of more than `SPILL_PIECE` checks is spilled in several files; chunks are cut
+    within them (pieces of 4, chunks of 3: 3+1, 3+1, 2) and the matrices stay the one-pass ones."""
+    import suggest.archive as archive_mod
+
+    monkeypatch.setattr(archive_mod, "SPILL_PIECE", 4)
+    lines = [json.dumps({"id": f"z{9 - i}", "title": f"Did the mayor say tax {i} rose?", "summary": f"Tax rose {i}."}) for i in range(10)]
+    (tmp_path / "one.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    arch = read_archive(tmp_path / "one.jsonl", spill=spill)
+    assert len(list(spill.iterdir())) == 3
+    said: list[str] = []
+    built = build_matrices(arch.checks, IndexConfig(), said.append, chunk=3, workdir=tmp_path, spilled=arch)
+    assert any("10 checks in 5 chunks" in m for m in said)
+    assert_same(built, one_pass(read_archive(tmp_path / "one.jsonl").checks, IndexConfig()))
