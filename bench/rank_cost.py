@@ -1,7 +1,7 @@
 """Per-check ranking time of the batch's ranker on a saved index, one process, for several
-character-postings budgets (`RankOptions.gram_postings`; 0 = none), interleaved chunk by chunk.
+settings of `RankOptions` (postings budgets above all), interleaved chunk by chunk.
 
-    python bench/rank_cost.py INDEX_DIR 0 20000 60000
+    python bench/rank_cost.py INDEX_DIR default gram_postings=60000 gram_postings=60000,term_postings=40000
 
 1,536 checks: 8 chunks of 64 from 10%, 50% and 90% into the archive (after one warm-up chunk
 per setting). Speed is compared within one run, setting against setting.
@@ -20,25 +20,34 @@ from suggest.rank import RankOptions
 CHUNK = 64
 
 
+def options(setting: str) -> RankOptions:
+    """``default`` or ``name=N,name=N`` (integer fields of `RankOptions`)."""
+    if setting == "default":
+        return RankOptions()
+    return RankOptions(**{k: int(v) for k, _, v in (p.partition("=") for p in setting.split(","))})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("index", type=Path)
-    ap.add_argument("budgets", type=int, nargs="+", help="gram_postings values (0: no budget)")
+    ap.add_argument("settings", nargs="+", help="'default' or NAME=N[,NAME=N...]")
     args = ap.parse_args()
     index = Index.load(args.index, verify=False)
-    rankers = {b: _Ranker(index, RankOptions(gram_postings=b)) for b in args.budgets}
+    rankers = {s: _Ranker(index, options(s)) for s in args.settings}
     n = index.checks_matrix.shape[0]
-    times: dict[int, list[float]] = {b: [] for b in args.budgets}
+    times: dict[str, list[float]] = {s: [] for s in args.settings}
     for ranker in rankers.values():
         ranker.rank(0, min(CHUNK, n))
     for start in (int(n * 0.1), int(n * 0.5), int(n * 0.9)):
         for k in range(start, min(start + 8 * CHUNK, n), CHUNK):
-            for b, ranker in rankers.items():
+            for s, ranker in rankers.items():
                 t = time.perf_counter()
                 ranker.rank(k, min(k + CHUNK, n))
-                times[b].append((time.perf_counter() - t) / (min(k + CHUNK, n) - k))
-    for b in args.budgets:
-        print(f"gram_postings={b}: {1000 * sum(times[b]) / len(times[b]):.2f} ms per check (rank, one process)")
+                times[s].append((time.perf_counter() - t) / (min(k + CHUNK, n) - k))
+    base = sum(times[args.settings[0]])
+    for s in args.settings:
+        print(f"{s}: {1000 * sum(times[s]) / len(times[s]):.2f} ms per check (rank, one process; "
+              f"{sum(times[s]) / base:.2f}x the first)")
 
 
 if __name__ == "__main__":

@@ -49,9 +49,11 @@ class RankOptions:
     query_terms, query_grams : an article is matched on its ``query_terms`` heaviest words and
         word pairs and its ``query_grams`` heaviest character n-grams (0: all). The heaviest
         are the rarest, whose postings are short: a long article costs about what a tweet does.
-    gram_postings : at most this many character-view postings read per article (0: no
-        budget): its heaviest n-grams are kept while their postings fit. An experiment for
-        archives of a million checks, off by default (see bench/README.md).
+    gram_postings, term_postings : at most this many character-view (word-view) postings
+        read per article (0: no budget): its heaviest n-grams (words and word pairs) are kept
+        while their postings in the checks fit. For archives of a million checks, where the
+        postings of an article's terms grow to their cap (`IndexConfig.postings_max`): off
+        by default (see bench/README.md).
     """
 
     top: int = 5
@@ -68,6 +70,7 @@ class RankOptions:
     query_terms: int = 100
     query_grams: int = 150
     gram_postings: int = 0
+    term_postings: int = 0
 
     def __post_init__(self) -> None:
         if self.top < 1:
@@ -78,8 +81,11 @@ class RankOptions:
             raise OptionError("question_weight and mmr_lambda must be from 0 to 1")
         if self.date_weight < 0 or self.date_scale <= 0:
             raise OptionError(f"date_weight {self.date_weight} must be >= 0 and date_scale {self.date_scale} > 0")
-        if self.query_terms < 0 or self.query_grams < 0 or self.gram_postings < 0:
-            raise OptionError(f"query_terms {self.query_terms}, query_grams {self.query_grams}: use 0 (all) or more")
+        if min(self.query_terms, self.query_grams, self.gram_postings, self.term_postings) < 0:
+            raise OptionError(
+                f"query_terms {self.query_terms}, query_grams {self.query_grams}, gram_postings "
+                f"{self.gram_postings}, term_postings {self.term_postings}: use 0 (all, no budget) or more"
+            )
         if self.max_per_source < 1:
             raise OptionError(f"max_per_source {self.max_per_source}: use 1 or more")
         for name in ("since", "until"):
@@ -256,6 +262,15 @@ def within_budget(a: sp.csr_matrix, lens: np.ndarray, budget: int) -> sp.csr_mat
     return kept
 
 
+def query_words(index: Index, articles: list[Article], opts: RankOptions) -> sp.csr_matrix:
+    """The articles' word vectors as the search reads them: each cut to its ``query_terms``
+    heaviest terms, then to ``term_postings`` postings in the checks (see `RankOptions`)."""
+    words = strongest([a.vector for a in articles], opts.query_terms)
+    if opts.term_postings:
+        words = within_budget(words, np.diff(index.search("checks").indptr), opts.term_postings)
+    return words
+
+
 def _stack(vectors: list[sp.csr_matrix]) -> sp.csr_matrix:
     """Stack CSR rows (float32, terms in order within each row) without scipy's checks."""
     parts = [sp.csr_matrix(v) for v in vectors]
@@ -372,7 +387,7 @@ def _check_rows(
     the articles' `strongest` word vectors when already made."""
     n = len(index.check_dates)
     if words is None:
-        words = strongest([a.vector for a in articles], opts.query_terms)
+        words = query_words(index, articles, opts)
     word = _chunk_product(words, index.search("checks"), "checks")
     cw = index.config.char_weight if len(index.char_idf) else 0.0
     if cw:
@@ -656,7 +671,7 @@ def score_rows(
     check, every pool item its own check raised or answered. ``rules=False`` allows every item
     (`suggest eval`: an excluded item is there the very match sought).
     """
-    words = strongest([a.vector for a in articles], opts.query_terms)
+    words = query_words(index, articles, opts)
     checks = _check_rows(index, articles, opts, words)
     questions = _chunk_product(words, index.search("pool"), "pool")
     share = _question_share(index, opts)

@@ -113,6 +113,21 @@ def test_other_options_match_too(archive, index, tmp_path, opts):
 
 
 @needs_corpus
+def test_postings_budgets_match_too_and_change_lists(archive, index, tmp_path):
+    """With word and character postings budgets the batch still gives `suggest for`'s lists,
+    and the budgets bind on the corpus (some lists differ from the unbudgeted ones)."""
+    opts = RankOptions(term_postings=40, gram_postings=300)
+    run_batch(index, tmp_path / "b", "text", opts=opts, chunk=16, jobs=1)
+    lines = {json.loads(x)["id"]: json.loads(x) for x in (tmp_path / "b" / RESULTS).read_text("utf-8").splitlines()}
+    changed = 0
+    for c in read_archive(archive).checks:
+        got = lines[c.id]["suggestions"]
+        assert got == [s.to_dict() for s in suggest(index, c, opts)]
+        changed += got != [s.to_dict() for s in suggest(index, c)]
+    assert changed >= 5
+
+
+@needs_corpus
 def test_parallel_and_chunk_size_do_not_change_output(archive, index, reference, tmp_path):
     out = tmp_path / "par"
     from suggest.index import default_index_dir
