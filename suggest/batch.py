@@ -413,7 +413,7 @@ class _Ranker:
     def rank(self, start: int, stop: int) -> list[list[Suggestion]]:
         """The lists of index rows ``start`` to ``stop - 1``, each as if the check were new."""
         articles = [article_from_row(self.index, row) for row in range(start, stop)]
-        return rank_rows(self.index, articles, self.opts)
+        return rank_rows(self.index, articles, self.opts, kernel=True)
 
 
 def result_line(check_id: str, title: str, suggestions: Sequence[Suggestion]) -> bytes:

@@ -306,7 +306,7 @@ def rank_suggest(
             arts = list(vectors[start : start + batch])
         else:
             arts = [article_from_check(index, a) for a in chunk]
-        rows = score_rows(index, arts, opts, need=deep.candidates, rules=False)
+        rows = score_rows(index, arts, opts, need=deep.candidates, rules=False, kernel=True)
         for row, art in zip(rows, chunk, strict=True):
             items = select(index, row, opts)
             if deep.top > opts.top:

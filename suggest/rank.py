@@ -6,6 +6,7 @@ that the batch gives exactly the lists `suggest for` gives.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -380,12 +381,80 @@ def _row(m: sp.csr_matrix, r: int) -> tuple[np.ndarray, np.ndarray]:
     return m.indices[lo:hi].astype(np.int64), np.asarray(m.data[lo:hi], dtype=np.float64)
 
 
+def _chars_at(a: sp.csr_matrix, search: sp.csr_matrix, word: sp.csr_matrix) -> np.ndarray:
+    """The entries of ``a @ search`` at the places of ``word``'s entries (float32, aligned
+    with ``word.data``; 0 where the product has none): the product, then a lookup."""
+    chars = _chunk_product(a, search, "chars")
+    spread = _scratch("chars", search.shape[1])
+    out = np.zeros(word.nnz, dtype=np.float32)
+    for r in range(a.shape[0]):
+        lo, hi = chars.indptr[r], chars.indptr[r + 1]
+        ccols = chars.indices[lo:hi]
+        spread[ccols] = chars.data[lo:hi]
+        out[word.indptr[r] : word.indptr[r + 1]] = spread[word.indices[word.indptr[r] : word.indptr[r + 1]]]
+        spread[ccols] = 0.0
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _masked_kernel():  # type: ignore[no-untyped-def]
+    """numba's compiled form of `_chars_at` without the full product, or None without numba."""
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba is a dependency; the product path stays exact
+        return None
+
+    @numba.njit(nogil=True)
+    def masked(a_indptr, a_indices, a_data, w_indptr, w_indices, s_indptr, s_indices, s_data, pos, out):  # type: ignore[no-untyped-def]
+        # Row by row: mark the word entries' columns, then add each of the row's terms'
+        # postings that land on a marked column, in term order, in float32: the sums
+        # scipy's product kernel makes (`csr_matmat`), for those columns only.
+        for r in range(len(a_indptr) - 1):
+            for j in range(w_indptr[r], w_indptr[r + 1]):
+                pos[w_indices[j]] = j
+            for jj in range(a_indptr[r], a_indptr[r + 1]):
+                g = a_indices[jj]
+                v = a_data[jj]
+                for kk in range(s_indptr[g], s_indptr[g + 1]):
+                    p = pos[s_indices[kk]]
+                    if p >= 0:
+                        out[p] += v * s_data[kk]
+            for j in range(w_indptr[r], w_indptr[r + 1]):
+                pos[w_indices[j]] = -1
+
+    return masked
+
+
+_POSITIONS: dict[int, np.ndarray] = {}
+
+
+def _chars_at_masked(a: sp.csr_matrix, search: sp.csr_matrix, word: sp.csr_matrix) -> np.ndarray:
+    """`_chars_at`, equal bit for bit, reading each posting once and adding only those that
+    land on a check the word view reached (tests/test_rank_exact.py); the product path
+    when numba is missing."""
+    kernel = _masked_kernel()
+    if kernel is None or a.dtype != np.float32 or search.dtype != np.float32:
+        return _chars_at(a, search, word)
+    n = search.shape[1]
+    pos = _POSITIONS.get(n)
+    if pos is None:
+        _POSITIONS.clear()
+        pos = _POSITIONS[n] = np.full(n, -1, dtype=np.int32)
+    out = np.zeros(word.nnz, dtype=np.float32)
+    kernel(a.indptr, a.indices, a.data, word.indptr, word.indices, search.indptr, search.indices, search.data, pos, out)
+    return out
+
+
 def _check_rows(
-    index: Index, articles: list[Article], opts: RankOptions, words: sp.csr_matrix | None = None
+    index: Index,
+    articles: list[Article],
+    opts: RankOptions,
+    words: sp.csr_matrix | None = None,
+    kernel: bool = False,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per article, the checks it reaches and their scores (see `check_scores`); ``words``:
-    the articles' `strongest` word vectors when already made."""
-    n = len(index.check_dates)
+    the articles' `query_words` when already made; ``kernel``: the character view through
+    `_chars_at_masked` (same numbers; for many articles: compiling it takes a second)."""
     if words is None:
         words = query_words(index, articles, opts)
     word = _chunk_product(words, index.search("checks"), "checks")
@@ -394,18 +463,16 @@ def _check_rows(
         char_vectors = strongest([a.char_vector for a in articles], opts.query_grams)
         if opts.gram_postings:
             char_vectors = within_budget(char_vectors, np.diff(index.search("chars").indptr), opts.gram_postings)
-        chars = _chunk_product(char_vectors, index.search("chars"), "chars")
+        at_words = (_chars_at_masked if kernel else _chars_at)(char_vectors, index.search("chars"), word)
         base = np.asarray(char_vectors @ np.asarray(index.char_mean, dtype=np.float64)).ravel()
     dates = np.asarray(index.check_dates)
-    spread = _scratch("chars", n)
     out = []
     for r, a in enumerate(articles):
         cols, total = _row(word, r)
         if cw:
-            ccols, cvals = _row(chars, r)
-            spread[ccols] = cvals - base[r]
-            total = (total + cw * np.maximum(spread[cols], 0.0)) / (1.0 + cw)
-            spread[ccols] = 0.0
+            # Checks the character view does not reach get 0 - base, which the maximum drops.
+            chars = np.asarray(at_words[word.indptr[r] : word.indptr[r + 1]], dtype=np.float64)
+            total = (total + cw * np.maximum(chars - base[r], 0.0)) / (1.0 + cw)
         if opts.date_weight and a.day >= 0:
             c = dates[cols]
             near = np.where(c >= 0, 1.0 / (1.0 + np.abs(a.day - c) / opts.date_scale), 0.0)
@@ -661,7 +728,12 @@ def _near_duplicates(index: Index, article: Article, items: np.ndarray) -> np.nd
 
 
 def score_rows(
-    index: Index, articles: list[Article], opts: RankOptions, need: int | None = None, rules: bool = True
+    index: Index,
+    articles: list[Article],
+    opts: RankOptions,
+    need: int | None = None,
+    rules: bool = True,
+    kernel: bool = False,
 ) -> list[RowScores]:
     """Each article's candidate items with their scores (see `RowScores`): enough for the
     best ``need`` (default ``opts.candidates``) allowed items to be exact.
@@ -669,10 +741,11 @@ def score_rows(
     Allowed: what `filter_mask` keeps, minus the article's exclusions: its own questions and
     their near-duplicates, questions its title asks too (it answers them), and, for an archive
     check, every pool item its own check raised or answered. ``rules=False`` allows every item
-    (`suggest eval`: an excluded item is there the very match sought).
+    (`suggest eval`: an excluded item is there the very match sought). ``kernel``: see
+    `_check_rows` (the same scores).
     """
     words = query_words(index, articles, opts)
-    checks = _check_rows(index, articles, opts, words)
+    checks = _check_rows(index, articles, opts, words, kernel)
     questions = _chunk_product(words, index.search("pool"), "pool")
     share = _question_share(index, opts)
     keep = filter_mask(index, opts) if rules else np.ones(index.pool_matrix.shape[0], dtype=bool)
@@ -799,15 +872,16 @@ def check_record(index: Index, check_id: str) -> dict:
 
 
 def rank_rows(
-    index: Index, articles: list[Article], opts: RankOptions, explain: bool = False
+    index: Index, articles: list[Article], opts: RankOptions, explain: bool = False, kernel: bool = False
 ) -> list[list[Suggestion]]:
     """Rank the pool for several articles at once (chunked sparse products; the batch job's core).
 
-    Each row gets exactly what `suggest` gives for that article alone.
+    Each row gets exactly what `suggest` gives for that article alone, with or without
+    ``kernel`` (see `_check_rows`).
     """
     if not articles:
         return []
-    rows = score_rows(index, articles, opts)
+    rows = score_rows(index, articles, opts, kernel=kernel)
     return [
         to_suggestions(index, select(index, row, opts), row, a.text if explain else None)
         for row, a in zip(rows, articles, strict=True)

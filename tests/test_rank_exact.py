@@ -162,3 +162,54 @@ def test_direct_product_equals_scipys_product_bit_for_bit(pruned):
         assert R._product_bound(a, ix.search(name)) >= want.nnz > 100
         np.testing.assert_array_equal(got.toarray(), want.toarray())
         assert got.nnz == want.nnz
+
+
+@st.composite
+def masked_case(draw):  # type: ignore[no-untyped-def]
+    """Articles x terms, postings (terms x checks), and per article some checks in any order."""
+    rows, terms, n = draw(st.integers(1, 4)), draw(st.integers(1, 6)), draw(st.integers(1, 12))
+    weight = st.sampled_from([0.1, 0.25, 1 / 3, 0.5, 0.7, 1.0, 2.5e-5])
+
+    def matrix(r: int, c: int) -> sp.csr_matrix:
+        cells = draw(st.lists(st.tuples(st.integers(0, r - 1), st.integers(0, c - 1), weight), max_size=r * c))
+        m = sp.dok_matrix((r, c), dtype=np.float32)
+        for i, j, w in cells:
+            m[i, j] = w
+        return sp.csr_matrix(m)
+
+    a, search = matrix(rows, terms), matrix(terms, n)
+    word_rows = [list(draw(st.permutations(range(n))))[: draw(st.integers(0, n))] for _ in range(rows)]
+    indptr = np.cumsum([0] + [len(w) for w in word_rows])
+    indices = np.array([c for w in word_rows for c in w], dtype=np.int32)
+    word = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(rows, n))
+    word.has_sorted_indices = False
+    return a, search, word
+
+
+@given(masked_case())
+@settings(max_examples=300, deadline=None, derandomize=True)
+def test_masked_character_sums_equal_the_products_entries(case):
+    """The numba kernel gives the product's float32 sums at the word view's checks, bit for
+    bit, and 0 where the product has no entry; the product path gives the same."""
+    a, search, word = case
+    product = sp.csr_matrix(a @ search).toarray()  # scipy's kernel: the sums the ranker uses
+    rows = np.repeat(np.arange(word.shape[0]), np.diff(word.indptr))
+    want = product[rows, word.indices].astype(np.float32)
+    assert R._masked_kernel() is not None  # numba is a dependency: the kernel path is tested
+    np.testing.assert_array_equal(R._chars_at_masked(a, search, word), want)
+    np.testing.assert_array_equal(R._chars_at(a, search, word), want)
+
+
+def test_check_scores_with_the_kernel_equal_the_product_path(pruned):
+    """The batch's check scores (`kernel=True`) equal `suggest for`'s bit for bit, budgets or not."""
+    ix, checks = pruned
+    arts = [R.article_from_check(ix, c) for c in checks]
+    compared = 0
+    for opts in (R.RankOptions(), R.RankOptions(gram_postings=300, term_postings=40)):
+        plain = R._check_rows(ix, arts, opts)
+        fast = R._check_rows(ix, arts, opts, kernel=True)
+        for (c1, v1), (c2, v2) in zip(plain, fast, strict=True):
+            np.testing.assert_array_equal(c1, c2)
+            np.testing.assert_array_equal(v1, v2)
+            compared += len(c1)
+    assert compared > 1000
