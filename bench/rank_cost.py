@@ -4,7 +4,8 @@ settings of `RankOptions` (postings budgets above all), interleaved chunk by chu
     python bench/rank_cost.py INDEX_DIR default gram_postings=60000 gram_postings=60000,term_postings=40000
 
 1,536 checks: 8 chunks of 64 from 10%, 50% and 90% into the archive (after one warm-up chunk
-per setting). Speed is compared within one run, setting against setting.
+per setting). Speed is compared within one run, setting against setting; each setting's lists
+are compared with the first setting's (equal lists; share of its questions they keep).
 """
 
 from __future__ import annotations
@@ -36,18 +37,29 @@ def main() -> None:
     rankers = {s: _Ranker(index, options(s)) for s in args.settings}
     n = index.checks_matrix.shape[0]
     times: dict[str, list[float]] = {s: [] for s in args.settings}
+    same: dict[str, list[int]] = {s: [] for s in args.settings}  # lists equal to the first setting's
+    shared: dict[str, list[float]] = {s: [] for s in args.settings}  # its questions among them
     for ranker in rankers.values():
         ranker.rank(0, min(CHUNK, n))
     for start in (int(n * 0.1), int(n * 0.5), int(n * 0.9)):
         for k in range(start, min(start + 8 * CHUNK, n), CHUNK):
+            lists = {}
             for s, ranker in rankers.items():
                 t = time.perf_counter()
-                ranker.rank(k, min(k + CHUNK, n))
+                lists[s] = ranker.rank(k, min(k + CHUNK, n))
                 times[s].append((time.perf_counter() - t) / (min(k + CHUNK, n) - k))
+            for s in args.settings:
+                for mine, ref in zip(lists[s], lists[args.settings[0]], strict=True):
+                    a, b = [x.item for x in mine], [x.item for x in ref]
+                    same[s].append(a == b)
+                    if b:
+                        shared[s].append(len(set(a) & set(b)) / len(b))
     base = sum(times[args.settings[0]])
     for s in args.settings:
         print(f"{s}: {1000 * sum(times[s]) / len(times[s]):.2f} ms per check (rank, one process; "
-              f"{sum(times[s]) / base:.2f}x the first)")
+              f"{sum(times[s]) / base:.2f}x the first); lists equal to the first's: "
+              f"{100 * sum(same[s]) / len(same[s]):.1f}%, their questions kept: "
+              f"{100 * sum(shared[s]) / max(len(shared[s]), 1):.1f}%")
 
 
 if __name__ == "__main__":
