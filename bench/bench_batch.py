@@ -57,7 +57,7 @@ def require_batch() -> None:
 
 def mem(r: Run) -> dict:
     return {"cpu_s": round(r.cpu_s, 2), "max_rss_single_mb": round(r.max_rss_mb, 1), "peak_tree_rss_mb": round(r.peak_tree_rss_mb, 1),
-            "peak_tree_pss_mb": round(r.peak_tree_pss_mb, 1)}
+            "peak_tree_pss_mb": round(r.peak_tree_pss_mb, 1), "peak_tree_anon_mb": round(r.peak_tree_anon_mb, 1)}
 
 
 def build_ours(archive: Path, index: Path, cap_mb: float | None) -> dict:
@@ -273,12 +273,14 @@ def scale(args: argparse.Namespace) -> None:
                                      "within_2x": first / last <= 2}
     path = benchlib.save("scale", result)
 
-    rows = [["checks", "index s", "index peak MB", "index MB", "batch s", "checks/s", "batch peak MB", "status"]]
+    rows = [["checks", "index s", "index peak MB (PSS)", "index MB", "batch s", "checks/s", "batch peak MB (PSS)", "status"]]
     for n, s in sorted(done.items()):
         ix, b = s.get("index", {}), s.get("batch", {})
 
         def peak(d: dict) -> str:
-            return f"{max(d.get('peak_tree_pss_mb', 0), d.get('max_rss_single_mb', 0)):.0f}" if d else "-"
+            if not d or "peak_tree_pss_mb" not in d:
+                return "-"
+            return f"{max(d['peak_tree_pss_mb'], d['max_rss_single_mb']):.0f} ({d.get('peak_tree_anon_mb', 0):.0f} anon)"
 
         status = "ok"
         if b.get("timed_out"):

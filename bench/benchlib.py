@@ -39,6 +39,10 @@ class Run:
     killed_at_cap: bool = False  # stopped by us: the tree's memory passed ``mem_cap_mb``
     timed_out: bool = False  # stopped by us: it ran longer than ``timeout``
     load_before: float = 0.0  # 1-minute load average when the run started (other work on the machine)
+    # Peak of the tree's summed anonymous and shared memory (RssAnon + RssShmem), sampled: what
+    # the machine cannot drop. RSS and PSS also count the pages of memory-mapped files (an
+    # index's matrices), which the kernel reclaims under pressure; the memory cap applies here.
+    peak_tree_anon_mb: float = 0.0
 
     def summary(self) -> dict:
         d = asdict(self)
@@ -47,15 +51,29 @@ class Run:
         return d
 
 
-def _tree_memory(pid: int) -> tuple[float, float]:
+def _anon_kb(pid: int) -> float:
+    """RssAnon + RssShmem of one process (kB), from /proc/PID/status; 0 when gone."""
+    total = 0.0
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(("RssAnon:", "RssShmem:")):
+                    total += float(line.split()[1])
+    except OSError:
+        return 0.0
+    return total
+
+
+def _tree_memory(pid: int) -> tuple[float, float, float]:
+    """Summed (RSS, PSS, anonymous + shared) memory of ``pid`` and its children, MB."""
     import psutil
 
     try:
         root = psutil.Process(pid)
         procs = [root, *root.children(recursive=True)]
     except psutil.Error:
-        return 0.0, 0.0
-    rss = pss = 0.0
+        return 0.0, 0.0, 0.0
+    rss = pss = anon = 0.0
     for p in procs:
         try:
             info = p.memory_full_info()
@@ -63,7 +81,8 @@ def _tree_memory(pid: int) -> tuple[float, float]:
             continue
         rss += info.rss
         pss += getattr(info, "pss", info.rss)
-    return rss / 2**20, pss / 2**20
+        anon += _anon_kb(p.pid) * 1024
+    return rss / 2**20, pss / 2**20, anon / 2**20
 
 
 def _kill_tree(pid: int) -> None:
@@ -96,8 +115,10 @@ def run(cmd: list[str], *, sample: float | None = None, env: dict | None = None,
 
     ``sample`` (seconds) turns on sampling of the process tree's memory in a thread; leave it off
     for short timed runs (on two cores the sampler would steal time from the measured process).
-    ``mem_cap_mb`` (needs ``sample``): kill the tree when its summed RSS passes it, so a run too
-    big for the machine fails alone instead of starving everything else. ``timeout`` (needs
+    ``mem_cap_mb`` (needs ``sample``): kill the tree when its summed anonymous memory passes it
+    (not RSS: pages of memory-mapped files count there but are the kernel's to drop; an index
+    build at a million checks maps about 11 GB), so a run too big for the machine fails alone
+    instead of starving everything else. ``timeout`` (needs
     ``sample``): kill the tree after that many seconds.
     """
     import tempfile
@@ -107,17 +128,18 @@ def run(cmd: list[str], *, sample: float | None = None, env: dict | None = None,
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                              env=env, cwd=cwd, preexec_fn=_oom_first)
-        peak = [0.0, 0.0]
+        peak = [0.0, 0.0, 0.0]
         killed = [False]
         late = [False]
         stop = threading.Event()
 
         def sampler() -> None:
             while not stop.is_set():
-                rss, pss = _tree_memory(p.pid)
+                rss, pss, anon = _tree_memory(p.pid)
                 peak[0] = max(peak[0], rss)
                 peak[1] = max(peak[1], pss)
-                if mem_cap_mb and rss > mem_cap_mb and not killed[0]:
+                peak[2] = max(peak[2], anon)
+                if mem_cap_mb and anon > mem_cap_mb and not killed[0]:
                     killed[0] = True
                     _kill_tree(p.pid)
                 if timeout and time.perf_counter() - t0 > timeout and not late[0]:
@@ -141,7 +163,7 @@ def run(cmd: list[str], *, sample: float | None = None, env: dict | None = None,
                 max_rss_mb=usage.ru_maxrss / 1024, peak_tree_rss_mb=peak[0], peak_tree_pss_mb=peak[1],
                 stdout=out.read().decode("utf-8", "replace"), stderr=err.read().decode("utf-8", "replace"),
                 cpu_s=usage.ru_utime + usage.ru_stime, killed_at_cap=killed[0], timed_out=late[0],
-                load_before=load)
+                load_before=load, peak_tree_anon_mb=peak[2])
     if check and r.returncode != 0:
         sys.exit(f"error: {' '.join(r.cmd)} exited {r.returncode}:\n{r.stderr[-3000:]}")
     return r
