@@ -457,9 +457,28 @@ _RANKERS: dict[str, _Ranker] = {}
 _NAMES: dict[str, dict[str, str]] = {}
 
 
+def _keep_worker() -> None:
+    """Stop loky from replacing this worker process for "leaking" memory.
+
+    loky (joblib's process pool) restarts a worker whose RSS has grown by 300 MB since its
+    first task (`_MAX_MEMORY_LEAK_SIZE`). A ranking worker's RSS grows with the pages of the
+    memory-mapped index it has read, which are the kernel's to drop, not a leak: on 200,000
+    checks its workers were replaced every 4-5 seconds, each new one loading the index and
+    compiling the kernel again. The limit is a module global read on every check, in this
+    process only.
+    """
+    try:
+        from joblib.externals.loky import process_executor
+    except ImportError:  # pragma: no cover - another joblib layout: workers may be replaced
+        return
+    if hasattr(process_executor, "_MAX_MEMORY_LEAK_SIZE"):
+        process_executor._MAX_MEMORY_LEAK_SIZE = 1 << 62
+
+
 def _ranker(job: _Job) -> _Ranker:
     r = _RANKERS.get(job.key)
     if r is None:
+        _keep_worker()
         if job.index_dir is None:
             raise SuggestError("the batch job lost its index; this is a bug, please report it")
         ix = Index.load(job.index_dir, verify=False)

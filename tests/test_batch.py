@@ -491,3 +491,19 @@ def test_write_files_is_all_or_old_per_file_and_leaves_no_temporaries(tmp_path, 
     monkeypatch.undo()
     assert (b.read_bytes(), c.read_bytes()) == (b"new b", b"new c")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt", "c.txt"]
+
+
+def test_ranking_workers_are_not_replaced_for_their_mapped_index():
+    """loky replaces a worker whose RSS grew by 300 MB, and the pages of the mapped index count
+    there: `_keep_worker` lifts that limit (a joblib that moves it would fail here, not slow
+    every large batch down unnoticed)."""
+    from joblib.externals.loky import process_executor
+
+    from suggest.batch import _keep_worker
+
+    before = process_executor._MAX_MEMORY_LEAK_SIZE
+    try:
+        _keep_worker()
+        assert process_executor._MAX_MEMORY_LEAK_SIZE >= 2**62 > before
+    finally:
+        process_executor._MAX_MEMORY_LEAK_SIZE = before
