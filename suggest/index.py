@@ -233,10 +233,19 @@ def _leader_groups(n: int, a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.nd
     return out
 
 
-def champion_postings(m: sp.csr_matrix, keep: int) -> sp.csr_matrix:
+PART_ENTRIES = 1 << 26
+"""`champion_postings` transposes a matrix this many entries at a time (~540 MB of arrays)."""
+
+
+def champion_postings(m: sp.csr_matrix, keep: int, part_entries: int = PART_ENTRIES) -> sp.csr_matrix:
     """Term-major postings of ``m`` (rows x terms): a terms x rows CSR matrix where each term
     keeps its ``keep`` largest weights (equal weights: lower row first; 0 keeps all), rows in
     ascending order within a term.
+
+    With a cut, ``m`` is read a block of rows (about ``part_entries`` entries) at a time and each
+    block's lists are merged into the lists so far and cut again: the ``keep`` best of a union
+    are the ``keep`` best of the parts' ``keep`` best, so memory follows the result, not ``m``
+    (a memory-mapped matrix of 750 million entries at a million checks).
 
     Examples
     --------
@@ -244,14 +253,45 @@ def champion_postings(m: sp.csr_matrix, keep: int) -> sp.csr_matrix:
     >>> champion_postings(m, 2).toarray()
     array([[0. , 0.9, 0.7],
            [0.1, 0.2, 0. ]], dtype=float32)
+    >>> champion_postings(m, 2, part_entries=1).toarray()
+    array([[0. , 0.9, 0.7],
+           [0.1, 0.2, 0. ]], dtype=float32)
     """
+    m = m if isinstance(m, sp.csr_matrix) else sp.csr_matrix(m)
+    if not keep or m.nnz <= part_entries:
+        return _cut(_transpose(m), keep)
+    indptr = np.asarray(m.indptr)
+    out: sp.csr_matrix | None = None
+    lo = 0
+    while lo < m.shape[0]:
+        # The block: rows from lo while their entries fit (one row at least).
+        hi = max(int(np.searchsorted(indptr, indptr[lo] + part_entries, side="right")) - 1, lo + 1)
+        s, e = int(indptr[lo]), int(indptr[hi])  # a view of the rows: nothing copied before the transpose
+        block = _transpose(
+            sp.csr_matrix((m.data[s:e], m.indices[s:e], indptr[lo : hi + 1] - s), shape=(hi - lo, m.shape[1]))
+        )
+        rows = (block.indices + lo).astype(np.int32 if m.shape[0] < 2**31 else np.int64)
+        part = sp.csr_matrix((block.data, rows, block.indptr), shape=(m.shape[1], m.shape[0]))
+        part = _cut(part, keep)
+        # Rows of different blocks are distinct, so the sum is the union, rows kept ascending.
+        out = part if out is None else _cut(sp.csr_matrix(out + part), keep)
+        lo = hi
+    assert out is not None
+    return out
+
+
+def _transpose(m: sp.csr_matrix) -> sp.csr_matrix:
     t = sp.csr_matrix(sp.csr_matrix(m, dtype=np.float32).T)
     t.sort_indices()
+    return t
+
+
+def _cut(t: sp.csr_matrix, keep: int) -> sp.csr_matrix:
+    """Each row of ``t`` (terms x rows, sorted) cut to its ``keep`` largest weights."""
     lens = np.diff(t.indptr)
     if not keep or not len(lens) or lens.max() <= keep:
         return t
-    # Only the long lists are cut: a partition per list, no sort of every entry (memory stays
-    # near the postings' own size on an archive of a million checks).
+    # Only the long lists are cut: a partition per list, no sort of every entry.
     kept = np.ones(t.nnz, dtype=bool)
     for j in np.flatnonzero(lens > keep).tolist():
         s, e = int(t.indptr[j]), int(t.indptr[j + 1])

@@ -340,11 +340,15 @@ def test_one_article_gets_the_numbers_it_gets_in_a_chunk(tmp_path):
 @given(
     st.lists(st.lists(st.sampled_from([0.0, 0.0, 0.1, 0.3, 0.5, 0.9]), min_size=4, max_size=4), min_size=1, max_size=9),
     st.integers(0, 4),
+    st.integers(1, 40),
 )
-def test_champion_postings_keep_each_terms_heaviest_rows(rows, keep):
-    """Oracle: per term (column), the ``keep`` largest weights, equal weights lower row first."""
+def test_champion_postings_keep_each_terms_heaviest_rows(rows, keep, part_entries):
+    """Oracle: per term (column), the ``keep`` largest weights, equal weights lower row first,
+    whether the matrix is read whole or a few rows at a time."""
     m = np.array(rows, dtype=np.float32)
-    got = champion_postings(sp.csr_matrix(m), keep).toarray()
+    postings = champion_postings(sp.csr_matrix(m), keep, part_entries=part_entries)
+    assert postings.has_canonical_format
+    got = postings.toarray()
     want = np.zeros_like(m.T)
     for t in range(m.shape[1]):
         nz = [r for r in range(m.shape[0]) if m[r, t] > 0]
