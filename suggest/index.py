@@ -271,10 +271,17 @@ def champion_postings(m: sp.csr_matrix, keep: int, part_entries: int = PART_ENTR
             sp.csr_matrix((m.data[s:e], m.indices[s:e], indptr[lo : hi + 1] - s), shape=(hi - lo, m.shape[1]))
         )
         rows = (block.indices + lo).astype(np.int32 if m.shape[0] < 2**31 else np.int64)
-        part = sp.csr_matrix((block.data, rows, block.indptr), shape=(m.shape[1], m.shape[0]))
-        part = _cut(part, keep)
-        # Rows of different blocks are distinct, so the sum is the union, rows kept ascending.
-        out = part if out is None else _cut(sp.csr_matrix(out + part), keep)
+        data, indptr_t = block.data, block.indptr
+        del block
+        part = _cut(sp.csr_matrix((data, rows, indptr_t), shape=(m.shape[1], m.shape[0])), keep)
+        del data, rows, indptr_t
+        if out is not None:
+            # Rows of different blocks are distinct, so the sum is the union, rows ascending.
+            merged = sp.csr_matrix(out + part)
+            del out, part  # at most two copies of the lists at once
+            part = _cut(merged, keep)
+            del merged
+        out = part
         lo = hi
     assert out is not None
     return out
