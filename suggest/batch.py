@@ -60,8 +60,11 @@ EXTENSIONS = {"text": "txt", "markdown": "md", "html": "html", "json": "json"}
 RESULTS = "suggestions.jsonl"
 STATE_DIR = ".suggest-batch"
 STATE_VERSION = 1
-CHUNK_MEMORY = 256 * 1024**2
-"""Working memory one chunk may take (bytes); sets the default chunk size."""
+CHUNK_MEMORY = 1024**3
+"""Working memory one chunk may take at most (bytes); sets the default chunk size. The bound
+assumes every query term has full postings, so real chunks take far less; a chunk also pays
+costs that grow with the archive (scipy's product clears an array of a column per check), so
+at a million checks chunks of 22 rows (256 MB) were too small."""
 MAX_CHUNK = 256
 _MAX_STEM = 180
 _WINDOWS_DEVICES = frozenset(

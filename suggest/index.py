@@ -535,6 +535,11 @@ class Index:
     _char_lookup: Callable[[str], int] | None = None
     _search: dict[str, sp.csr_matrix] = field(default_factory=dict)
     _check_pairs: tuple[np.ndarray, np.ndarray] | None = None
+    _item_start: np.ndarray | None = None
+    _lens: dict[str, np.ndarray] = field(default_factory=dict)
+    _memo: dict = field(default_factory=dict)
+    """Arrays the ranking derives from the whole index and reuses for every chunk (see
+    `suggest.rank.score_rows`), keyed by what they depend on."""
     _term_lookup: Callable[[str], int] | None = None
     _pool1: sp.csr_matrix | None = None
     _shown1: sp.csr_matrix | None = None
@@ -572,6 +577,21 @@ class Index:
             start = np.searchsorted(np.asarray(self.pair_check)[order], np.arange(len(self.check_dates) + 1))
             self._check_pairs = (order, start)
         return self._check_pairs
+
+    def item_start(self) -> np.ndarray:
+        """Start of each pool item's run of pairs: item ``i``'s pairs are
+        ``item_start[i]:item_start[i + 1]`` (pairs are sorted by item)."""
+        if self._item_start is None:
+            n = self.pool_matrix.shape[0]
+            self._item_start = np.searchsorted(np.asarray(self.pair_item), np.arange(n + 1))
+        return self._item_start
+
+    def search_lens(self, name: str) -> np.ndarray:
+        """Postings per term of `search` ``name`` (computed once: ~18 million terms at a million
+        checks, too many to count again for every chunk)."""
+        if name not in self._lens:
+            self._lens[name] = np.diff(self.search(name).indptr)
+        return self._lens[name]
 
     def members_of(self, row: int) -> np.ndarray:
         """Member rows (its title first, then its questions) of the check in ``row``."""

@@ -268,7 +268,7 @@ def query_words(index: Index, articles: list[Article], opts: RankOptions) -> sp.
     heaviest terms, then to ``term_postings`` postings in the checks (see `RankOptions`)."""
     words = strongest([a.vector for a in articles], opts.query_terms)
     if opts.term_postings:
-        words = within_budget(words, np.diff(index.search("checks").indptr), opts.term_postings)
+        words = within_budget(words, index.search_lens("checks"), opts.term_postings)
     return words
 
 
@@ -291,7 +291,9 @@ def _stack(vectors: list[sp.csr_matrix]) -> sp.csr_matrix:
     return out
 
 
-def _chunk_product(a: sp.csr_matrix, search: sp.csr_matrix, use: str = "") -> sp.csr_matrix:
+def _chunk_product(
+    a: sp.csr_matrix, search: sp.csr_matrix, use: str = "", lens: np.ndarray | None = None
+) -> sp.csr_matrix:
     """Rows of ``a`` times the search postings (articles x rows; columns in no set order).
 
     Each entry sums the article's terms in term order whatever else is in the chunk, so one
@@ -304,7 +306,7 @@ def _chunk_product(a: sp.csr_matrix, search: sp.csr_matrix, use: str = "") -> sp
     """
     if not search.shape[0] or not a.nnz:
         return sp.csr_matrix((a.shape[0], search.shape[1]), dtype=np.float32)
-    bound = _product_bound(a, search)
+    bound = _product_bound(a, search, lens)
     if bound is None:
         return sp.csr_matrix(a @ search)
     idx = search.indices.dtype
@@ -339,14 +341,15 @@ def _buffer(name: str, size: int, dtype: np.dtype) -> np.ndarray:
     return b[:size]
 
 
-def _product_bound(a: sp.csr_matrix, search: sp.csr_matrix) -> int | None:
+def _product_bound(a: sp.csr_matrix, search: sp.csr_matrix, lens: np.ndarray | None = None) -> int | None:
     """An upper bound of the non-zeros of ``a @ search``, or None when the direct kernel call
-    does not apply (index types, sizes past 32-bit, a scipy without the kernel)."""
+    does not apply (index types, sizes past 32-bit, a scipy without the kernel). ``lens``:
+    the postings per term of ``search`` when known (`Index.search_lens`)."""
     if _sparsetools is None or search.dtype != np.float32:
         return None
     if search.indptr.dtype != search.indices.dtype:
         return None
-    lens = np.diff(search.indptr)[a.indices]
+    lens = (np.diff(search.indptr) if lens is None else lens)[a.indices]
     rows = np.repeat(np.arange(a.shape[0]), np.diff(a.indptr))
     per_row = np.minimum(np.bincount(rows, weights=lens, minlength=a.shape[0]), search.shape[1])
     bound = int(per_row.sum())
@@ -462,12 +465,12 @@ def _check_rows(
     `_chars_at_masked` (same numbers; for many articles: compiling it takes a second)."""
     if words is None:
         words = query_words(index, articles, opts)
-    word = _chunk_product(words, index.search("checks"), "checks")
+    word = _chunk_product(words, index.search("checks"), "checks", index.search_lens("checks"))
     cw = index.config.char_weight if len(index.char_idf) else 0.0
     if cw:
         char_vectors = strongest([a.char_vector for a in articles], opts.query_grams)
         if opts.gram_postings:
-            char_vectors = within_budget(char_vectors, np.diff(index.search("chars").indptr), opts.gram_postings)
+            char_vectors = within_budget(char_vectors, index.search_lens("chars"), opts.gram_postings)
         at_words = (_chars_at_masked if kernel else _chars_at)(char_vectors, index.search("chars"), word)
         base = np.asarray(char_vectors @ np.asarray(index.char_mean, dtype=np.float64)).ravel()
     dates = np.asarray(index.check_dates)
@@ -594,6 +597,7 @@ def _candidates(
     pair_item = np.asarray(index.pair_item)
     pair_check = np.asarray(index.pair_check)
     pair_raised = np.asarray(index.pair_raised, dtype=bool)
+    item_start = index.item_start()
     own = None
     if exclude and article.check_row is not None:
         own = pair_item[order[start[article.check_row] : start[article.check_row + 1]]]
@@ -607,8 +611,8 @@ def _candidates(
             picked = cols[top_c]
             via_checks = pair_item[order[_ranges(start[picked], start[picked + 1])]]
             items = np.unique(np.concatenate([via_checks, qcols[top_q]]))
-            lo = np.searchsorted(pair_item, items)
-            hi = np.searchsorted(pair_item, items, side="right")
+            lo = item_start[items]
+            hi = item_start[items + 1]
             pairs = _ranges(lo, hi)
             pc = spread[pair_check[pairs]]
             group = np.repeat(np.arange(len(items)), hi - lo)
@@ -751,9 +755,14 @@ def score_rows(
     """
     words = query_words(index, articles, opts)
     checks = _check_rows(index, articles, opts, words, kernel)
-    questions = _chunk_product(words, index.search("pool"), "pool")
-    share = _question_share(index, opts)
-    keep = filter_mask(index, opts) if rules else np.ones(index.pool_matrix.shape[0], dtype=bool)
+    questions = _chunk_product(words, index.search("pool"), "pool", index.search_lens("pool"))
+    # Arrays over the whole pool, the same for every chunk: made once per index and settings.
+    key = (opts.question_weight, opts.open_only, opts.since, opts.until, rules)
+    if key not in index._memo:
+        index._memo.clear()
+        keep = filter_mask(index, opts) if rules else np.ones(index.pool_matrix.shape[0], dtype=bool)
+        index._memo[key] = (_question_share(index, opts), keep)
+    share, keep = index._memo[key]
     return [
         _candidates(index, a, checks[r], _row(questions, r), share, keep, opts, need or opts.candidates, rules)
         for r, a in enumerate(articles)
