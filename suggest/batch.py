@@ -55,6 +55,7 @@ from suggest.errors import OptionError, OutputError, SuggestError
 from suggest.index import Index
 from suggest.rank import RankOptions, Suggestion, article_from_row, own_check_row, rank_rows
 from suggest.render import FORMATS, render, safe_id
+from suggest.workers import run_task
 
 EXTENSIONS = {"text": "txt", "markdown": "md", "html": "html", "json": "json"}
 RESULTS = "suggestions.jsonl"
@@ -687,7 +688,9 @@ def run_batch(
             progress(0, n)
         try:
             with Parallel(n_jobs=workers, return_as="generator_unordered") as parallel:
-                for k, was_computed, w, u in parallel(delayed(_process_chunk)(job, k) for k in range(n_chunks)):
+                for k, was_computed, w, u in parallel(
+                    delayed(run_task)(os.getpid(), _process_chunk, job, k) for k in range(n_chunks)
+                ):
                     done += min(chunk, n - k * chunk)
                     computed += was_computed
                     written += w
@@ -779,7 +782,7 @@ def iter_lists(
     try:
         with Parallel(n_jobs=workers, return_as="generator") as parallel:
             done = 0
-            for lines in parallel(delayed(_lines_of_chunk)(job, k) for k in range(n_chunks)):
+            for lines in parallel(delayed(run_task)(os.getpid(), _lines_of_chunk, job, k) for k in range(n_chunks)):
                 for line in lines:
                     yield json.loads(line)
                 done += len(lines)

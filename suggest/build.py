@@ -35,6 +35,7 @@ import scipy.sparse as sp
 
 from suggest.archive import Archive, Check, spill_file
 from suggest.text import stem, words
+from suggest.workers import run_task
 
 CHUNK = 4096
 """Checks per chunk: about 20 MB of text and under 1 GB at a worker's peak; a chunk of a
@@ -372,7 +373,8 @@ def build_matrices(
         word_df: dict[str, int] = {}
         gram_df: dict[str, int] = {}
         stems: dict[str, str] = {}
-        tasks = (joblib.delayed(analyse)(src, k, config, str(work)) for k, src in enumerate(sources))
+        me = os.getpid()
+        tasks = (joblib.delayed(run_task)(me, analyse, src, k, config, str(work)) for k, src in enumerate(sources))
         for a in _run(tasks, len(bounds), jobs):
             _merge(word_df, a.terms, a.df)
             _merge(gram_df, a.grams, a.gram_df)
@@ -401,8 +403,8 @@ def build_matrices(
             gids = np.where(kept[g], gram_new[g], -1)
             gidf = char_idf[np.maximum(gids, 0)] if len(grams) else np.zeros(len(g))
             unigram = np.array([" " not in t for t in local_terms], dtype=bool)
-            return joblib.delayed(weigh)(
-                k, str(work), config, ids, idf[ids], unigram, len(terms), gids, gidf, len(grams)
+            return joblib.delayed(run_task)(
+                me, weigh, k, str(work), config, ids, idf[ids], unigram, len(terms), gids, gidf, len(grams)
             )
 
         lens: dict[str, list[np.ndarray]] = {"checks": [], "pool1": [], "members": [], "chars": []}
