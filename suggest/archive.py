@@ -835,8 +835,11 @@ def read_archive(path: str | Path, jobs: int = 1, spill: str | Path | None = Non
     if jobs > 1 and len(groups) > 1:
         from joblib import Parallel, delayed
 
+        from suggest.workers import run_task
+
+        me = os.getpid()
         read = Parallel(n_jobs=jobs, return_as="generator")(
-            delayed(_read_files)(g, s) for g, s in zip(groups, spills, strict=True)
+            delayed(run_task)(me, _read_files, g, s) for g, s in zip(groups, spills, strict=True)
         )
     else:
         read = (_read_files(g, s) for g, s in zip(groups, spills, strict=True))

@@ -4,7 +4,8 @@ joblib's process pool (loky) keeps an idle worker for 300 s, and a worker whose 
 killed (SIGKILL, or the machine's out-of-memory killer) waits that long before it exits: after a
 killed batch on a million checks, two orphaned workers held their memory and the mapped index
 for five minutes while the resumed run started its own. A task that may run in a worker calls
-`exit_with` first.
+`exit_with` first, so a worker killed before its first task (in the first second of a run)
+still waits out the idle timeout.
 """
 
 from __future__ import annotations

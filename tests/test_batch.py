@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import alive, children
 from typer.testing import CliRunner
 
 from suggest import batch as batch_mod
@@ -193,26 +194,6 @@ def test_sigkill_then_resume_gives_identical_output(archive, index, tmp_path, jo
     assert not [p for p in out.rglob("*.tmp")]
 
 
-def _children(pid: int) -> list[int]:
-    """Live processes whose parent is ``pid`` (Linux /proc)."""
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out.append(int(stat.parent.name))
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @needs_corpus
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from Linux /proc")
 def test_workers_end_soon_after_their_batch_is_killed(archive, index, tmp_path):
@@ -221,14 +202,14 @@ def test_workers_end_soon_after_their_batch_is_killed(archive, index, tmp_path):
     out = tmp_path / "killed"
     proc = _spawn(archive, out, "--chunk", "1", "--jobs", "2")
     _wait_for_first_chunk(proc, out)
-    workers = [c for c in _children(proc.pid) if "Loky" in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")]
+    workers = [c for c in children(proc.pid) if "Loky" in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")]
     assert workers, "no worker processes to watch"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=60)
     end = time.monotonic() + 20
-    while time.monotonic() < end and any(_alive(w) for w in workers):
+    while time.monotonic() < end and any(alive(w) for w in workers):
         time.sleep(0.1)
-    left = [w for w in workers if _alive(w)]
+    left = [w for w in workers if alive(w)]
     for w in left:  # do not leave them to the next test either
         os.kill(w, signal.SIGKILL)
     assert not left, f"workers {left} outlived their batch by 20 s"
