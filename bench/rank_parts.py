@@ -57,7 +57,7 @@ def main() -> None:
         t[name] += time.perf_counter() - s
         return out
 
-    product = rank._chunk_product
+    product = rank._block_product  # the batch's word products (`_check_rows` with kernel=True)
 
     def counting_product(a, search, use="", lens=None):  # type: ignore[no-untyped-def]
         s = time.perf_counter()
@@ -67,7 +67,7 @@ def main() -> None:
         count[f"{use} entries out"] += out.nnz
         return out
 
-    rank._chunk_product = counting_product
+    rank._block_product = counting_product
     masked = rank._chars_at_masked
 
     def timed_masked(a, search, word):  # type: ignore[no-untyped-def]
@@ -78,6 +78,8 @@ def main() -> None:
         return out
 
     rank._chars_at_masked = timed_masked
+    share = rank._question_share(ix, opts)  # once per index, as `score_rows` keeps them
+    keep = rank.filter_mask(ix, opts)
     checks_done = 0
     rows = [(0, min(CHUNK, n))]  # warm-up
     for start in (int(n * 0.1), int(n * 0.5), int(n * 0.9)):
@@ -90,9 +92,7 @@ def main() -> None:
         articles = [rank.article_from_row(ix, r) for r in range(start, stop)]
         words = timed("query words", rank.query_words, ix, articles, opts)
         checks = timed("check scores (products in)", rank._check_rows, ix, articles, opts, words, True)
-        questions = rank._chunk_product(words, ix.search("pool"), "pool", ix.search_lens("pool"))
-        share = rank._question_share(ix, opts)
-        keep = rank.filter_mask(ix, opts)
+        questions = rank._block_product(words, ix.search("pool"), "pool", ix.search_lens("pool"))
         scored = [
             timed("candidates", rank._candidates, ix, a, checks[r], rank._row(questions, r), share, keep, opts,
                   opts.candidates, True)

@@ -26,6 +26,13 @@ from suggest.text import analyze_with, words
 SCORE_DECIMALS = 6
 FIRST_REACH = 64
 """`_candidates` first scores the items of this many best checks (at least 4x the list it needs)."""
+_HEAD_START = [0, 0]
+"""Where `_candidates` starts (only the work depends on it, never the result): [1, n] after an
+article whose first round fell short: the next ones start a round further (4x the reach),
+until 8 in a row did not need more (n counts them); then one tries the first round again.
+At a million synthetic checks most articles need the second round (a first round of 64 wasted:
+1.26 vs 0.98 ms per check in `bench/rank_parts.py`), at 19,250 nearly none (0.25 vs 0.34 ms
+when always starting a round further)."""
 
 
 @dataclass(frozen=True)
@@ -399,6 +406,129 @@ def _chars_at(a: sp.csr_matrix, search: sp.csr_matrix, word: sp.csr_matrix) -> n
     return out
 
 
+BLOCK = 1 << 16
+"""Checks per block in `_block_product`: the block's accumulator (256 kB of float32 and a bit
+per check) stays in a core's cache; 2^14 to 2^18 were within 10% at a million checks."""
+
+
+@functools.lru_cache(maxsize=1)
+def _block_kernel():  # type: ignore[no-untyped-def]
+    """numba's compiled form of `_block_product`, or None without numba."""
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba is a dependency; the product path stays exact
+        return None
+
+    def product(
+        a_indptr,
+        a_indices,
+        a_data,
+        s_indptr,
+        s_indices,
+        s_data,
+        n_cols,
+        block,
+        acc,
+        seen,
+        cursor,
+        o_indptr,
+        o_indices,
+        o_data,
+    ):  # type: ignore[no-untyped-def]
+        # Per row, one block of columns at a time: each of the row's terms (in term order)
+        # adds its postings that fall in the block into a block-wide accumulator, a cursor
+        # per term remembering where its sorted list stopped. The sums are those of scipy's
+        # `csr_matmat` (float32, term order, zero sums dropped); only where they are added
+        # differs: a small array that stays in cache instead of one as wide as the archive.
+        one = np.uint64(1)
+        nnz = 0
+        o_indptr[0] = 0
+        for r in range(len(a_indptr) - 1):
+            t0, t1 = a_indptr[r], a_indptr[r + 1]
+            for jj in range(t0, t1):
+                cursor[jj - t0] = s_indptr[a_indices[jj]]
+            lo = 0
+            while lo < n_cols:
+                hi = lo + block
+                start = nnz
+                for jj in range(t0, t1):
+                    v = a_data[jj]
+                    k, end = cursor[jj - t0], s_indptr[a_indices[jj] + 1]
+                    while k < end and s_indices[k] < hi:
+                        c = s_indices[k] - lo
+                        bit = one << np.uint64(c & 63)
+                        if seen[c >> 6] & bit == 0:
+                            seen[c >> 6] |= bit
+                            o_indices[nnz] = c
+                            nnz += 1
+                        acc[c] += v * s_data[k]
+                        k += 1
+                    cursor[jj - t0] = k
+                stop, nnz = nnz, start
+                for j in range(start, stop):  # the block's columns in the order first reached
+                    c = o_indices[j]
+                    seen[c >> 6] = 0
+                    x = acc[c]
+                    acc[c] = 0
+                    if x != 0:
+                        o_indices[nnz] = lo + c
+                        o_data[nnz] = x
+                        nnz += 1
+                lo = hi
+            o_indptr[r + 1] = nnz
+
+    try:
+        return numba.njit(nogil=True, cache=True)(product)
+    except RuntimeError:  # pragma: no cover - no writable cache location
+        return numba.njit(nogil=True)(product)
+
+
+def _block_product(
+    a: sp.csr_matrix, search: sp.csr_matrix, use: str = "", lens: np.ndarray | None = None, block: int = BLOCK
+) -> sp.csr_matrix:
+    """`_chunk_product` with the same float32 sums, bit for bit, made block by block of
+    ``block`` columns (numba; tests/test_rank_exact.py): at a million checks scipy's kernel
+    adds into arrays a million wide and waits on memory for most postings (0.79 vs 0.38 ms
+    per check, `bench/product_kernels.py`). Columns ascend block by block, in no set order
+    within one. Needs ``search``'s lists sorted (`champion_postings`); the product path
+    without numba."""
+    kernel = _block_kernel()
+    if kernel is None or not search.shape[0] or not a.nnz or a.dtype != np.float32 or search.dtype != np.float32:
+        return _chunk_product(a, search, use, lens)
+    lens = (np.diff(search.indptr) if lens is None else lens)[a.indices]
+    bound = max(int(lens.sum()), 1)
+    idx = search.indices.dtype
+    indptr = np.empty(a.shape[0] + 1, dtype=np.int64)
+    indices = _buffer(f"{use}.indices", bound, idx) if use else np.empty(bound, dtype=idx)
+    data = _buffer(f"{use}.data", bound, np.dtype(np.float32)) if use else np.empty(bound, dtype=np.float32)
+    if block not in _ACCUMULATORS:  # zeroed, and the kernel leaves them so
+        _ACCUMULATORS.clear()
+        _ACCUMULATORS[block] = (np.zeros(block, dtype=np.float32), np.zeros(block // 64 + 1, dtype=np.uint64))
+    acc, seen = _ACCUMULATORS[block]
+    cursor = np.empty(int(np.diff(a.indptr).max()), dtype=np.int64)
+    kernel(
+        a.indptr,
+        a.indices,
+        a.data,
+        search.indptr,
+        search.indices,
+        search.data,
+        search.shape[1],
+        block,
+        acc,
+        seen,
+        cursor,
+        indptr,
+        indices,
+        data,
+    )
+    nnz = int(indptr[-1])
+    return sp.csr_matrix((data[:nnz], indices[:nnz], indptr), shape=(a.shape[0], search.shape[1]))
+
+
+_ACCUMULATORS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
 @functools.lru_cache(maxsize=1)
 def _masked_kernel():  # type: ignore[no-untyped-def]
     """numba's compiled form of `_chars_at` without the full product, or None without numba."""
@@ -407,22 +537,39 @@ def _masked_kernel():  # type: ignore[no-untyped-def]
     except ImportError:  # pragma: no cover - numba is a dependency; the product path stays exact
         return None
 
-    def masked(a_indptr, a_indices, a_data, w_indptr, w_indices, s_indptr, s_indices, s_data, pos, out):  # type: ignore[no-untyped-def]
-        # Row by row: mark the word entries' columns, then add each of the row's terms'
-        # postings that land on a marked column, in term order, in float32: the sums
-        # scipy's product kernel makes (`csr_matmat`), for those columns only.
+    def masked(
+        a_indptr, a_indices, a_data, w_indptr, w_indices, s_indptr, s_indices, s_data, n_cols, block, pos, cursor, out
+    ):  # type: ignore[no-untyped-def]
+        # Row by row and block by block of columns (the word entries come block by block):
+        # mark the block's word entries in a block-wide position array, then add each of the
+        # row's terms' postings in the block that land on a marked column, in term order, in
+        # float32: the sums scipy's product kernel makes (`csr_matmat`), for those columns only.
+        # No branch on a hit (1 in 6 at a million checks): a miss adds into one of the 8 spare
+        # slots past the end of ``out`` (8, so that those adds do not wait on each other).
+        spare = len(out) - 8
         for r in range(len(a_indptr) - 1):
-            for j in range(w_indptr[r], w_indptr[r + 1]):
-                pos[w_indices[j]] = j
-            for jj in range(a_indptr[r], a_indptr[r + 1]):
-                g = a_indices[jj]
-                v = a_data[jj]
-                for kk in range(s_indptr[g], s_indptr[g + 1]):
-                    p = pos[s_indices[kk]]
-                    if p >= 0:
-                        out[p] += v * s_data[kk]
-            for j in range(w_indptr[r], w_indptr[r + 1]):
-                pos[w_indices[j]] = -1
+            t0, t1 = a_indptr[r], a_indptr[r + 1]
+            for jj in range(t0, t1):
+                cursor[jj - t0] = s_indptr[a_indices[jj]]
+            j, w_end = w_indptr[r], w_indptr[r + 1]
+            lo = 0
+            while lo < n_cols and j < w_end:
+                hi = lo + block
+                j0 = j
+                while j < w_end and w_indices[j] < hi:
+                    pos[w_indices[j] - lo] = j
+                    j += 1
+                for jj in range(t0, t1):
+                    v = a_data[jj]
+                    k, end = cursor[jj - t0], s_indptr[a_indices[jj] + 1]
+                    while k < end and s_indices[k] < hi:
+                        p = pos[s_indices[k] - lo]
+                        out[p + ((p >> 31) & (spare + 1 + (k & 7)))] += v * s_data[k]
+                        k += 1
+                    cursor[jj - t0] = k
+                for q in range(j0, j):
+                    pos[w_indices[q] - lo] = -1
+                lo = hi
 
     # Compiled once and kept in numba's on-disk cache (a second or two a process otherwise,
     # which is 10% of a batch over 19,250 checks); where no cache folder can be written, each
@@ -436,21 +583,37 @@ def _masked_kernel():  # type: ignore[no-untyped-def]
 _POSITIONS: dict[int, np.ndarray] = {}
 
 
-def _chars_at_masked(a: sp.csr_matrix, search: sp.csr_matrix, word: sp.csr_matrix) -> np.ndarray:
+def _chars_at_masked(a: sp.csr_matrix, search: sp.csr_matrix, word: sp.csr_matrix, block: int = BLOCK) -> np.ndarray:
     """`_chars_at`, equal bit for bit, reading each posting once and adding only those that
-    land on a check the word view reached (tests/test_rank_exact.py); the product path
-    when numba is missing."""
+    land on a check the word view reached (tests/test_rank_exact.py); ``word``'s columns must
+    ascend block by block of ``block`` (as `_block_product` gives them). At a million checks
+    0.88 ms per check instead of 1.27 for a position array as wide as the archive with a branch
+    per posting (`bench/product_kernels.py`). The product path when numba is missing."""
     kernel = _masked_kernel()
-    if kernel is None or a.dtype != np.float32 or search.dtype != np.float32:
+    if kernel is None or a.dtype != np.float32 or search.dtype != np.float32 or not a.nnz:
         return _chars_at(a, search, word)
-    n = search.shape[1]
-    pos = _POSITIONS.get(n)
+    pos = _POSITIONS.get(block)
     if pos is None:
         _POSITIONS.clear()
-        pos = _POSITIONS[n] = np.full(n, -1, dtype=np.int32)
-    out = np.zeros(word.nnz, dtype=np.float32)
-    kernel(a.indptr, a.indices, a.data, word.indptr, word.indices, search.indptr, search.indices, search.data, pos, out)
-    return out
+        pos = _POSITIONS[block] = np.full(block, -1, dtype=np.int32)
+    out = np.zeros(word.nnz + 8, dtype=np.float32)
+    cursor = np.empty(int(np.diff(a.indptr).max()), dtype=np.int64)
+    kernel(
+        a.indptr,
+        a.indices,
+        a.data,
+        word.indptr,
+        word.indices,
+        search.indptr,
+        search.indices,
+        search.data,
+        search.shape[1],
+        block,
+        pos,
+        cursor,
+        out,
+    )
+    return out[: word.nnz]
 
 
 def _check_rows(
@@ -461,11 +624,13 @@ def _check_rows(
     kernel: bool = False,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per article, the checks it reaches and their scores (see `check_scores`); ``words``:
-    the articles' `query_words` when already made; ``kernel``: the character view through
-    `_chars_at_masked` (same numbers; for many articles: compiling it takes a second)."""
+    the articles' `query_words` when already made; ``kernel``: the word view through
+    `_block_product` and the character view through `_chars_at_masked` (same numbers, checks
+    in another order; for many articles: loading the compiled kernels takes a second)."""
     if words is None:
         words = query_words(index, articles, opts)
-    word = _chunk_product(words, index.search("checks"), "checks", index.search_lens("checks"))
+    product = _block_product if kernel else _chunk_product
+    word = product(words, index.search("checks"), "checks", index.search_lens("checks"))
     cw = index.config.char_weight if len(index.char_idf) else 0.0
     if cw:
         char_vectors = strongest([a.char_vector for a in articles], opts.query_grams)
@@ -604,7 +769,9 @@ def _candidates(
     spread = _scratch("checks", len(index.check_dates))
     spread[cols] = vals
     try:
-        m = max(need, FIRST_REACH)
+        first = max(need, FIRST_REACH)
+        ahead, streak = _HEAD_START
+        m = start_m = first * 4**ahead
         while True:
             top_c, bound_c = _top_bound(vals, m)
             top_q, bound_q = _top_bound(qvals, m)
@@ -630,6 +797,10 @@ def _candidates(
             allowed = eligible.copy() if not exclude else _allowed(index, article, items, score, eligible, need)
             complete = bound <= 0 or bound < opts.min_score
             if complete or int((allowed & (score > bound)).sum()) >= need:
+                if m > start_m or not ahead:
+                    _HEAD_START[:] = [int(m > first), 0]
+                else:
+                    _HEAD_START[:] = [int(streak < 7), streak + 1]
                 mine = allowed[group]  # sources matter only for items that can be chosen
                 source = _sources(group[mine], pc[mine], pair_check[pairs[mine]], pair_raised[pairs[mine]], len(items))
                 return RowScores(items, score, q, ctx, allowed, source, cols, vals)
@@ -755,7 +926,9 @@ def score_rows(
     """
     words = query_words(index, articles, opts)
     checks = _check_rows(index, articles, opts, words, kernel)
-    questions = _chunk_product(words, index.search("pool"), "pool", index.search_lens("pool"))
+    questions = (_block_product if kernel else _chunk_product)(
+        words, index.search("pool"), "pool", index.search_lens("pool")
+    )
     # Arrays over the whole pool, the same for every chunk: made once per index and settings.
     key = (opts.question_weight, opts.open_only, opts.since, opts.until, rules)
     if key not in index._memo:
