@@ -411,13 +411,24 @@ BLOCK = 1 << 16
 per check) stays in a core's cache; 2^14 to 2^18 were within 10% at a million checks."""
 
 
-@functools.lru_cache(maxsize=1)
-def _block_kernel():  # type: ignore[no-untyped-def]
-    """numba's compiled form of `_block_product`, or None without numba."""
+def _compiled(fn):  # type: ignore[no-untyped-def]
+    """``fn`` compiled by numba (no GIL), or None without numba (the callers then take scipy's
+    product path, which gives the same numbers). Compiled once and kept in numba's on-disk
+    cache (a second or two a process otherwise, which is 10% of a batch over 19,250 checks);
+    where no cache folder can be written, each process compiles its own."""
     try:
         import numba
     except ImportError:  # pragma: no cover - numba is a dependency; the product path stays exact
         return None
+    try:
+        return numba.njit(nogil=True, cache=True)(fn)
+    except RuntimeError:  # pragma: no cover - no writable cache location
+        return numba.njit(nogil=True)(fn)
+
+
+@functools.lru_cache(maxsize=1)
+def _block_kernel():  # type: ignore[no-untyped-def]
+    """numba's compiled form of `_block_product`, or None without numba."""
 
     def product(
         a_indptr,
@@ -477,10 +488,7 @@ def _block_kernel():  # type: ignore[no-untyped-def]
                 lo = hi
             o_indptr[r + 1] = nnz
 
-    try:
-        return numba.njit(nogil=True, cache=True)(product)
-    except RuntimeError:  # pragma: no cover - no writable cache location
-        return numba.njit(nogil=True)(product)
+    return _compiled(product)
 
 
 def _block_product(
@@ -532,10 +540,6 @@ _ACCUMULATORS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 @functools.lru_cache(maxsize=1)
 def _masked_kernel():  # type: ignore[no-untyped-def]
     """numba's compiled form of `_chars_at` without the full product, or None without numba."""
-    try:
-        import numba
-    except ImportError:  # pragma: no cover - numba is a dependency; the product path stays exact
-        return None
 
     def masked(
         a_indptr, a_indices, a_data, w_indptr, w_indices, s_indptr, s_indices, s_data, n_cols, block, pos, cursor, out
@@ -571,13 +575,7 @@ def _masked_kernel():  # type: ignore[no-untyped-def]
                     pos[w_indices[q] - lo] = -1
                 lo = hi
 
-    # Compiled once and kept in numba's on-disk cache (a second or two a process otherwise,
-    # which is 10% of a batch over 19,250 checks); where no cache folder can be written, each
-    # process compiles its own.
-    try:
-        return numba.njit(nogil=True, cache=True)(masked)
-    except RuntimeError:  # pragma: no cover - no writable cache location
-        return numba.njit(nogil=True)(masked)
+    return _compiled(masked)
 
 
 _POSITIONS: dict[int, np.ndarray] = {}
