@@ -586,7 +586,9 @@ def _chars_at_masked(a: sp.csr_matrix, search: sp.csr_matrix, word: sp.csr_matri
     land on a check the word view reached (tests/test_rank_exact.py); ``word``'s columns must
     ascend block by block of ``block`` (as `_block_product` gives them). At a million checks
     0.88 ms per check instead of 1.27 for a position array as wide as the archive with a branch
-    per posting (`bench/product_kernels.py`). The product path when numba is missing."""
+    per posting (`bench/product_kernels.py`). The product path when numba is missing. The
+    result is a view of a buffer the next call reuses (a fresh array of this size, tens of MB
+    at a million checks, costs more in page faults than the kernel takes)."""
     kernel = _masked_kernel()
     if kernel is None or a.dtype != np.float32 or search.dtype != np.float32 or not a.nnz:
         return _chars_at(a, search, word)
@@ -594,7 +596,8 @@ def _chars_at_masked(a: sp.csr_matrix, search: sp.csr_matrix, word: sp.csr_matri
     if pos is None:
         _POSITIONS.clear()
         pos = _POSITIONS[block] = np.full(block, -1, dtype=np.int32)
-    out = np.zeros(word.nnz + 8, dtype=np.float32)
+    out = _buffer("chars.at", word.nnz + 8, np.dtype(np.float32))
+    out[:] = 0.0
     cursor = np.empty(int(np.diff(a.indptr).max()), dtype=np.int64)
     kernel(
         a.indptr,
@@ -612,6 +615,44 @@ def _chars_at_masked(a: sp.csr_matrix, search: sp.csr_matrix, word: sp.csr_matri
         out,
     )
     return out[: word.nnz]
+
+
+@functools.lru_cache(maxsize=1)
+def _finish_kernel():  # type: ignore[no-untyped-def]
+    """numba's compiled form of the end of `_check_rows` (character and date terms), or None."""
+
+    def finish(w_indptr, w_indices, w_data, at, base, days, dates, cw, dw, near, out):  # type: ignore[no-untyped-def]
+        # The numpy steps of `_check_rows`, one entry at a time, in float64 and in the same
+        # order, so the same numbers: (word + cw * max(char - base, 0)) / (1 + cw), then, for
+        # an article with a date (``days[r] >= 0``), times (1 + dw * near), ``near`` looked up
+        # by the distance in days (`_near_table`: two divisions fewer per entry).
+        for r in range(len(w_indptr) - 1):
+            b, day = base[r], days[r]
+            for j in range(w_indptr[r], w_indptr[r + 1]):
+                x = np.float64(at[j]) - b
+                if x < 0.0:
+                    x = 0.0
+                t = (np.float64(w_data[j]) + cw * x) / (1.0 + cw)
+                if day >= 0:
+                    c = dates[w_indices[j]]
+                    t = t * (1.0 + dw * (near[abs(day - c)] if c >= 0 else 0.0))
+                out[j] = t
+
+    return _compiled(finish)
+
+
+def _near_table(index: Index, days: np.ndarray, scale: float) -> np.ndarray | None:
+    """`date_prior`'s closeness by distance in days, ``1 / (1 + d / scale)`` for d = 0 to the
+    largest distance between ``days`` (those >= 0) and the archive's dates (float64, the same
+    numbers as computed one by one); None when that is over 2^20 days (no table then)."""
+    dates = np.asarray(index.check_dates)
+    hi = int(dates.max()) if len(dates) else 0
+    lo = int(np.min(dates, where=dates >= 0, initial=hi))
+    dated = days[days >= 0]
+    span = max(hi - int(dated.min()), int(dated.max()) - lo, 0) if len(dated) and hi >= 0 else 0
+    if span > 1 << 20:
+        return None
+    return 1.0 / (1.0 + np.arange(span + 1) / scale)
 
 
 def _check_rows(
@@ -637,6 +678,18 @@ def _check_rows(
         at_words = (_chars_at_masked if kernel else _chars_at)(char_vectors, index.search("chars"), word)
         base = np.asarray(char_vectors @ np.asarray(index.char_mean, dtype=np.float64)).ravel()
     dates = np.asarray(index.check_dates)
+    days = np.array([a.day if opts.date_weight else -1 for a in articles], dtype=np.int64)
+    near = _near_table(index, days, opts.date_scale) if kernel and cw else None
+    finish = _finish_kernel() if near is not None else None
+    if finish is not None:
+        total = _buffer("checks.total", word.nnz, np.dtype(np.float64))
+        finish(word.indptr, word.indices, word.data, at_words, base, days, dates, float(cw), float(opts.date_weight),
+               near, total)  # fmt: skip
+        ptr = word.indptr
+        return [
+            (word.indices[ptr[r] : ptr[r + 1]].astype(np.int64), total[ptr[r] : ptr[r + 1]].copy())
+            for r in range(len(articles))
+        ]
     out = []
     for r, a in enumerate(articles):
         cols, total = _row(word, r)

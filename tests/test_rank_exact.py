@@ -260,7 +260,9 @@ def test_check_scores_with_the_kernel_equal_the_product_path(pruned):
     ix, checks = pruned
     arts = [R.article_from_check(ix, c) for c in checks]
     compared = 0
-    for opts in (R.RankOptions(), R.RankOptions(gram_postings=300, term_postings=40)):
+    assert any(a.day >= 0 for a in arts) and (np.asarray(ix.check_dates) >= 0).any()  # the date term is tested
+    settings = (R.RankOptions(), R.RankOptions(gram_postings=300, term_postings=40), R.RankOptions(date_scale=7.5))
+    for opts in settings:
         plain = R._check_rows(ix, arts, opts)
         fast = R._check_rows(ix, arts, opts, kernel=True)
         for (c1, v1), (c2, v2) in zip(plain, fast, strict=True):
