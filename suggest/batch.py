@@ -14,6 +14,8 @@ Output folder (``--out``)::
     .suggest-batch/state.json  index fingerprint and settings of the last run
     .suggest-batch/chunks-<key>/NNNNNN.jsonl
                                each finished chunk's lines; what a killed run resumes from
+    .suggest-batch/chunks-<key>/names.json
+                               the check ids and their file names, for the worker processes
     .suggest-batch/outputs.json
                                the files the last finished run wrote (stale ones are removed)
 
@@ -455,6 +457,7 @@ class _Job:
     fmt: str
     chunk: int
     n: int
+    names: Path | None = None  # `_save_names`' file, which workers read instead of making names again
 
 
 _RANKERS: dict[str, _Ranker] = {}
@@ -490,6 +493,10 @@ def _ranker(job: _Job) -> _Ranker:
             raise SuggestError(f"{job.index_dir}: the index changed during the batch; run it again")
         _RANKERS.clear()  # a reused worker process keeps one index at a time
         _NAMES.clear()
+        saved = _load_names(job.names, len(ix.check_ids)) if job.names else None
+        if saved is not None:
+            ix = dataclasses.replace(ix, check_ids=saved[0])
+            _NAMES[job.key] = dict(zip(saved[0], saved[1], strict=True))
         r = _RANKERS[job.key] = _Ranker(ix, job.opts)
     return r
 
@@ -499,6 +506,26 @@ def _names(job: _Job, index: Index) -> dict[str, str]:
     if names is None:
         names = _NAMES[job.key] = output_names(list(index.check_ids))
     return names
+
+
+def _save_names(path: Path, ids: list[str], names: dict[str, str]) -> None:
+    """The check ids (index order) and their file names, for the workers: at a million checks
+    each worker otherwise spent about 14 s reading the ids and making the names again."""
+    doc = {"ids": ids, "names": [names[c] for c in ids]}
+    write_if_changed(path, json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def _load_names(path: Path, n: int) -> tuple[list[str], list[str]] | None:
+    """`_save_names`' lists, or None when the file is unreadable or not for ``n`` checks (the
+    worker then makes them itself)."""
+    try:
+        doc = json.loads(path.read_bytes())
+        ids, names = doc["ids"], doc["names"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not (isinstance(ids, list) and isinstance(names, list) and len(ids) == len(names) == n):
+        return None
+    return ids, names
 
 
 def _chunk_file(job: _Job, k: int) -> Path:
@@ -663,9 +690,10 @@ def run_batch(
         _clean_temps(out, state, chunks)
         state_doc = {"key": key, "format": fmt, **settings, "archive": index.manifest.get("archive")}
         write_if_changed(state / "state.json", (json.dumps(state_doc, indent=1, sort_keys=True) + "\n").encode())
-        names = output_names(list(index.check_ids))
+        ids = index.check_ids if isinstance(index.check_ids, list) else list(index.check_ids)
+        names = output_names(ids)
         ext = EXTENSIONS[fmt]
-        files = sorted(f"{names[c]}.{ext}" for c in index.check_ids)
+        files = sorted(f"{names[c]}.{ext}" for c in ids)
         for f in files:
             _inside(out, f)
         if RESULTS in files:
@@ -680,9 +708,12 @@ def run_batch(
             chunk=chunk,
             n=n,
         )
-        _RANKERS[job.key] = _Ranker(index, opts)
+        _RANKERS[job.key] = _Ranker(dataclasses.replace(index, check_ids=ids), opts)
         _NAMES[job.key] = names
         workers = 1 if job.index_dir is None else max(1, min(jobs, n_chunks))
+        if workers > 1:
+            _save_names(chunks / "names.json", ids, names)
+            job = dataclasses.replace(job, names=chunks / "names.json")
         done = computed = written = unchanged = 0
         if progress:
             progress(0, n)

@@ -138,6 +138,22 @@ def test_parallel_and_chunk_size_do_not_change_output(archive, index, reference,
     ref = {k: v for k, v in tree(reference).items() if not k.startswith(STATE_DIR)}
     got = {k: v for k, v in tree(out).items() if not k.startswith(STATE_DIR)}
     assert got == ref and len(got) == 65
+    # The workers read the ids and file names the parent made, from the run's chunks folder.
+    (saved,) = (out / STATE_DIR).glob("chunks-*/names.json")
+    doc = json.loads(saved.read_text("utf-8"))
+    assert doc["ids"] == list(index.check_ids)
+    assert doc["names"] == [output_names(list(index.check_ids))[c] for c in index.check_ids]
+
+
+def test_saved_names_are_refused_when_damaged_or_for_another_index(tmp_path):
+    path = tmp_path / "names.json"
+    batch_mod._save_names(path, ["b", "a/b"], {"b": "b", "a/b": "a_b"})
+    assert batch_mod._load_names(path, 2) == (["b", "a/b"], ["b", "a_b"])
+    assert batch_mod._load_names(path, 3) is None  # another index: the worker makes its own
+    for bad in (b"{", b"[]", b'{"ids": ["a"]}', b'{"ids": ["a"], "names": 1}'):
+        path.write_bytes(bad)
+        assert batch_mod._load_names(path, 1) is None
+    assert batch_mod._load_names(tmp_path / "missing.json", 1) is None
 
 
 @needs_corpus
@@ -286,10 +302,13 @@ def test_hostile_ids_cannot_escape_out(tmp_path):
     outside = tmp_path / "outside.txt"
     outside.write_text("keep me")
     (work / "out" / "_evil.txt").symlink_to(outside)  # a planted link must be replaced, not followed
-    before = {p for p in tmp_path.rglob("*") if "out" not in p.relative_to(tmp_path).parts}
+    before = {p for p in tmp_path.rglob("*") if not {"out", "par"} & set(p.relative_to(tmp_path).parts)}
     for fmt in ("text", "html"):
         run_batch(ix, work / "out", fmt, jobs=1)
-    after = {p for p in tmp_path.rglob("*") if "out" not in p.relative_to(tmp_path).parts}
+    parallel = work / "par"  # the workers' names come from the parent's file: the same names
+    run_batch(ix, parallel, "html", jobs=2, chunk=2, index_dir=tmp_path / "ix")
+    assert {p.name for p in parallel.glob("*.html")} == {p.name for p in (work / "out").glob("*.html")}
+    after = {p for p in tmp_path.rglob("*") if not {"out", "par"} & set(p.relative_to(tmp_path).parts)}
     assert after == before
     assert outside.read_text() == "keep me"
     files = sorted(p.name for p in (work / "out").iterdir() if p.suffix == ".html")
