@@ -366,11 +366,12 @@ def _product_bound(a: sp.csr_matrix, search: sp.csr_matrix, lens: np.ndarray | N
 
 
 class _Scratch:
-    """A zeroed float64 array per size, reused across articles: a sparse row is spread into it
-    for lookups by position, then cleared again at the same positions (O(row), not O(size))."""
+    """A zeroed array per size, reused across articles: a sparse row is spread into it for
+    lookups by position, then cleared again at the same positions (O(row), not O(size))."""
 
-    def __init__(self) -> None:
+    def __init__(self, dtype: type = np.float64) -> None:
         self.arrays: dict[tuple[str, int], np.ndarray] = {}
+        self.dtype = dtype
 
     def __call__(self, use: str, size: int) -> np.ndarray:
         """The zeroed array of ``size`` for ``use`` (``"checks"``, ``"chars"``, ``"items"``:
@@ -379,11 +380,30 @@ class _Scratch:
         if a is None:
             if len(self.arrays) > 8:
                 self.arrays.clear()
-            a = self.arrays[(use, size)] = np.zeros(size, dtype=np.float64)
+            a = self.arrays[(use, size)] = np.zeros(size, dtype=self.dtype)
         return a
 
 
 _scratch = _Scratch()
+_flags = _Scratch(np.bool_)
+
+
+def _values_at(keys: np.ndarray, vals: np.ndarray, wanted: np.ndarray, use: str, size: int) -> np.ndarray:
+    """``vals`` at the positions of ``wanted`` in ``keys`` (distinct, below ``size``), 0 where
+    absent. Only the keys that are wanted go through a lookup array as wide as the archive:
+    at a million checks an article reaches 35,000 checks but looks up about 6,000, and
+    writing all of them there and back (8 MB, past the cores' caches) cost more than the rest
+    of the step; the mark of which are wanted is 8 times smaller."""
+    mark = _flags(use, size)
+    mark[wanted] = True
+    hit = mark[keys]
+    mark[wanted] = False
+    hk = keys[hit]
+    spread = _scratch(use, size)
+    spread[hk] = vals[hit]
+    out = spread[wanted]
+    spread[hk] = 0.0
+    return out
 
 
 def _row(m: sp.csr_matrix, r: int) -> tuple[np.ndarray, np.ndarray]:
@@ -817,55 +837,42 @@ def _candidates(
     own = None
     if exclude and article.check_row is not None:
         own = pair_item[order[start[article.check_row] : start[article.check_row + 1]]]
-    spread = _scratch("checks", len(index.check_dates))
-    spread[cols] = vals
-    try:
-        first = max(need, FIRST_REACH)
-        ahead, streak = _HEAD_START
-        m = start_m = first * 4**ahead
-        while True:
-            top_c, bound_c = _top_bound(vals, m)
-            top_q, bound_q = _top_bound(qvals, m)
-            picked = cols[top_c]
-            via_checks = pair_item[order[_ranges(start[picked], start[picked + 1])]]
-            items = np.unique(np.concatenate([via_checks, qcols[top_q]]))
-            lo = item_start[items]
-            hi = item_start[items + 1]
-            pairs = _ranges(lo, hi)
-            pc = spread[pair_check[pairs]]
-            group = np.repeat(np.arange(len(items)), hi - lo)
-            ctx = np.zeros(len(items), dtype=np.float64)
-            has = hi > lo  # pairs of an item are contiguous: one maximum per run
-            if has.any():
-                ctx[has] = np.maximum.reduceat(pc, (np.cumsum(hi - lo) - (hi - lo))[has])
-            q = _item_values(qcols, qvals, items, index.pool_matrix.shape[0])
-            w = share[items]
-            score = np.round(w * q + (1 - w) * ctx, SCORE_DECIMALS)
-            bound = float(np.round(max(bound_c, bound_q), SCORE_DECIMALS))
-            eligible = keep[items] & (score >= opts.min_score) & (score > 0)
-            if own is not None:
-                eligible &= ~np.isin(items, own)
-            allowed = eligible.copy() if not exclude else _allowed(index, article, items, score, eligible, need)
-            complete = bound <= 0 or bound < opts.min_score
-            if complete or int((allowed & (score > bound)).sum()) >= need:
-                if m > start_m or not ahead:
-                    _HEAD_START[:] = [int(m > first), 0]
-                else:
-                    _HEAD_START[:] = [int(streak < 7), streak + 1]
-                mine = allowed[group]  # sources matter only for items that can be chosen
-                source = _sources(group[mine], pc[mine], pair_check[pairs[mine]], pair_raised[pairs[mine]], len(items))
-                return RowScores(items, score, q, ctx, allowed, source, cols, vals)
-            m *= 4
-    finally:
-        spread[cols] = 0.0
-
-
-def _item_values(qcols: np.ndarray, qvals: np.ndarray, items: np.ndarray, size: int) -> np.ndarray:
-    spread = _scratch("items", size)
-    spread[qcols] = qvals
-    out = spread[items].copy()
-    spread[qcols] = 0.0
-    return out
+    first = max(need, FIRST_REACH)
+    ahead, streak = _HEAD_START
+    m = start_m = first * 4**ahead
+    while True:
+        top_c, bound_c = _top_bound(vals, m)
+        top_q, bound_q = _top_bound(qvals, m)
+        picked = cols[top_c]
+        via_checks = pair_item[order[_ranges(start[picked], start[picked + 1])]]
+        items = np.unique(np.concatenate([via_checks, qcols[top_q]]))
+        lo = item_start[items]
+        hi = item_start[items + 1]
+        pairs = _ranges(lo, hi)
+        pc = _values_at(cols, vals, pair_check[pairs], "checks", len(index.check_dates))
+        group = np.repeat(np.arange(len(items)), hi - lo)
+        ctx = np.zeros(len(items), dtype=np.float64)
+        has = hi > lo  # pairs of an item are contiguous: one maximum per run
+        if has.any():
+            ctx[has] = np.maximum.reduceat(pc, (np.cumsum(hi - lo) - (hi - lo))[has])
+        q = _values_at(qcols, qvals, items, "items", index.pool_matrix.shape[0])
+        w = share[items]
+        score = np.round(w * q + (1 - w) * ctx, SCORE_DECIMALS)
+        bound = float(np.round(max(bound_c, bound_q), SCORE_DECIMALS))
+        eligible = keep[items] & (score >= opts.min_score) & (score > 0)
+        if own is not None:
+            eligible &= ~np.isin(items, own)
+        allowed = eligible.copy() if not exclude else _allowed(index, article, items, score, eligible, need)
+        complete = bound <= 0 or bound < opts.min_score
+        if complete or int((allowed & (score > bound)).sum()) >= need:
+            if m > start_m or not ahead:
+                _HEAD_START[:] = [int(m > first), 0]
+            else:
+                _HEAD_START[:] = [int(streak < 7), streak + 1]
+            mine = allowed[group]  # sources matter only for items that can be chosen
+            source = _sources(group[mine], pc[mine], pair_check[pairs[mine]], pair_raised[pairs[mine]], len(items))
+            return RowScores(items, score, q, ctx, allowed, source, cols, vals)
+        m *= 4
 
 
 def _sources(group: np.ndarray, score: np.ndarray, check: np.ndarray, raised: np.ndarray, n: int) -> np.ndarray:
