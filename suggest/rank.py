@@ -641,19 +641,19 @@ def _chars_at_masked(a: sp.csr_matrix, search: sp.csr_matrix, word: sp.csr_matri
 def _finish_kernel():  # type: ignore[no-untyped-def]
     """numba's compiled form of the end of `_check_rows` (character and date terms), or None."""
 
-    def finish(w_indptr, w_indices, w_data, at, base, days, dates, cw, dw, near, out):  # type: ignore[no-untyped-def]
+    def finish(w_indptr, w_indices, w_data, at, base, dated, days, dates, cw, dw, near, out):  # type: ignore[no-untyped-def]
         # The numpy steps of `_check_rows`, one entry at a time, in float64 and in the same
         # order, so the same numbers: (word + cw * max(char - base, 0)) / (1 + cw), then, for
-        # an article with a date (``days[r] >= 0``), times (1 + dw * near), ``near`` looked up
+        # an article with a date (``dated[r]``), times (1 + dw * near), ``near`` looked up
         # by the distance in days (`_near_table`: two divisions fewer per entry).
         for r in range(len(w_indptr) - 1):
-            b, day = base[r], days[r]
+            b, day, has_day = base[r], days[r], dated[r]
             for j in range(w_indptr[r], w_indptr[r + 1]):
                 x = np.float64(at[j]) - b
                 if x < 0.0:
                     x = 0.0
                 t = (np.float64(w_data[j]) + cw * x) / (1.0 + cw)
-                if day >= 0:
+                if has_day:
                     c = dates[w_indices[j]]
                     t = t * (1.0 + dw * (near[abs(day - c)] if c >= 0 else 0.0))
                 out[j] = t
@@ -661,15 +661,33 @@ def _finish_kernel():  # type: ignore[no-untyped-def]
     return _compiled(finish)
 
 
-def _near_table(index: Index, days: np.ndarray, scale: float) -> np.ndarray | None:
-    """`date_prior`'s closeness by distance in days, ``1 / (1 + d / scale)`` for d = 0 to the
-    largest distance between ``days`` (those >= 0) and the archive's dates (float64, the same
-    numbers as computed one by one); None when that is over 2^20 days (no table then)."""
+def _compact_dates(index: Index) -> tuple[np.ndarray, int]:
+    """(the checks' days counted from the earliest, -1 where undated; the earliest day), in
+    the smallest integer type that holds them: the check-score pass looks up one per check
+    reached, at random, and at a million checks 8 bytes a day (8 MB) missed the caches for
+    most (0.28 ms per article; 2 bytes: see `bench/README.md`). Kept for the last index."""
     dates = np.asarray(index.check_dates)
-    hi = int(dates.max()) if len(dates) else 0
-    lo = int(np.min(dates, where=dates >= 0, initial=hi))
-    dated = days[days >= 0]
-    span = max(hi - int(dated.min()), int(dated.max()) - lo, 0) if len(dated) and hi >= 0 else 0
+    if _COMPACT_DATES and _COMPACT_DATES[0] is dates:
+        return _COMPACT_DATES[1], _COMPACT_DATES[2]
+    dated = dates >= 0
+    lo = int(dates[dated].min()) if dated.any() else 0
+    span = int(dates.max()) - lo + 1 if dated.any() else 0
+    dtype = np.int16 if span < np.iinfo(np.int16).max else np.int32 if span < np.iinfo(np.int32).max else np.int64
+    rel = np.where(dated, dates - lo, -1).astype(dtype)
+    _COMPACT_DATES[:] = [dates, rel, lo]
+    return rel, lo
+
+
+_COMPACT_DATES: list = []
+
+
+def _near_table(rel: np.ndarray, days: np.ndarray, scale: float) -> np.ndarray | None:
+    """`date_prior`'s closeness by distance in days, ``1 / (1 + d / scale)`` for d = 0 to the
+    largest distance between ``days`` and the dates ``rel`` (those >= 0), both counted from the
+    same day (float64, the same numbers as computed one by one); None when that is over 2^20
+    days (no table then)."""
+    hi = int(rel.max()) if len(rel) else -1
+    span = max(hi - int(days.min()), int(days.max()), 0) if len(days) and hi >= 0 else 0
     if span > 1 << 20:
         return None
     return 1.0 / (1.0 + np.arange(span + 1) / scale)
@@ -698,13 +716,16 @@ def _check_rows(
         at_words = (_chars_at_masked if kernel else _chars_at)(char_vectors, index.search("chars"), word)
         base = np.asarray(char_vectors @ np.asarray(index.char_mean, dtype=np.float64)).ravel()
     dates = np.asarray(index.check_dates)
-    days = np.array([a.day if opts.date_weight else -1 for a in articles], dtype=np.int64)
-    near = _near_table(index, days, opts.date_scale) if kernel and cw else None
-    finish = _finish_kernel() if near is not None else None
+    finish = _finish_kernel() if kernel and cw else None
     if finish is not None:
+        rel, lo = _compact_dates(index)
+        dated = np.array([bool(opts.date_weight) and a.day >= 0 for a in articles], dtype=np.bool_)
+        days = np.array([a.day - lo for a in articles], dtype=np.int64)
+        near = _near_table(rel, days[dated], opts.date_scale)
+    if finish is not None and near is not None:
         total = _buffer("checks.total", word.nnz, np.dtype(np.float64))
-        finish(word.indptr, word.indices, word.data, at_words, base, days, dates, float(cw), float(opts.date_weight),
-               near, total)  # fmt: skip
+        finish(word.indptr, word.indices, word.data, at_words, base, dated, days, rel, float(cw),
+               float(opts.date_weight), near, total)  # fmt: skip
         ptr = word.indptr
         return [
             (word.indices[ptr[r] : ptr[r + 1]].astype(np.int64), total[ptr[r] : ptr[r + 1]].copy())

@@ -259,6 +259,9 @@ def test_check_scores_with_the_kernel_equal_the_product_path(pruned):
     """The batch's check scores (`kernel=True`) equal `suggest for`'s bit for bit, budgets or not."""
     ix, checks = pruned
     arts = [R.article_from_check(ix, c) for c in checks]
+    # Articles dated before the archive's first check and after its last one, and undated.
+    arts += [replace(a, day=a.day + shift) for a in arts[:20] if a.day >= 0 for shift in (-9000, 9000)]
+    arts += [replace(a, day=-1) for a in arts[:5]]
     compared = 0
     assert any(a.day >= 0 for a in arts) and (np.asarray(ix.check_dates) >= 0).any()  # the date term is tested
     settings = (R.RankOptions(), R.RankOptions(gram_postings=300, term_postings=40), R.RankOptions(date_scale=7.5))
