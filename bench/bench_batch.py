@@ -57,7 +57,8 @@ def require_batch() -> None:
 
 def mem(r: Run) -> dict:
     return {"cpu_s": round(r.cpu_s, 2), "max_rss_single_mb": round(r.max_rss_mb, 1), "peak_tree_rss_mb": round(r.peak_tree_rss_mb, 1),
-            "peak_tree_pss_mb": round(r.peak_tree_pss_mb, 1), "peak_tree_anon_mb": round(r.peak_tree_anon_mb, 1)}
+            "peak_tree_pss_mb": round(r.peak_tree_pss_mb, 1), "peak_tree_anon_mb": round(r.peak_tree_anon_mb, 1),
+            "sampler_s": round(r.sampler_s, 2), "pss_samples": r.pss_samples}
 
 
 def build_ours(archive: Path, index: Path, cap_mb: float | None) -> dict:

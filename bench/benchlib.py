@@ -43,6 +43,12 @@ class Run:
     # the machine cannot drop. RSS and PSS also count the pages of memory-mapped files (an
     # index's matrices), which the kernel reclaims under pressure; the memory cap applies here.
     peak_tree_anon_mb: float = 0.0
+    # Time the sampler spent in its PSS/RSS walks (`_tree_memory`) and how many it made. Each walk
+    # reads every mapping's pages; with a 17 GB index mapped it took a good part of a second, and
+    # every half second that was a quarter of a core taken from the measured run, so walks are
+    # spaced to cost about 2% of one core (the cheap anonymous-memory check keeps its interval).
+    sampler_s: float = 0.0
+    pss_samples: int = 0
 
     def summary(self) -> dict:
         d = asdict(self)
@@ -62,6 +68,22 @@ def _anon_kb(pid: int) -> float:
     except OSError:
         return 0.0
     return total
+
+
+def _tree_anon(pid: int) -> float:
+    """Summed anonymous + shared memory of ``pid`` and its children, MB (cheap: /proc status)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        pids = [pid, *(c.pid for c in root.children(recursive=True))]
+    except psutil.Error:
+        return 0.0
+    return sum(_anon_kb(p) for p in pids) / 1024
+
+
+SAMPLER_SHARE = 0.02
+"""The share of one core the PSS/RSS walks may take (see `Run.sampler_s`)."""
 
 
 def _tree_memory(pid: int) -> tuple[float, float, float]:
@@ -131,13 +153,23 @@ def run(cmd: list[str], *, sample: float | None = None, env: dict | None = None,
         peak = [0.0, 0.0, 0.0]
         killed = [False]
         late = [False]
+        walks = [0.0, 0]  # seconds spent in PSS/RSS walks, their number
         stop = threading.Event()
 
         def sampler() -> None:
+            next_walk = 0.0
             while not stop.is_set():
-                rss, pss, anon = _tree_memory(p.pid)
-                peak[0] = max(peak[0], rss)
-                peak[1] = max(peak[1], pss)
+                now = time.perf_counter()
+                if now >= next_walk:
+                    rss, pss, anon = _tree_memory(p.pid)
+                    cost = time.perf_counter() - now
+                    walks[0] += cost
+                    walks[1] += 1
+                    next_walk = now + cost / SAMPLER_SHARE
+                    peak[0] = max(peak[0], rss)
+                    peak[1] = max(peak[1], pss)
+                else:
+                    anon = _tree_anon(p.pid)
                 peak[2] = max(peak[2], anon)
                 if mem_cap_mb and anon > mem_cap_mb and not killed[0]:
                     killed[0] = True
@@ -163,7 +195,7 @@ def run(cmd: list[str], *, sample: float | None = None, env: dict | None = None,
                 max_rss_mb=usage.ru_maxrss / 1024, peak_tree_rss_mb=peak[0], peak_tree_pss_mb=peak[1],
                 stdout=out.read().decode("utf-8", "replace"), stderr=err.read().decode("utf-8", "replace"),
                 cpu_s=usage.ru_utime + usage.ru_stime, killed_at_cap=killed[0], timed_out=late[0],
-                load_before=load, peak_tree_anon_mb=peak[2])
+                load_before=load, peak_tree_anon_mb=peak[2], sampler_s=walks[0], pss_samples=walks[1])
     if check and r.returncode != 0:
         sys.exit(f"error: {' '.join(r.cmd)} exited {r.returncode}:\n{r.stderr[-3000:]}")
     return r
