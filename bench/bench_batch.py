@@ -34,6 +34,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchlib  # noqa: E402
@@ -84,10 +86,31 @@ def ranked_so_far(out: Path) -> int:
     return n
 
 
+def timeline(out: Path, started: float, wall: float) -> dict:
+    """When a batch's chunks finished (their files' modification times): seconds to the first
+    one, the throughput between 10% and 90% of the checks done (the steady rate, without the
+    start-up before the first chunk and the work after the last: joining the results and
+    writing the record), and the seconds after the last chunk."""
+    done = []
+    for f in (out / ".suggest-batch").glob("chunks-*/[0-9]*.jsonl"):
+        with f.open("rb") as fh:
+            done.append((f.stat().st_mtime, sum(1 for _ in fh)))
+    if len(done) < 10:
+        return {}
+    done.sort()
+    times = np.array([t for t, _ in done]) - started
+    cum = np.cumsum([k for _, k in done])
+    lo, hi = int(np.searchsorted(cum, 0.1 * cum[-1])), int(np.searchsorted(cum, 0.9 * cum[-1]))
+    return {"first_chunk_s": round(float(times[0]), 2), "last_chunk_s": round(float(times[-1]), 2),
+            "after_last_chunk_s": round(wall - float(times[-1]), 2),
+            "steady_checks_per_s": round(float(cum[hi] - cum[lo]) / max(float(times[hi] - times[lo]), 1e-9), 1)}
+
+
 def batch_ours(archive: Path, index: Path, out: Path, cap_mb: float | None, fmt: str = "json",
                timeout: float | None = None) -> tuple[Run, dict]:
     shutil.rmtree(out, ignore_errors=True)
     before = index.resolve()
+    started = time.time()
     r = run([SUGGEST, "batch", "--archive", archive, "--index", index, "--out", out, "--format", fmt, "--quiet"],
             sample=0.5, mem_cap_mb=cap_mb, check=False, timeout=timeout)
     info = {"wall_s": round(r.wall, 2), **mem(r), "returncode": r.returncode, "killed_at_mem_cap": r.killed_at_cap,
@@ -95,6 +118,7 @@ def batch_ours(archive: Path, index: Path, out: Path, cap_mb: float | None, fmt:
             # The saved index is stale if suggest's code changed since it was built: the batch then
             # rebuilds it first and its time and memory are the rebuild's as much as the batch's.
             "index_rebuilt_during_batch": index.resolve() != before}
+    info.update(timeline(out, started, r.wall))
     if r.timed_out:
         done = ranked_so_far(out)
         info["checks_ranked_before_timeout"] = done
@@ -272,6 +296,9 @@ def scale(args: argparse.Namespace) -> None:
         first, last = done[ok[0]]["batch"]["checks_per_s"], done[ok[-1]]["batch"]["checks_per_s"]
         result["throughput_fall"] = {"from": ok[0], "to": ok[-1], "factor": round(first / last, 2),
                                      "within_2x": first / last <= 2}
+        first, last = (done[n]["batch"].get("steady_checks_per_s") for n in (ok[0], ok[-1]))
+        if first and last:  # without start-up and the end's joining of the results
+            result["throughput_fall"]["steady_factor"] = round(first / last, 2)
     path = benchlib.save("scale", result)
 
     rows = [["checks", "index s", "index peak MB (PSS)", "index MB", "batch s", "checks/s", "batch peak MB (PSS)", "status"]]
@@ -301,6 +328,13 @@ def scale(args: argparse.Namespace) -> None:
         f = result["throughput_fall"]
         print(f"batch throughput falls {f['factor']}x from {f['from']} to {f['to']} checks "
               f"(target within 2x: {'met' if f['within_2x'] else 'NOT met'})")
+        if "steady_factor" in f:
+            print(f"  steady rate (10% to 90% of the checks done): falls {f['steady_factor']}x")
+    for n, s in sorted(done.items()):
+        b = s.get("batch", {})
+        if "steady_checks_per_s" in b:
+            print(f"N={n}: first chunk after {b['first_chunk_s']} s, steady {b['steady_checks_per_s']} checks/s, "
+                  f"{b['after_last_chunk_s']} s after the last chunk")
     print(f"results: {path}")
 
 
