@@ -215,7 +215,6 @@ def write_if_changed(path: Path, data: bytes, sync_dir: bool = True) -> bool:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-            _drop_cached(f.fileno())
         os.replace(tmp, path)
         tmp = None
         if sync_dir:
@@ -253,9 +252,8 @@ def _write_temp(path: Path, data: bytes) -> Path:
 
 def write_files(files: Sequence[tuple[Path, bytes]]) -> tuple[int, int]:
     """Atomically make each path hold its bytes, many files at a time: new contents go to
-    temporary files, one `os.sync` makes them durable (and their pages leave the page cache,
-    `_drop_cached`), then each is renamed over its path and the folders are synced. Files that
-    already hold their bytes are left alone.
+    temporary files, one `os.sync` makes them durable, then each is renamed over its path and
+    the folders are synced. Files that already hold their bytes are left alone.
 
     Returns (written, unchanged). On an error (`OutputError`, naming the file) the files
     already renamed hold their new content, the others their old one; no temporary is left.
@@ -272,8 +270,6 @@ def write_files(files: Sequence[tuple[Path, bytes]]) -> tuple[int, int]:
                 pending.append((_write_temp(path, data), path))
         if pending:
             os.sync()
-            for tmp, _ in pending:
-                _drop_cached_path(tmp)
         while pending:
             tmp, path = pending[0]
             try:
@@ -293,27 +289,6 @@ def write_files(files: Sequence[tuple[Path, bytes]]) -> tuple[int, int]:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
     return written, unchanged
-
-
-def _drop_cached(fd: int) -> None:
-    """Let the kernel drop the (synced, so clean) pages of a file just written from its page
-    cache: the batch does not read its output again, and at a million checks its gigabytes of
-    files would otherwise push the memory-mapped index out of memory, to be read back from disk
-    by the ranking. Only a hint: ignored where the call does not exist or fails."""
-    if hasattr(os, "posix_fadvise"):
-        with contextlib.suppress(OSError):
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-
-
-def _drop_cached_path(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        _drop_cached(fd)
-    finally:
-        os.close(fd)
 
 
 def _sync_dir(folder: Path) -> None:
@@ -357,7 +332,6 @@ def _write_concat(path: Path, parts: Sequence[Path]) -> bool:
                     shutil.copyfileobj(f, out, 1 << 20)
             out.flush()
             os.fsync(out.fileno())
-            _drop_cached(out.fileno())
         os.replace(tmp, path)
         tmp = None
         _sync_dir(path.parent)

@@ -534,40 +534,6 @@ def test_write_files_is_all_or_old_per_file_and_leaves_no_temporaries(tmp_path, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt", "c.txt"]
 
 
-@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise on this system")
-def test_written_files_leave_the_page_cache_once_durable(index, tmp_path, monkeypatch):
-    """Each file a batch writes (per-check files, chunk files, the results) is offered back to
-    the kernel's page cache after it is synced, so gigabytes of output do not push the mapped
-    index out of memory: the advice names every output file's inode, and comes after its sync."""
-    synced: set[int] = set()
-    dropped: set[int] = set()
-    real_fsync, real_sync, real_fadvise = os.fsync, os.sync, os.posix_fadvise
-
-    def fsync(fd):
-        real_fsync(fd)
-        synced.add(os.fstat(fd).st_ino)
-
-    def sync():
-        real_sync()
-        synced.add(-1)  # everything written so far is durable
-
-    def fadvise(fd, offset, length, advice):
-        ino = os.fstat(fd).st_ino
-        assert ino in synced or -1 in synced, "advice before the file was synced"
-        if advice == os.POSIX_FADV_DONTNEED and (offset, length) == (0, 0):
-            dropped.add(ino)
-        return real_fadvise(fd, offset, length, advice)
-
-    monkeypatch.setattr(batch_mod.os, "fsync", fsync)
-    monkeypatch.setattr(batch_mod.os, "sync", sync)
-    monkeypatch.setattr(batch_mod.os, "posix_fadvise", fadvise)
-    out = tmp_path / "out"
-    run_batch(index, out, fmt="markdown", jobs=1, chunk=5)
-    written = [p for p in out.rglob("*") if p.is_file() and p.name != "lock"]
-    assert len(written) > len(index.check_ids) + 3
-    assert {p.name for p in written if p.stat().st_ino not in dropped} == set()
-
-
 def test_ranking_workers_are_not_replaced_for_their_mapped_index():
     """loky replaces a worker whose RSS grew by 300 MB, and the pages of the mapped index count
     there: `_keep_worker` lifts that limit (a joblib that moves it would fail here, not slow
