@@ -15,7 +15,8 @@ import tracemalloc
 
 import numpy as np
 
-from suggest.index import Index, _cut, _transpose, champion_postings
+from suggest.build import _cut, _transpose
+from suggest.index import Index, champion_postings
 
 
 def main() -> None:

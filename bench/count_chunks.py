@@ -26,7 +26,7 @@ from benchlib import PYTHON, machine, median, save, table
 def one(archive: Path, checks: int, size: int) -> dict:
     from suggest.archive import read_archive
     from suggest.build import analyse
-    from suggest.index import IndexConfig
+    from suggest.records import IndexConfig
 
     chosen = sorted(read_archive(archive).checks, key=lambda c: c.id)[:checks]
     with tempfile.TemporaryDirectory() as work:

@@ -31,7 +31,6 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from suggest.archive import Check
 from suggest.evaluate import (
     CheckThat,
     Run,
@@ -44,7 +43,9 @@ from suggest.evaluate import (
     settings,
 )
 from suggest.index import Index
-from suggest.rank import article_from_check, date_prior
+from suggest.rank import article_from_check
+from suggest.records import Check
+from suggest.signals import date_prior
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = {"2a": "2021-2a-en", "2b": "2021-2b-en"}

@@ -25,7 +25,7 @@ import scipy.sparse as sp
 
 from suggest import rank
 from suggest.index import Index
-from suggest.rank import RankOptions
+from suggest.records import RankOptions
 
 CHUNK = 64
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from suggest.batch import _Ranker
 from suggest.index import Index
-from suggest.rank import RankOptions
+from suggest.records import RankOptions
 
 CHUNK = 64
 

@@ -24,7 +24,7 @@ import numpy as np
 from suggest import rank
 from suggest.batch import _Ranker
 from suggest.index import Index
-from suggest.rank import RankOptions
+from suggest.records import RankOptions
 
 CHUNK = 64
 

@@ -2,10 +2,12 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from suggest.archive import Check, parse_article, read_archive
+from suggest.archive import read_archive
 from suggest.errors import SuggestError
-from suggest.index import Index, IndexConfig, build_index, open_index
-from suggest.rank import RankOptions, Suggestion, suggest
+from suggest.index import Index, build_index, open_index
+from suggest.rank import suggest
+from suggest.readers import parse_article
+from suggest.records import Check, IndexConfig, RankOptions, Suggestion
 from suggest.render import render
 
 try:

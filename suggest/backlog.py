@@ -22,9 +22,7 @@ broken by pool order (which follows check ids), so the order is deterministic.
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -135,11 +133,8 @@ def backlog(index: Index, recent_days: int = 90, top: int | None = 20, neighbour
         raise OptionError(f"--top {top}: ask for at least 1 question")
     if neighbours < 1:
         raise OptionError(f"neighbours={neighbours}: use 1 or more")
-    pool = index.pool_matrix
-    checks = index.checks_matrix
-    n_items, n_checks = pool.shape[0], checks.shape[0]
+    n_items = index.pool_matrix.shape[0]
     pair_item = np.asarray(index.pair_item, dtype=np.int64)
-    pair_check = np.asarray(index.pair_check, dtype=np.int64)
     answered = np.asarray(index.answered, dtype=bool)
     raised_n = (
         np.bincount(pair_item[~answered[pair_item]], minlength=n_items) if len(pair_item) else np.zeros(n_items, int)
@@ -153,6 +148,45 @@ def backlog(index: Index, recent_days: int = 90, top: int | None = 20, neighbour
         np.flatnonzero(dated & (dates >= newest - recent_days)) if newest is not None else np.zeros(0, np.int64)
     )
 
+    recent, central = _closeness(index, open_items, recent_rows, neighbours)
+
+    n = raised_n[open_items]
+    n_max = int(n.max()) if len(n) else 0
+    raised_part = np.log1p(n) / math.log1p(n_max) if n_max else np.zeros(len(n))
+    recent, central, raised_part = _scaled(recent), _scaled(central), _round(raised_part)
+    score = _round(WEIGHTS["raised"] * raised_part + WEIGHTS["recent"] * recent + WEIGHTS["central"] * central)
+    order = np.lexsort((open_items, -score))  # best first; ties by item
+    if top is not None:
+        order = order[:top]
+
+    rows = []
+    starts = np.searchsorted(pair_item, open_items[order])
+    for rank, (o, lo) in enumerate(zip(order.tolist(), starts.tolist(), strict=True), 1):
+        item = int(open_items[o])
+        parts = (float(score[o]), int(n[o]), float(raised_part[o]), float(recent[o]), float(central[o]))
+        rows.append(_row(index, rank, item, lo, parts))
+    iso = (lambda d: date.fromordinal(d).isoformat()) if newest is not None else None
+    return Backlog(
+        rows=tuple(rows),
+        open_questions=len(open_items),
+        recent_days=recent_days,
+        newest=iso(newest) if iso else None,
+        recent_since=(date.fromordinal(newest) - timedelta(days=recent_days)).isoformat()
+        if newest is not None
+        else None,
+        recent_checks=len(recent_rows),
+    )
+
+
+def _closeness(
+    index: Index, open_items: np.ndarray, recent_rows: np.ndarray, neighbours: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per open item: its best cosine to a recent check, and its mean cosine to its
+    ``neighbours`` closest checks other than its own (a block of items at a time)."""
+    pool, checks = index.pool_matrix, index.checks_matrix
+    n_checks = checks.shape[0]
+    pair_item = np.asarray(index.pair_item, dtype=np.int64)
+    pair_check = np.asarray(index.pair_check, dtype=np.int64)
     recent = np.zeros(len(open_items))
     central = np.zeros(len(open_items))
     k = min(neighbours, n_checks)
@@ -170,98 +204,31 @@ def backlog(index: Index, recent_days: int = 90, top: int | None = 20, neighbour
         sims[pos[mine], pc[mine]] = -1.0  # a question's own checks are not its cluster
         best = -np.partition(-sims, k - 1, axis=1)[:, :k]
         central[s : s + len(items)] = np.clip(best, 0, None).mean(axis=1)
+    return recent, central
 
-    n = raised_n[open_items]
-    n_max = int(n.max()) if len(n) else 0
-    raised_part = np.log1p(n) / math.log1p(n_max) if n_max else np.zeros(len(n))
-    recent, central, raised_part = _scaled(recent), _scaled(central), _round(raised_part)
-    score = _round(WEIGHTS["raised"] * raised_part + WEIGHTS["recent"] * recent + WEIGHTS["central"] * central)
-    order = np.lexsort((open_items, -score))  # best first; ties by item
-    if top is not None:
-        order = order[:top]
 
-    rows = []
-    starts = np.searchsorted(pair_item, open_items[order])
-    for rank, (o, lo) in enumerate(zip(order.tolist(), starts.tolist(), strict=True), 1):
-        item = int(open_items[o])
-        hi = int(np.searchsorted(pair_item, item + 1))
-        raisers = [index.check_records[int(r)] for r in pair_check[lo:hi]]
-        raisers.sort(key=lambda c: (c.get("checked_on") is None, c.get("checked_on") or "", c["id"]))
-        rec = index.pool_records[item]
-        rows.append(
-            BacklogRow(
-                rank=rank,
-                item=item,
-                question=rec["text"],
-                score=float(score[o]),
-                raised=int(n[o]),
-                raised_part=float(raised_part[o]),
-                recent=float(recent[o]),
-                central=float(central[o]),
-                checks=tuple(
-                    {"id": c["id"], "title": c["title"], "checked_on": c.get("checked_on"), "url": c.get("url")}
-                    for c in raisers
-                ),
-                variants=tuple(v for v in rec.get("variants", []) if v != rec["text"]),
-            )
-        )
-    iso = (lambda d: date.fromordinal(d).isoformat()) if newest is not None else None
-    return Backlog(
-        rows=tuple(rows),
-        open_questions=len(open_items),
-        recent_days=recent_days,
-        newest=iso(newest) if iso else None,
-        recent_since=(date.fromordinal(newest) - timedelta(days=recent_days)).isoformat()
-        if newest is not None
-        else None,
-        recent_checks=len(recent_rows),
+def _row(index: Index, rank: int, item: int, lo: int, parts: tuple[float, int, float, float, float]) -> BacklogRow:
+    """The backlog row of ``item`` (its pairs start at ``lo``): its figures, the checks that
+    raised it (earliest dated first), its other wordings."""
+    score, raised, raised_part, recent, central = parts
+    pair_item = np.asarray(index.pair_item, dtype=np.int64)
+    pair_check = np.asarray(index.pair_check, dtype=np.int64)
+    hi = int(np.searchsorted(pair_item, item + 1))
+    raisers = [index.check_records[int(r)] for r in pair_check[lo:hi]]
+    raisers.sort(key=lambda c: (c.get("checked_on") is None, c.get("checked_on") or "", c["id"]))
+    rec = index.pool_records[item]
+    return BacklogRow(
+        rank=rank,
+        item=item,
+        question=rec["text"],
+        score=score,
+        raised=raised,
+        raised_part=raised_part,
+        recent=recent,
+        central=central,
+        checks=tuple(
+            {"id": c["id"], "title": c["title"], "checked_on": c.get("checked_on"), "url": c.get("url")}
+            for c in raisers
+        ),
+        variants=tuple(v for v in rec.get("variants", []) if v != rec["text"]),
     )
-
-
-def render_backlog(b: Backlog, fmt: str = "text", link: Callable[[str], str] | None = None) -> str:
-    """The backlog as text, markdown, html (a section) or json.
-
-    ``link`` maps a check id to the link the html table uses (default: the check's url, else
-    ``#check-<id>``). Raises `OptionError` for an unknown format.
-
-    Examples
-    --------
-    >>> print(render_backlog(backlog(index), "markdown"))  # doctest: +SKIP
-    """
-    from suggest.render import FORMATS
-
-    if fmt not in FORMATS:
-        raise OptionError(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}")
-    if fmt == "json":
-        return json.dumps(b.to_dict(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-    from suggest.batch import safe_url
-    from suggest.render import safe_id
-
-    urls = {c["id"]: safe_url(c.get("url")) for r in b.rows for c in r.checks}
-    link = link or (lambda cid: urls.get(cid) or f"#check-{safe_id(cid)}")
-    return template(f"backlog-{fmt}.j2", html=fmt == "html").render(
-        backlog=b, rows=[r.to_dict() for r in b.rows], link=link, shown=SHOWN_CHECKS
-    )
-
-
-_ENVS: dict[bool, object] = {}
-
-
-def template(name: str, html: bool):  # type: ignore[no-untyped-def]
-    """One of the package's templates (HTML ones autoescaped: archive text shows as text)."""
-    import jinja2
-
-    from suggest.render import with_filters
-
-    env = _ENVS.get(html)
-    if env is None:
-        env = jinja2.Environment(
-            loader=jinja2.PackageLoader("suggest", "templates"),
-            autoescape=html,
-            keep_trailing_newline=True,
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        _ENVS[html] = with_filters(env)
-    return env.get_template(name)  # type: ignore[attr-defined]

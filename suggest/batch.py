@@ -2,7 +2,7 @@
 
 For each check the ranking is exactly the one `suggest.rank.suggest` gives for the parsed
 file: `suggest.rank.article_from_row` takes the check's stored vectors (its row of the index,
-its own title and question rows) and `suggest.rank.rank_rows` ranks a chunk of such articles
+its own title and question rows) and `suggest.rank.Ranker` ranks a chunk of such articles
 with one sparse product per matrix, the same code `suggest` runs for one article. Chunks run in
 parallel with joblib; memory is bounded by the chunk size.
 
@@ -36,30 +36,24 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
-import functools
 import hashlib
 import json
 import os
-import re
-import secrets
 import shutil
-import stat
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from suggest import files as fs
 from suggest.errors import OptionError, OutputError, SuggestError
+from suggest.files import safe_id
 from suggest.index import Index
-from suggest.rank import RankOptions, Suggestion, article_from_row, own_check_row, rank_rows
-from suggest.render import FORMATS, render, safe_id
+from suggest.rank import Ranker, article_from_row, own_check_row
+from suggest.records import RankOptions, Suggestion
+from suggest.render import FORMATS, output_format, render, safe_url
 from suggest.workers import run_task
 
-EXTENSIONS = {"text": "txt", "markdown": "md", "html": "html", "json": "json"}
 RESULTS = "suggestions.jsonl"
 STATE_DIR = ".suggest-batch"
 STATE_VERSION = 1
@@ -69,12 +63,6 @@ assumes every query term has full postings, so real chunks take far less; a chun
 costs that grow with the archive (scipy's product clears an array of a column per check), so
 at a million checks chunks of 22 rows (256 MB) were too small."""
 MAX_CHUNK = 256
-_MAX_STEM = 180
-_WINDOWS_DEVICES = frozenset(
-    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"] + [f"{p}{i}" for p in ("COM", "LPT") for i in range(10)]
-)
-# What `tempfile.mkstemp` makes for one of our files: ".<name>.<8 characters>.tmp".
-_TEMP = re.compile(r"^\..+\.(?:txt|md|html|json|jsonl)\.[a-z0-9_]{8}\.tmp$")
 
 Progress = Callable[[int, int], None]
 
@@ -92,284 +80,11 @@ class BatchStats:
     out: Path
 
 
-# -- file names -------------------------------------------------------------------------------
-
-
-def _hash(s: str, n: int) -> str:
-    return hashlib.sha256(s.encode("utf-8", "surrogatepass")).hexdigest()[:n]
-
-
-def _natural(check_id: str) -> str:
-    """The plain file stem of an id: `safe_id`, no Windows device names, bounded length."""
-    stem = safe_id(check_id)
-    if stem.split(".")[0].upper() in _WINDOWS_DEVICES:
-        stem = f"_{stem}"
-    if len(stem) > _MAX_STEM:
-        stem = f"{stem[: _MAX_STEM - 13]}~{_hash(check_id, 12)}"
-    return stem
-
-
-def output_names(ids: Sequence[str]) -> dict[str, str]:
-    """File stem of each check id: safe, unique (also ignoring case), deterministic.
-
-    A stem holds only ``A-Z a-z 0-9 _ . - ~``, never starts with a dot and is never a path,
-    so no id can name a file outside the output folder. Ids that reduce to the same stem
-    (``a/b`` and ``a_b``, ``X`` and ``x``) are told apart deterministically: the first id (in
-    sorted order) that is its own stem keeps it; every other gets ``<stem>~<hash of the id>``.
-    ``~`` never occurs in a plain stem, so these cannot collide with one.
-
-    Examples
-    --------
-    >>> output_names(["../evil", "a/b", "a_b", "CON"])
-    {'../evil': '_evil', 'a/b': 'a_b~c14cddc033f6', 'a_b': 'a_b', 'CON': '_CON'}
-    """
-    natural = {cid: _natural(cid) for cid in ids}
-    groups: dict[str, list[str]] = {}
-    for cid in sorted(natural):
-        groups.setdefault(natural[cid].casefold(), []).append(cid)
-    names: dict[str, str] = {}
-    others: list[str] = []
-    for members in groups.values():
-        keeper = members[0] if len(members) == 1 else next((c for c in members if natural[c] == c), None)
-        if keeper is not None:
-            names[keeper] = natural[keeper]
-        others.extend(c for c in members if c != keeper)
-    taken = {name.casefold() for name in names.values()}
-    for cid in sorted(others):
-        base, n = natural[cid].split("~")[0][: _MAX_STEM - 21], 12
-        while (name := f"{base}~{_hash(cid, n)}").casefold() in taken:
-            n += 4
-        names[cid] = name
-        taken.add(name.casefold())
-    return {cid: names[cid] for cid in ids}
-
-
-_WEB_URL = re.compile(r"^https?://[^\s<>\"'`]+$", re.IGNORECASE)
-
-
-def safe_url(url: object) -> str | None:
-    """``url`` if it is a plain http(s) address, else None (never a ``javascript:`` link)."""
-    return url if isinstance(url, str) and _WEB_URL.match(url) else None
-
-
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9_~-][A-Za-z0-9_.~-]{0,239}$")
-
-
-def _inside(out: Path, name: str) -> Path:
-    """``out / name``, refusing anything but a plain file name (no separator, no leading dot).
-
-    Such a name always denotes an entry of ``out`` itself; a link planted at that entry is
-    replaced by the rename in `write_if_changed`, never written through.
-    """
-    if not _SAFE_NAME.match(name):
-        raise OutputError(f"{name!r}: not a safe output file name; this is a bug, please report it")
-    return out / name
-
-
-# -- atomic writes ----------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=1)
-def _file_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def _same_content(path: Path, data: bytes) -> bool:
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return False
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot read ({exc.strerror or exc}); fix permissions") from None
-    if not stat.S_ISREG(st.st_mode) or st.st_size != len(data):
-        return False
-    try:
-        with open(path, "rb") as f:
-            return f.read() == data
-    except OSError:
-        return False
-
-
-def _fail(path: Path, exc: OSError) -> OutputError:
-    return OutputError(
-        f"{path}: cannot write ({exc.strerror or exc}); free space or fix permissions and run again "
-        "(finished work is kept)"
-    )
-
-
-def write_if_changed(path: Path, data: bytes, sync_dir: bool = True) -> bool:
-    """Atomically make ``path`` hold ``data`` (temp file in the same folder, fsync, rename).
-
-    Leaves the file alone (not even its mtime changes) when it already holds ``data``.
-    Returns True if it wrote. Raises `OutputError` on any write error; the old file stays.
-    """
-    if _same_content(path, data):
-        return False
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), _file_mode())
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
-        if sync_dir:
-            _sync_dir(path.parent)
-    except OSError as exc:
-        raise _fail(path, exc) from None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-    return True
-
-
-def _write_temp(path: Path, data: bytes) -> Path:
-    """``data`` in a new temporary file beside ``path`` (not yet synced); its name is one
-    `_clean_temps` recognises, so a killed run's leftovers are removed by the next run."""
-    for _ in range(100):
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise _fail(path, exc) from None
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise _fail(path, exc) from None
-        return tmp
-    raise OutputError(f"{path}: cannot create a temporary file beside it; remove stale .tmp files")
-
-
-def write_files(files: Sequence[tuple[Path, bytes]]) -> tuple[int, int]:
-    """Atomically make each path hold its bytes, many files at a time: new contents go to
-    temporary files, one `os.sync` makes them durable, then each is renamed over its path and
-    the folders are synced. Files that already hold their bytes are left alone.
-
-    Returns (written, unchanged). On an error (`OutputError`, naming the file) the files
-    already renamed hold their new content, the others their old one; no temporary is left.
-    """
-    pending: list[tuple[Path, Path]] = []
-    unchanged = 0
-    written = 0
-    folders: set[Path] = set()
-    try:
-        for path, data in files:
-            if _same_content(path, data):
-                unchanged += 1
-            else:
-                pending.append((_write_temp(path, data), path))
-        if pending:
-            os.sync()
-        while pending:
-            tmp, path = pending[0]
-            try:
-                os.replace(tmp, path)
-            except OSError as exc:
-                raise _fail(path, exc) from None
-            pending.pop(0)
-            folders.add(path.parent)
-            written += 1
-        for folder in sorted(folders):
-            try:
-                _sync_dir(folder)
-            except OSError as exc:
-                raise _fail(folder, exc) from None
-    finally:
-        for tmp, _ in pending:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-    return written, unchanged
-
-
-def _sync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _same_as_concat(path: Path, parts: Sequence[Path]) -> bool:
-    """Whether ``path`` is a regular file holding exactly the concatenation of ``parts``."""
-    try:
-        st = os.lstat(path)
-        if not stat.S_ISREG(st.st_mode) or st.st_size != sum(p.stat().st_size for p in parts):
-            return False
-        with open(path, "rb") as old:
-            for p in parts:
-                with open(p, "rb") as f:
-                    while block := f.read(1 << 20):
-                        if old.read(len(block)) != block:
-                            return False
-        return True
-    except FileNotFoundError:
-        return False
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot read ({exc.strerror or exc}); fix permissions") from None
-
-
-def _write_concat(path: Path, parts: Sequence[Path]) -> bool:
-    """Make ``path`` the concatenation of ``parts`` (streamed; atomic; untouched if equal)."""
-    if _same_as_concat(path, parts):
-        return False
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as out:
-            os.fchmod(out.fileno(), _file_mode())
-            for p in parts:
-                with open(p, "rb") as f:
-                    shutil.copyfileobj(f, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-        tmp = None
-        _sync_dir(path.parent)
-    except OSError as exc:
-        raise _fail(path, exc) from None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-    return True
-
-
-@contextlib.contextmanager
-def batch_lock(out: Path) -> Iterator[None]:
-    """Hold the output folder's lock; a second run into the same folder fails at once.
-
-    Failing (rather than waiting) keeps a slow nightly run from piling up behind another:
-    the second run says so in one line and exits 1; run it again when the first is done.
-    """
-    state = out / STATE_DIR
-    try:
-        state.mkdir(parents=True, exist_ok=True)
-        f = open(state / "lock", "a+b")  # noqa: SIM115 - held for the whole block
-    except OSError as exc:
-        raise OutputError(
-            f"{out}: cannot create the output folder ({exc.strerror or exc}); pass another --out"
-        ) from None
-    with f:
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise OutputError(
-                f"{out}: another `suggest batch` is writing there; wait for it to finish or pass another --out"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+def batch_lock(out: Path) -> contextlib.AbstractContextManager[None]:
+    """Hold the output folder's lock; a second run into the same folder fails at once (one
+    line; run it again when the first is done)."""
+    busy = f"{out}: another `suggest batch` is writing there; wait for it to finish or pass another --out"
+    return fs.held_or_busy(out / STATE_DIR / "lock", out, busy)
 
 
 # -- ranking a chunk --------------------------------------------------------------------------
@@ -402,24 +117,13 @@ class _Ranker:
     opts: RankOptions
 
     def __post_init__(self) -> None:
-        # A loaded index reads each id from its JSON record on access; ranking looks ids up
-        # by binary search many times per check, so hold them in a list once per process.
-        # The small per-pair and per-check arrays are read many times per check: in memory
-        # rather than memory-mapped (a slice of a memmap costs more than the read).
-        ix = self.index
-        in_memory: dict[str, Any] = {
-            name: np.array(getattr(ix, name))
-            for name in ("pair_item", "pair_check", "pair_raised", "member_check", "member_is_title", "check_dates")
-        }
-        check_ids = ix.check_ids if isinstance(ix.check_ids, list) else list(ix.check_ids)
-        self.index = dataclasses.replace(ix, check_ids=check_ids, **in_memory)
-        order, start = self.index.check_pairs()
-        self.index._check_pairs = (np.array(order), np.array(start))
+        self.index = self.index.in_memory()
+        self.ranker = Ranker(self.index, self.opts, kernel=True)
 
     def rank(self, start: int, stop: int) -> list[list[Suggestion]]:
         """The lists of index rows ``start`` to ``stop - 1``, each as if the check were new."""
         articles = [article_from_row(self.index, row) for row in range(start, stop)]
-        return rank_rows(self.index, articles, self.opts, kernel=True)
+        return self.ranker.rank(articles)
 
 
 def result_line(check_id: str, title: str, suggestions: Sequence[Suggestion]) -> bytes:
@@ -460,6 +164,9 @@ class _Job:
     names: Path | None = None  # `_save_names`' file, which workers read instead of making names again
 
 
+# Per worker process: the ranker (loaded index, workspace) and file names of the job it works
+# on, kept from task to task (loading an index for every chunk would cost more than ranking
+# it); one job at a time, cleared when the job ends. Never a result: only where it comes from.
 _RANKERS: dict[str, _Ranker] = {}
 _NAMES: dict[str, dict[str, str]] = {}
 
@@ -504,7 +211,7 @@ def _ranker(job: _Job) -> _Ranker:
 def _names(job: _Job, index: Index) -> dict[str, str]:
     names = _NAMES.get(job.key)
     if names is None:
-        names = _NAMES[job.key] = output_names(list(index.check_ids))
+        names = _NAMES[job.key] = fs.output_names(list(index.check_ids))
     return names
 
 
@@ -512,7 +219,7 @@ def _save_names(path: Path, ids: list[str], names: dict[str, str]) -> None:
     """The check ids (index order) and their file names, for the workers: at a million checks
     each worker otherwise spent about 14 s reading the ids and making the names again."""
     doc = {"ids": ids, "names": [names[c] for c in ids]}
-    write_if_changed(path, json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    fs.write_if_changed(path, json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
 def _load_names(path: Path, n: int) -> tuple[list[str], list[str]] | None:
@@ -575,21 +282,21 @@ def _process_chunk(job: _Job, k: int) -> tuple[int, bool, int, int]:
     else:
         lists_of = {rec["id"]: [suggestion_from_dict(d) for d in rec["suggestions"]] for rec in records}
     names = _names(job, ix)
-    ext = EXTENSIONS[job.fmt]
+    ext = FORMATS[job.fmt].extension
 
     def link(cid: str) -> str:
         row = own_check_row(ix, cid)
         url = safe_url(ix.check_records[row].get("url")) if row is not None else None
         return url or f"{names.get(cid, safe_id(cid))}.{ext}"
 
-    written, unchanged = write_files(
+    written, unchanged = fs.write_files(
         [
-            (_inside(job.out, f"{names[cid]}.{ext}"), render(lists_of[cid], job.fmt, check_url=link).encode("utf-8"))
+            (fs.inside(job.out, f"{names[cid]}.{ext}"), render(lists_of[cid], job.fmt, check_url=link).encode("utf-8"))
             for cid in ids
         ]
     )
     if finished is not None:
-        write_if_changed(path, finished)
+        fs.write_if_changed(path, finished)
     return k, finished is not None, written, unchanged
 
 
@@ -598,20 +305,9 @@ def index_key(index: Index) -> str:
     return hashlib.sha256(json.dumps(index.manifest, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _clean_temps(*folders: Path) -> None:
-    """Remove temporary files a killed run left behind (ours start with a dot, end in .tmp)."""
-    for folder in folders:
-        with contextlib.suppress(OSError):
-            for entry in os.scandir(folder):
-                if _TEMP.match(entry.name) and entry.is_file(follow_symlinks=False):
-                    with contextlib.suppress(OSError):
-                        os.unlink(entry.path)
-
-
 def check_settings(fmt: str = "text", jobs: int | None = None, chunk: int | None = None) -> None:
     """Raise `OptionError` for an unknown format or a jobs/chunk count below 1."""
-    if fmt not in FORMATS:
-        raise OptionError(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    output_format(fmt)
     if chunk is not None and chunk < 1:
         raise OptionError(f"--chunk {chunk}: use 1 or more checks per chunk")
     if jobs is not None and jobs < 1:
@@ -660,8 +356,6 @@ def run_batch(
     >>> run_batch(ix, "out", fmt="markdown").checks  # doctest: +SKIP
     64
     """
-    from joblib import Parallel, delayed
-
     check_settings(fmt, jobs, chunk)
     opts = opts or RankOptions()
     chunk = chunk or auto_chunk(index, opts)
@@ -674,7 +368,7 @@ def run_batch(
     settings = {
         "state_version": STATE_VERSION,
         "index": index_key(index),
-        "rank": dataclasses.asdict(opts),
+        "rank": opts.settings(),
         "chunk": chunk,
         "checks": n,
         "suggest": _version(),
@@ -686,18 +380,13 @@ def run_batch(
         try:
             chunks.mkdir(exist_ok=True)
         except OSError as exc:
-            raise _fail(chunks, exc) from None
-        _clean_temps(out, state, chunks)
+            raise fs.write_error(chunks, exc) from None
+        fs.clean_temps(out, state, chunks)
         state_doc = {"key": key, "format": fmt, **settings, "archive": index.manifest.get("archive")}
-        write_if_changed(state / "state.json", (json.dumps(state_doc, indent=1, sort_keys=True) + "\n").encode())
+        fs.write_if_changed(state / "state.json", (json.dumps(state_doc, indent=1, sort_keys=True) + "\n").encode())
         ids = index.check_ids if isinstance(index.check_ids, list) else list(index.check_ids)
-        names = output_names(ids)
-        ext = EXTENSIONS[fmt]
-        files = sorted(f"{names[c]}.{ext}" for c in ids)
-        for f in files:
-            _inside(out, f)
-        if RESULTS in files:
-            raise OutputError(f"a check's file would be named {RESULTS}; this is a bug, please report it")
+        names = fs.output_names(ids)
+        files = _output_files(out, ids, names, fmt)
         job = _Job(
             out=out,
             chunks=chunks,
@@ -714,25 +403,9 @@ def run_batch(
         if workers > 1:
             _save_names(chunks / "names.json", ids, names)
             job = dataclasses.replace(job, names=chunks / "names.json")
-        done = computed = written = unchanged = 0
-        if progress:
-            progress(0, n)
-        try:
-            with Parallel(n_jobs=workers, return_as="generator_unordered") as parallel:
-                for k, was_computed, w, u in parallel(
-                    delayed(run_task)(os.getpid(), _process_chunk, job, k) for k in range(n_chunks)
-                ):
-                    done += min(chunk, n - k * chunk)
-                    computed += was_computed
-                    written += w
-                    unchanged += u
-                    if progress:
-                        progress(done, n)
-        finally:
-            _RANKERS.pop(job.key, None)
-            _NAMES.pop(job.key, None)
+        computed, written, unchanged = _run_chunks(job, workers, n_chunks, progress)
         parts = [_chunk_file(job, k) for k in range(n_chunks)]
-        if _write_concat(out / RESULTS, parts):
+        if fs.write_concat(out / RESULTS, parts):
             written += 1
         else:
             unchanged += 1
@@ -740,6 +413,42 @@ def run_batch(
     return BatchStats(
         checks=n, chunks=n_chunks, computed=computed, written=written, unchanged=unchanged, removed=removed, out=out
     )
+
+
+def _output_files(out: Path, ids: list[str], names: dict[str, str], fmt: str) -> list[str]:
+    """The per-check file names of a run, each checked to be a plain name inside ``out``."""
+    ext = FORMATS[fmt].extension
+    files = sorted(f"{names[c]}.{ext}" for c in ids)
+    for f in files:
+        fs.inside(out, f)
+    if RESULTS in files:
+        raise OutputError(f"a check's file would be named {RESULTS}; this is a bug, please report it")
+    return files
+
+
+def _run_chunks(job: _Job, workers: int, n_chunks: int, progress: Progress | None) -> tuple[int, int, int]:
+    """Rank and write every chunk (``workers`` processes; finished chunks are reused);
+    returns (chunks computed, files written, files unchanged)."""
+    from joblib import Parallel, delayed
+
+    done = computed = written = unchanged = 0
+    if progress:
+        progress(0, job.n)
+    try:
+        with Parallel(n_jobs=workers, return_as="generator_unordered") as parallel:
+            for k, was_computed, w, u in parallel(
+                delayed(run_task)(os.getpid(), _process_chunk, job, k) for k in range(n_chunks)
+            ):
+                done += min(job.chunk, job.n - k * job.chunk)
+                computed += was_computed
+                written += w
+                unchanged += u
+                if progress:
+                    progress(done, job.n)
+    finally:
+        _RANKERS.pop(job.key, None)
+        _NAMES.pop(job.key, None)
+    return computed, written, unchanged
 
 
 def _finish(out: Path, state: Path, chunks: Path, files: list[str]) -> int:
@@ -755,14 +464,14 @@ def _finish(out: Path, state: Path, chunks: Path, files: list[str]) -> int:
         if not isinstance(name, str) or name in current:
             continue
         try:
-            path = _inside(out, name)
+            path = fs.inside(out, name)
         except OutputError:
             continue
         with contextlib.suppress(FileNotFoundError):
             if path.is_file() and not path.is_symlink():
                 path.unlink()
                 removed += 1
-    write_if_changed(record, (json.dumps({"files": files}, ensure_ascii=False, indent=0) + "\n").encode())
+    fs.write_if_changed(record, (json.dumps({"files": files}, ensure_ascii=False, indent=0) + "\n").encode())
     for old in state.iterdir():
         if old.name.startswith("chunks-") and old != chunks and old.is_dir():
             shutil.rmtree(old, ignore_errors=True)
@@ -797,7 +506,7 @@ def iter_lists(
     n = len(index.check_ids)
     n_chunks = -(-n // chunk)
     workers = 1 if index_dir is None else max(1, min(jobs or os.cpu_count() or 1, n_chunks))
-    settings = json.dumps({"rank": dataclasses.asdict(opts), "chunk": chunk}, sort_keys=True)
+    settings = json.dumps({"rank": opts.settings(), "chunk": chunk}, sort_keys=True)
     key = f"{index_key(index)}:lists-{hashlib.sha256(settings.encode()).hexdigest()[:16]}"
     job = _Job(
         out=Path("."),
@@ -835,12 +544,15 @@ def _lines_of_chunk(job: _Job, k: int) -> list[bytes]:
 
 
 def _version() -> str:
-    """The package version plus a digest of the ranking code, so results computed by other
-    code are never reused as "done" (a development tree keeps one version number)."""
+    """The package version plus a digest of every module of the package, so results computed
+    by other code are never reused as "done" (a development tree keeps one version number;
+    hashing every module means no list of names to keep in step when modules move)."""
     from suggest import __version__
 
     h = hashlib.sha256()
-    for name in ("text.py", "index.py", "rank.py", "batch.py"):
+    root = Path(__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0")
         with contextlib.suppress(OSError):
-            h.update((Path(__file__).parent / name).read_bytes())
+            h.update(path.read_bytes())
     return f"{__version__}+{h.hexdigest()[:12]}"

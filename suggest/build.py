@@ -33,16 +33,167 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from suggest.archive import Archive, Check, spill_file
+from suggest.archive import spill_file
+from suggest.records import FIELDS, Archive, Check
 from suggest.text import stem, words
 from suggest.workers import run_task
+
+POOL_WEIGHTS = {"title": 2.0, "summary": 1.0, "body": 1.0, "questions": 0.5}
+"""Field weights of the check vectors the pool tests "does this check answer that question"
+with; the answer thresholds of `IndexConfig` were set against them on the shipped corpus
+(tests/data/corpus_design_*.json), so they stay fixed when the ranking weights change."""
+
+
+def field_texts(check: Check) -> dict[str, str]:
+    """The text of each indexed field of a check."""
+    return {
+        "title": check.title,
+        "summary": check.summary,
+        "body": check.body(),
+        "questions": "\n".join(check.questions),
+    }
+
+
+def char_text(check: Check, chars: int) -> str:
+    """The text of a check's character view: title, summary and body, lower-cased, cut at
+    ``chars`` characters."""
+    return "\n".join(t for t in (check.title, check.summary, check.body()) if t).lower()[:chars]
+
+
+def char_grams(text: str, n_min: int, n_max: int) -> list[str]:
+    """Character n-grams inside word boundaries, as scikit-learn's ``char_wb`` analyzer forms
+    them: each whitespace-separated word padded with one space each side; a word shorter than
+    an n gives itself (padded) once.
+
+    Examples
+    --------
+    >>> char_grams("a cat", 2, 3)
+    [' a', 'a ', ' a ', ' c', 'ca', 'at', 't ', ' ca', 'cat', 'at ']
+    """
+    out: list[str] = []
+    for w in text.split():
+        w = f" {w} "
+        size = len(w)
+        for n in range(n_min, n_max + 1):
+            if size <= n:
+                out.append(w)
+                break
+            out.extend(w[i : i + n] for i in range(size - n + 1))
+    return out
+
+
+def l2(m: sp.csr_matrix) -> sp.csr_matrix:
+    """Rows scaled to unit length (empty rows stay empty)."""
+    m = sp.csr_matrix(m)
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    scale = np.repeat(1.0 / norms, np.diff(m.indptr))
+    return sp.csr_matrix((m.data * scale, m.indices.copy(), m.indptr.copy()), shape=m.shape)
+
+
+def quantize(m: sp.csr_matrix) -> sp.csr_matrix:
+    """Matrices are float32, in memory as on disk, so every path computes with the same numbers
+    and a loaded index is used memory-mapped, without a conversion."""
+    return sp.csr_matrix(m, dtype=np.float32)
+
+
+def unigram_view(m: sp.csr_matrix, unigram: np.ndarray) -> sp.csr_matrix:
+    """Rows restricted to single-word terms, unit length again.
+
+    Paraphrases share words far more often than word pairs, so "the same question in other
+    words" is judged on this view.
+    """
+    m = sp.csr_matrix(m)
+    keep = unigram[m.indices]
+    out = sp.csr_matrix((m.data * keep, m.indices.copy(), m.indptr.copy()), shape=m.shape)
+    out.eliminate_zeros()
+    return l2(out)
+
+
+PART_ENTRIES = 1 << 26
+"""`champion_postings` transposes a matrix this many entries at a time (~540 MB of arrays)."""
+
+
+def champion_postings(m: sp.csr_matrix, keep: int, part_entries: int = PART_ENTRIES) -> sp.csr_matrix:
+    """Term-major postings of ``m`` (rows x terms): a terms x rows CSR matrix where each term
+    keeps its ``keep`` largest weights (equal weights: lower row first; 0 keeps all), rows in
+    ascending order within a term.
+
+    With a cut, ``m`` is read a block of rows (about ``part_entries`` entries) at a time and each
+    block's lists are merged into the lists so far and cut again: the ``keep`` best of a union
+    are the ``keep`` best of the parts' ``keep`` best, so memory follows the result, not ``m``
+    (a memory-mapped matrix of 750 million entries at a million checks).
+
+    Examples
+    --------
+    >>> m = sp.csr_matrix(np.array([[0.5, 0.1], [0.9, 0.2], [0.7, 0.0]], dtype=np.float32))
+    >>> champion_postings(m, 2).toarray()
+    array([[0. , 0.9, 0.7],
+           [0.1, 0.2, 0. ]], dtype=float32)
+    >>> champion_postings(m, 2, part_entries=1).toarray()
+    array([[0. , 0.9, 0.7],
+           [0.1, 0.2, 0. ]], dtype=float32)
+    """
+    m = m if isinstance(m, sp.csr_matrix) else sp.csr_matrix(m)
+    if not keep or m.nnz <= part_entries:
+        return _cut(_transpose(m), keep)
+    indptr = np.asarray(m.indptr)
+    out: sp.csr_matrix | None = None
+    lo = 0
+    while lo < m.shape[0]:
+        # The block: rows from lo while their entries fit (one row at least).
+        hi = max(int(np.searchsorted(indptr, indptr[lo] + part_entries, side="right")) - 1, lo + 1)
+        s, e = int(indptr[lo]), int(indptr[hi])  # a view of the rows: nothing copied before the transpose
+        block = _transpose(
+            sp.csr_matrix((m.data[s:e], m.indices[s:e], indptr[lo : hi + 1] - s), shape=(hi - lo, m.shape[1]))
+        )
+        rows = (block.indices + lo).astype(np.int32 if m.shape[0] < 2**31 else np.int64)
+        data, indptr_t = block.data, block.indptr
+        del block
+        part = _cut(sp.csr_matrix((data, rows, indptr_t), shape=(m.shape[1], m.shape[0])), keep)
+        del data, rows, indptr_t
+        if out is not None:
+            # Rows of different blocks are distinct, so the sum is the union, rows ascending.
+            merged = sp.csr_matrix(out + part)
+            del out, part  # at most two copies of the lists at once
+            part = _cut(merged, keep)
+            del merged
+        out = part
+        lo = hi
+    assert out is not None
+    return out
+
+
+def _transpose(m: sp.csr_matrix) -> sp.csr_matrix:
+    t = sp.csr_matrix(sp.csr_matrix(m, dtype=np.float32).T)
+    t.sort_indices()
+    return t
+
+
+def _cut(t: sp.csr_matrix, keep: int) -> sp.csr_matrix:
+    """Each row of ``t`` (terms x rows, sorted) cut to its ``keep`` largest weights."""
+    lens = np.diff(t.indptr)
+    if not keep or not len(lens) or lens.max() <= keep:
+        return t
+    # Only the long lists are cut: a partition per list, no sort of every entry.
+    kept = np.ones(t.nnz, dtype=bool)
+    for j in np.flatnonzero(lens > keep).tolist():
+        s, e = int(t.indptr[j]), int(t.indptr[j + 1])
+        v = t.data[s:e]
+        least = np.partition(v, e - s - keep)[e - s - keep]  # the keep-th largest weight
+        sel = v > least
+        ties = np.flatnonzero(v == least)[: keep - int(sel.sum())]  # rows ascending: lower first
+        sel[ties] = True
+        kept[s:e] = sel
+    indptr = np.zeros(t.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.minimum(lens, keep), out=indptr[1:])
+    return sp.csr_matrix((t.data[kept], t.indices[kept], indptr), shape=t.shape)
+
 
 CHUNK = 4096
 """Checks per chunk: about 20 MB of text and under 1 GB at a worker's peak; a chunk of a
 spilled archive reads the spill files (of `SPILL_PIECE` checks) it spans. Chunks of 16,384
 counted no faster per check (`bench/count_chunks.py`: 0.98x) at twice the memory."""
-
-FIELDS = ("title", "summary", "body", "questions")
 
 
 @dataclass
@@ -118,7 +269,6 @@ def _load(source: Sequence[Check] | Spilled) -> Sequence[Check]:
 
 def analyse(source: Sequence[Check] | Spilled, chunk: int, config, work: str) -> Analysed:  # type: ignore[no-untyped-def]
     """Pass 1 for one chunk: count its terms; counts saved under ``work``."""
-    from suggest.index import char_grams, char_text, field_texts
 
     checks = _load(source)
 
@@ -200,7 +350,6 @@ def weigh(
     ``ids``, ``idf``, ``unigram`` (and the ``gram_`` ones) are given per term of the chunk's
     own vocabulary. Returns the entries of each row of each matrix.
     """
-    from suggest.index import POOL_WEIGHTS, _l2, _quantize, unigram_view
 
     folder = Path(work) / f"a{chunk:06d}"
     weights = config.weights()
@@ -209,12 +358,12 @@ def weigh(
         m = _renumber(_tfidf(sp.load_npz(folder / f"{name}.npz"), idf, config.sublinear_tf), ids, n_terms)
         acc = m * weights[name] if acc is None else acc + m * weights[name]
         pool_acc = m * POOL_WEIGHTS[name] if pool_acc is None else pool_acc + m * POOL_WEIGHTS[name]
-    checks = _quantize(_l2(sp.csr_matrix(acc)))
+    checks = quantize(l2(sp.csr_matrix(acc)))
     unigram_all = np.zeros(n_terms, dtype=bool)
     unigram_all[ids] = unigram  # only the chunk's terms are ever looked at
-    pool1 = unigram_view(_quantize(_l2(sp.csr_matrix(pool_acc))), unigram_all)
+    pool1 = unigram_view(quantize(l2(sp.csr_matrix(pool_acc))), unigram_all)
     members = _renumber(_tfidf(sp.load_npz(folder / "members.npz"), idf, config.sublinear_tf), ids, n_terms)
-    members = _quantize(members)
+    members = quantize(members)
     counts = sp.load_npz(folder / "chars.npz")
     if n_grams:
         # Pruned n-grams are dropped before weighting, as TfidfVectorizer's max_df/min_df do.
@@ -225,7 +374,7 @@ def weigh(
         chars.sort_indices()
     else:
         chars = sp.csr_matrix((checks.shape[0], 0))
-    chars = _quantize(chars)
+    chars = quantize(chars)
     out = {"checks": checks, "pool1": pool1, "members": members, "chars": chars}
     for name, m in out.items():
         sp.save_npz(folder / f"w-{name}.npz", m, compressed=False)
@@ -341,119 +490,193 @@ def build_matrices(
     by the worker that counts them, so this process never holds the archive's text. Raises
     `EmptyArchiveError` when the checks hold no indexable word.
     """
+    n = len(checks)
+    jobs = max(1, min(jobs, os.cpu_count() or 1))
+    size = chunk or _chunk_size(n, jobs)
+    bounds = [(s, min(s + size, n)) for s in range(0, n, size)]
+    work = Path(tempfile.mkdtemp(prefix="suggest-build-", dir=workdir))
+    try:
+        say(f"counting terms: {n} checks in {len(bounds)} chunks, {jobs} process{'es' if jobs > 1 else ''}")
+        word_df, gram_df, stems = _count_chunks(_sources(checks, bounds, spilled), config, work, jobs, bounds, say)
+        vocab = _Vocabulary.of(word_df, gram_df, n, config)
+        say(f"{len(vocab.terms)} terms, {len(vocab.grams)} character n-grams; weighing")
+        lens = _weigh_chunks(vocab, word_df, gram_df, config, work, jobs, bounds, say)
+        word_df.clear()  # the largest structure of the build: gone before the rows are gathered
+        gram_df.clear()
+        say("gathering rows")
+        return _gather_rows(checks, vocab, stems, lens, work, bounds)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _sources(checks: Sequence[Check], bounds: list[tuple[int, int]], spilled: Archive | None) -> list:
+    """What each chunk's worker reads: its checks, or (from a spilled archive) the spill files
+    its checks are in, with its own places in them."""
+    if spilled is None:
+        return [checks[s:e] for s, e in bounds]
+    where = [spill_file(str(spilled.spill), g, i) for g, i in spilled.sources]  # archive order
+    sources: list[Spilled] = []
+    for s, e in bounds:
+        spans: list[tuple[str, list[int]]] = []
+        for path, at in where[s:e]:
+            if not spans or spans[-1][0] != path:
+                spans.append((path, []))
+            spans[-1][1].append(at)
+        sources.append(tuple((path, tuple(at)) for path, at in spans))
+    return sources
+
+
+def _count_chunks(
+    sources: list,
+    config,
+    work: Path,
+    jobs: int,
+    bounds: list[tuple[int, int]],
+    say: Callable[[str], None],  # type: ignore[no-untyped-def]
+) -> tuple[dict[str, int], dict[str, int], dict[str, str]]:
+    """Pass 1 (`analyse` in workers): the archive's document frequencies of words and character
+    n-grams, and its word-to-stem table; each chunk's own terms are left in the work folder."""
     import json
 
     import joblib
 
     from suggest.errors import EmptyArchiveError
 
-    n = len(checks)
-    jobs = max(1, min(jobs, os.cpu_count() or 1))
-    size = chunk or _chunk_size(n, jobs)
-    bounds = [(s, min(s + size, n)) for s in range(0, n, size)]
-    sources: list[Sequence[Check] | Spilled]
-    if spilled is not None:
-        # Chunk k reads the spill files its checks are in, and keeps its own places of them.
-        where = [spill_file(str(spilled.spill), g, i) for g, i in spilled.sources]  # archive order
-        sources = []
-        for s, e in bounds:
-            spans: list[tuple[str, list[int]]] = []
-            for path, at in where[s:e]:
-                if not spans or spans[-1][0] != path:
-                    spans.append((path, []))
-                spans[-1][1].append(at)
-            sources.append(tuple((path, tuple(at)) for path, at in spans))
-    else:
-        sources = [checks[s:e] for s, e in bounds]
-    by_id = sorted(range(n), key=lambda i: checks[i].id)
-    order = None if by_id == list(range(n)) else np.asarray(by_id, dtype=np.int64)
-    work = Path(tempfile.mkdtemp(prefix="suggest-build-", dir=workdir))
-    try:
-        say(f"counting terms: {n} checks in {len(bounds)} chunks, {jobs} process{'es' if jobs > 1 else ''}")
-        word_df: dict[str, int] = {}
-        gram_df: dict[str, int] = {}
-        stems: dict[str, str] = {}
-        me = os.getpid()
-        tasks = (joblib.delayed(run_task)(me, analyse, src, k, config, str(work)) for k, src in enumerate(sources))
-        for a in _run(tasks, len(bounds), jobs):
-            _merge(word_df, a.terms, a.df)
-            _merge(gram_df, a.grams, a.gram_df)
-            stems.update(a.stems)
-            (work / f"a{a.chunk:06d}" / "terms.json").write_text(json.dumps([a.terms, a.grams]), "utf-8")
-            if _step(a.chunk, len(bounds)):
-                say(f"counted the terms of {bounds[a.chunk][1]} of {n} checks")
-        if not word_df:
-            raise EmptyArchiveError("the archive's checks contain no indexable words")
+    word_df: dict[str, int] = {}
+    gram_df: dict[str, int] = {}
+    stems: dict[str, str] = {}
+    me = os.getpid()
+    tasks = (joblib.delayed(run_task)(me, analyse, src, k, config, str(work)) for k, src in enumerate(sources))
+    for a in _run(tasks, len(bounds), jobs):
+        _merge(word_df, a.terms, a.df)
+        _merge(gram_df, a.grams, a.gram_df)
+        stems.update(a.stems)
+        (work / f"a{a.chunk:06d}" / "terms.json").write_text(json.dumps([a.terms, a.grams]), "utf-8")
+        if _step(a.chunk, len(bounds)):
+            say(f"counted the terms of {bounds[a.chunk][1]} of {bounds[-1][1]} checks")
+    if not word_df:
+        raise EmptyArchiveError("the archive's checks contain no indexable words")
+    return word_df, gram_df, stems
+
+
+@dataclass
+class _Vocabulary:
+    """The archive's vocabularies (sorted) and idf; ``kept`` marks the character n-grams inside
+    the document-frequency range, ``gram_new`` numbers them among the kept ones."""
+
+    terms: list[str]
+    idf: np.ndarray
+    grams: list[str]
+    char_idf: np.ndarray
+    kept: np.ndarray
+    gram_new: np.ndarray
+
+    @classmethod
+    def of(cls, word_df: dict[str, int], gram_df: dict[str, int], n: int, config) -> _Vocabulary:  # type: ignore[no-untyped-def]
+        """Number the terms (in place: each dict then maps a term to its id) and weigh them."""
         terms, df = _number(word_df)
         idf = _idf(df, n)
-        del df
         grams, gdf = _number(gram_df)
         low = 2 if n > 1 else 1
         high = max(int(config.char_max_df * n), low)
         kept = (gdf >= low) & (gdf <= high)
         gram_new = np.cumsum(kept) - 1
         grams = [g for g, k in zip(grams, kept.tolist(), strict=True) if k]
-        char_idf = _idf(gdf[kept], n)
-        say(f"{len(terms)} terms, {len(grams)} character n-grams; weighing")
+        return cls(terms, idf, grams, _idf(gdf[kept], n), kept, gram_new)
 
-        def task(k: int):  # type: ignore[no-untyped-def]
-            local_terms, local_grams = json.loads((work / f"a{k:06d}" / "terms.json").read_text("utf-8"))
-            ids = np.fromiter((word_df[t] for t in local_terms), dtype=np.int64, count=len(local_terms))
-            g = np.fromiter((gram_df[t] for t in local_grams), dtype=np.int64, count=len(local_grams))
-            gids = np.where(kept[g], gram_new[g], -1)
-            gidf = char_idf[np.maximum(gids, 0)] if len(grams) else np.zeros(len(g))
-            unigram = np.array([" " not in t for t in local_terms], dtype=bool)
-            return joblib.delayed(run_task)(
-                me, weigh, k, str(work), config, ids, idf[ids], unigram, len(terms), gids, gidf, len(grams)
-            )
 
-        lens: dict[str, list[np.ndarray]] = {"checks": [], "pool1": [], "members": [], "chars": []}
-        for k, counts in enumerate(_run((task(k) for k in range(len(bounds))), len(bounds), jobs)):
-            for name, v in counts.items():
-                lens[name].append(v)
-            if _step(k, len(bounds)):
-                say(f"weighed {bounds[k][1]} of {n} checks")
-        word_df.clear()  # the largest structure of the build: gone before the rows are gathered
-        gram_df.clear()
-        say("gathering rows")
-        ranked = [checks[i] for i in by_id]
-        member_text = [t for c in ranked for t in (c.title, *c.questions)]
-        count = np.array([1 + len(c.questions) for c in checks], dtype=np.int64)  # chunk order
-        first = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(count, out=first[1:])
-        member_order = None
-        if order is not None:  # each check's members, in the checks' final order
-            final_first = np.zeros(n + 1, dtype=np.int64)
-            np.cumsum(count[order], out=final_first[1:])
-            member_order = np.repeat(first[order] - final_first[:-1], count[order]) + np.arange(int(first[-1]))
-        member_bounds = [(int(first[s]), int(first[e])) for s, e in bounds]
+def _weigh_chunks(
+    vocab: _Vocabulary,
+    word_df: dict[str, int],
+    gram_df: dict[str, int],
+    config,  # type: ignore[no-untyped-def]
+    work: Path,
+    jobs: int,
+    bounds: list[tuple[int, int]],
+    say: Callable[[str], None],
+) -> dict[str, list[np.ndarray]]:
+    """Pass 3 (`weigh` in workers): each chunk's rows weighted in the archive's term ids, left
+    in the work folder; returns the row lengths of each matrix, chunk by chunk."""
+    import json
 
-        def gather(name: str, cols: int, rows: list[tuple[int, int]] = bounds, to=order) -> sp.csr_matrix:  # type: ignore[no-untyped-def]
-            return _gather(work, rows, name, np.concatenate(lens[name]), to, cols, np.float32)
+    import joblib
 
-        checks_matrix = gather("checks", len(terms))
-        pool1 = gather("pool1", len(terms))
-        members = gather("members", len(terms), member_bounds, member_order)
-        members = sp.csr_matrix(
-            (np.array(members.data), np.array(members.indices), members.indptr), shape=members.shape
+    me = os.getpid()
+
+    def task(k: int):  # type: ignore[no-untyped-def]
+        local_terms, local_grams = json.loads((work / f"a{k:06d}" / "terms.json").read_text("utf-8"))
+        ids = np.fromiter((word_df[t] for t in local_terms), dtype=np.int64, count=len(local_terms))
+        g = np.fromiter((gram_df[t] for t in local_grams), dtype=np.int64, count=len(local_grams))
+        gids = np.where(vocab.kept[g], vocab.gram_new[g], -1)
+        gidf = vocab.char_idf[np.maximum(gids, 0)] if len(vocab.grams) else np.zeros(len(g))
+        unigram = np.array([" " not in t for t in local_terms], dtype=bool)
+        return joblib.delayed(run_task)(
+            me,
+            weigh,
+            k,
+            str(work),
+            config,
+            ids,
+            vocab.idf[ids],
+            unigram,
+            len(vocab.terms),
+            gids,
+            gidf,
+            len(vocab.grams),
         )
-        chars = gather("chars", len(grams))
-        member_check = np.repeat(np.arange(n), count[order] if order is not None else count)
-        member_is_title = np.zeros(len(member_text), dtype=bool)
-        member_is_title[np.cumsum(np.concatenate(([0], (count[order] if order is not None else count)[:-1])))] = True
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+
+    lens: dict[str, list[np.ndarray]] = {"checks": [], "pool1": [], "members": [], "chars": []}
+    for k, counts in enumerate(_run((task(k) for k in range(len(bounds))), len(bounds), jobs)):
+        for name, v in counts.items():
+            lens[name].append(v)
+        if _step(k, len(bounds)):
+            say(f"weighed {bounds[k][1]} of {bounds[-1][1]} checks")
+    return lens
+
+
+def _gather_rows(
+    checks: Sequence[Check],
+    vocab: _Vocabulary,
+    stems: dict[str, str],
+    lens: dict[str, list[np.ndarray]],
+    work: Path,
+    bounds: list[tuple[int, int]],
+) -> Built:
+    """The weighted rows of every chunk put together, checks (and their members: title, then
+    questions) in id order."""
+    n = len(checks)
+    by_id = sorted(range(n), key=lambda i: checks[i].id)
+    order = None if by_id == list(range(n)) else np.asarray(by_id, dtype=np.int64)
+    ranked = [checks[i] for i in by_id]
+    member_text = [t for c in ranked for t in (c.title, *c.questions)]
+    count = np.array([1 + len(c.questions) for c in checks], dtype=np.int64)  # chunk order
+    first = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(count, out=first[1:])
+    member_order = None
+    if order is not None:  # each check's members, in the checks' final order
+        final_first = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(count[order], out=final_first[1:])
+        member_order = np.repeat(first[order] - final_first[:-1], count[order]) + np.arange(int(first[-1]))
+    member_bounds = [(int(first[s]), int(first[e])) for s, e in bounds]
+
+    def gather(name: str, cols: int, rows: list[tuple[int, int]] = bounds, to=order) -> sp.csr_matrix:  # type: ignore[no-untyped-def]
+        return _gather(work, rows, name, np.concatenate(lens[name]), to, cols, np.float32)
+
+    members = gather("members", len(vocab.terms), member_bounds, member_order)
+    final_count = count[order] if order is not None else count
+    member_is_title = np.zeros(len(member_text), dtype=bool)
+    member_is_title[np.cumsum(np.concatenate(([0], final_count[:-1])))] = True
     return Built(
-        terms=terms,
-        idf=idf,
+        terms=vocab.terms,
+        idf=vocab.idf,
         stems=stems,
-        checks=checks_matrix,
-        pool_checks1=pool1,
-        members=members,
-        member_check=member_check.astype(np.int64),
+        checks=gather("checks", len(vocab.terms)),
+        pool_checks1=gather("pool1", len(vocab.terms)),
+        members=sp.csr_matrix((np.array(members.data), np.array(members.indices), members.indptr), shape=members.shape),
+        member_check=np.repeat(np.arange(n), final_count).astype(np.int64),
         member_is_title=member_is_title,
         member_text=member_text,
-        grams=grams,
-        char_idf=char_idf if len(grams) else np.zeros(0),
-        chars=chars,
+        grams=vocab.grams,
+        char_idf=vocab.char_idf if len(vocab.grams) else np.zeros(0),
+        chars=gather("chars", len(vocab.grams)),
     )

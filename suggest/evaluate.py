@@ -3,7 +3,7 @@
 A CheckThat folder holds fact-checks (``vclaims.jsonl`` for task 2A, ``politifact_vclaims.jsonl.gz``
 for 2B) and, per split, ``<split>.queries.tsv`` and ``<split>.qrels``. Each fact-check becomes an
 archive `Check` whose title is its one answered question; each query becomes a new article. The
-ranking is the one `suggest for` runs (`build_index`, then `score_rows`, `filter_mask` and
+ranking is the one `suggest for` runs (`build_index`, then `Ranker.score`, `filter_mask` and
 `select` from `suggest.rank`); each suggested pool item stands for the checks that answer it.
 bm25s on the same texts is the peer. Figures are computed with ranx.
 """
@@ -23,12 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from suggest import store
-from suggest.archive import Check, check_from_json
+from suggest import files
 from suggest.errors import ArchiveError, OptionError, SuggestError
-from suggest.index import Index, IndexConfig, build_index
+from suggest.index import Index, build_index
 from suggest.query import NO_CLEANING, QueryCleaning, clean_query
-from suggest.rank import Article, RankOptions, article_from_check, score_rows, select
+from suggest.rank import Ranker, article_from_check
+from suggest.readers import check_from_json
+from suggest.records import Check, IndexConfig, RankOptions
+from suggest.select import select
+from suggest.signals import Article
 
 METRICS = ("queries", "map@1", "map@5", "mrr", "p@1", "recall@5")
 """The keys of every figures dict, in display order."""
@@ -275,7 +278,7 @@ def rank_suggest(
     """Rank the archive's fact-checks for each article with the code `suggest for` runs.
 
     Articles are vectorised by `article_from_check` and scored many rows at a time by
-    `score_rows` (word and character views, date prior); `select` picks the pool items. An
+    `Ranker.score` (the signals: words, characters, dates); `select` picks the pool items. An
     item stands for the checks that answer it (several when near-identical titles were
     merged), best check first.
 
@@ -300,13 +303,14 @@ def rank_suggest(
     members = [np.array([row_of[c] for c in rec["answered_by"]], dtype=np.int64) for rec in index.pool_records]
     limit = max(depth, opts.top)
     run: Run = {}
+    ranker = Ranker(index, opts, rules=False, kernel=True)
     for start in range(0, len(articles), batch):
         chunk = articles[start : start + batch]
         if vectors is not None:
             arts = list(vectors[start : start + batch])
         else:
             arts = [article_from_check(index, a) for a in chunk]
-        rows = score_rows(index, arts, opts, need=deep.candidates, rules=False, kernel=True)
+        rows = ranker.score(arts, need=deep.candidates)
         for row, art in zip(rows, chunk, strict=True):
             items = select(index, row, opts)
             if deep.top > opts.top:
@@ -416,7 +420,7 @@ def write_run(path: str | Path, run: Run, tag: str = "suggest") -> Path:
         for rank, (doc, s) in enumerate(_strict(ranked), 1):
             lines.append(f"{qid} Q0 {doc} {rank} {s:.6f} {tag}\n")
     path = Path(path)
-    store.atomic_write_text(path, "".join(lines))
+    files.atomic_write_text(path, "".join(lines))
     return path
 
 

@@ -7,29 +7,26 @@ word-to-stem table, the check and question matrices (memory-mapped) and the reco
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
-from datetime import date
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from suggest import store
-from suggest.archive import ARTICLE_SUFFIXES, JSONL_SUFFIXES, Archive, Check, read_archive
+from suggest import files, store
+from suggest.archive import fingerprint, read_archive
+from suggest.build import build_matrices, champion_postings, char_grams, char_text, l2, quantize, unigram_view
 from suggest.errors import EmptyArchiveError, IndexFormatError, OptionError, SuggestError
+from suggest.pool import Pool, build_pool
+from suggest.records import Archive, Check, IndexConfig, day_number
 from suggest.text import analyze_with, ngrams
 
 FORMAT_VERSION = 8
-FIELDS = ("title", "summary", "body", "questions")
-POOL_WEIGHTS = {"title": 2.0, "summary": 1.0, "body": 1.0, "questions": 0.5}
-"""Field weights of the check vectors the pool tests "does this check answer that question"
-with; the answer thresholds of `IndexConfig` were set against them on the shipped corpus
-(tests/data/corpus_design_*.json), so they stay fixed when the ranking weights change."""
 # The plain arrays of an `Index`, saved and loaded by name.
 _ARRAYS = (
     "check_dates",
@@ -45,461 +42,6 @@ _ARRAYS = (
     "askable",
     "char_mean",
 )
-
-
-@dataclass(frozen=True)
-class IndexConfig:
-    """Settings of the index. Saved in the manifest; a change rebuilds the index.
-
-    Attributes
-    ----------
-    title_weight, summary_weight, body_weight, questions_weight :
-        Weight of each field's unit-length TF-IDF vector in a check's vector.
-    ngram_max : longest word n-gram (2: unigrams and bigrams).
-    sublinear_tf : use 1 + log(tf).
-    dup_threshold : cosine (single-word view) at which two questions are one question.
-    answer_title_threshold, answer_threshold : a check answers a question when the question's
-        cosine to the check's title and to the whole check reach these (single-word view).
-    char_weight : weight of the character n-gram view of a check (its first ``char_chars``
-        characters, lower-cased, n-grams of ``char_ngram_min`` to ``char_ngram_max`` characters
-        inside word boundaries, seen in at least 2 checks and in at most ``char_max_df`` of
-        them) beside its word view; 0 leaves the view out. It catches what stems miss: glued
-        hashtags, misspellings, names, numbers. The n-grams in more than a fifth of the checks
-        carry little (MAP@5 on CheckThat train: -0.003 on 2A, -0.018 on 2B without them) and
-        cost most: 13 times less work for the batch job on 19,250 PolitiFact checks.
-    postings_max : the search postings keep, per term, the ``postings_max`` checks (and pool
-        items) where the term weighs most ("champion lists"; 0 keeps all). Scores are computed
-        over these lists, so the work per article is bounded by its number of terms times
-        ``postings_max`` whatever the archive's size; an archive with fewer checks than this
-        is searched exhaustively (exact cosines).
-
-    The weights were chosen on the CheckThat! 2021 train splits (docs/evaluation.md).
-    """
-
-    title_weight: float = 0.5
-    summary_weight: float = 1.0
-    body_weight: float = 3.0
-    questions_weight: float = 0.5
-    ngram_max: int = 2
-    sublinear_tf: bool = True
-    dup_threshold: float = 0.45
-    answer_title_threshold: float = 0.15
-    answer_threshold: float = 0.35
-    char_weight: float = 1.5
-    char_ngram_min: int = 2
-    char_ngram_max: int = 4
-    char_chars: int = 2000
-    char_max_df: float = 0.2
-    postings_max: int = 2000
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, float) and (v < 0 or (f.name.endswith("threshold") and v > 1)):
-                raise OptionError(f"{f.name}={v} is out of range; use a value >= 0 (thresholds <= 1)")
-        if not 1 <= self.ngram_max <= 3:
-            raise OptionError(f"ngram_max={self.ngram_max}; use 1, 2 or 3")
-        if not 1 <= self.char_ngram_min <= self.char_ngram_max <= 8:
-            raise OptionError(
-                f"char n-grams {self.char_ngram_min}-{self.char_ngram_max}: use 1 <= char_ngram_min <= char_ngram_max <= 8"
-            )
-        if not 0 < self.char_max_df <= 1:
-            raise OptionError(f"char_max_df={self.char_max_df}; use a share of the checks above 0, at most 1")
-        if self.postings_max < 0:
-            raise OptionError(f"postings_max={self.postings_max}; use 0 (keep all) or more")
-        if self.char_chars < 1:
-            raise OptionError(f"char_chars={self.char_chars}; use 1 or more")
-
-    def weights(self) -> dict[str, float]:
-        return {f: getattr(self, f"{f}_weight") for f in FIELDS}
-
-
-def field_texts(check: Check) -> dict[str, str]:
-    """The text of each indexed field of a check."""
-    return {
-        "title": check.title,
-        "summary": check.summary,
-        "body": check.body(),
-        "questions": "\n".join(check.questions),
-    }
-
-
-def char_text(check: Check, chars: int) -> str:
-    """The text of a check's character view: title, summary and body, lower-cased, cut at
-    ``chars`` characters."""
-    return "\n".join(t for t in (check.title, check.summary, check.body()) if t).lower()[:chars]
-
-
-def char_grams(text: str, n_min: int, n_max: int) -> list[str]:
-    """Character n-grams inside word boundaries, as scikit-learn's ``char_wb`` analyzer forms
-    them: each whitespace-separated word padded with one space each side; a word shorter than
-    an n gives itself (padded) once.
-
-    Examples
-    --------
-    >>> char_grams("a cat", 2, 3)
-    [' a', 'a ', ' a ', ' c', 'ca', 'at', 't ', ' ca', 'cat', 'at ']
-    """
-    out: list[str] = []
-    for w in text.split():
-        w = f" {w} "
-        size = len(w)
-        for n in range(n_min, n_max + 1):
-            if size <= n:
-                out.append(w)
-                break
-            out.extend(w[i : i + n] for i in range(size - n + 1))
-    return out
-
-
-def _l2(m: sp.csr_matrix) -> sp.csr_matrix:
-    """Rows scaled to unit length (empty rows stay empty)."""
-    m = sp.csr_matrix(m)
-    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
-    norms[norms == 0] = 1.0
-    scale = np.repeat(1.0 / norms, np.diff(m.indptr))
-    return sp.csr_matrix((m.data * scale, m.indices.copy(), m.indptr.copy()), shape=m.shape)
-
-
-def _quantize(m: sp.csr_matrix) -> sp.csr_matrix:
-    """Matrices are float32, in memory as on disk, so every path computes with the same numbers
-    and a loaded index is used memory-mapped, without a conversion."""
-    return sp.csr_matrix(m, dtype=np.float32)
-
-
-def fingerprint(root: str | Path) -> str:
-    """Hash of every archive file's relative path, size and modification time (cheap stat walk)."""
-    root = Path(root)
-    h = hashlib.sha256()
-    if root.is_file():
-        st = root.stat()
-        h.update(f"{root.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-        return h.hexdigest()
-    entries = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for f in filenames:
-            if f.startswith(".") or not f.endswith(ARTICLE_SUFFIXES + JSONL_SUFFIXES):
-                continue
-            p = Path(dirpath) / f
-            try:
-                st = p.stat()
-            except OSError:
-                continue
-            entries.append(f"{p.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n")
-    for e in sorted(entries):
-        h.update(e.encode("utf-8", "surrogateescape"))
-    return h.hexdigest()
-
-
-@dataclass
-class Pool:
-    """The question pool: near-duplicates merged, each item with its provenance."""
-
-    texts: list[str]
-    answered_by: list[list[int]]
-    raised_by: list[list[int]]
-    variants: list[list[str]]
-    member_item: np.ndarray  # pool item of each member (title or question)
-    member_check: np.ndarray  # check of each member
-    member_is_title: np.ndarray
-    shown_member: np.ndarray  # the member whose text each item shows
-
-
-def _leader_groups(n: int, a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Group members by leader: in member order, each member joins the most similar earlier
-    leader it has an edge to, or leads a new group.
-
-    Unlike connected components this cannot chain (a~b, b~c, ... pulling in thousands of
-    loosely related claims): every member is close to its group's leader.
-    """
-    order = np.lexsort((np.minimum(a, b), -w))  # strongest edges first, then lowest index
-    lo, hi = np.minimum(a, b)[order], np.maximum(a, b)[order]
-    # For each later member, its candidate earlier members, strongest first.
-    by_later = np.argsort(hi, kind="stable")
-    starts = np.searchsorted(hi[by_later], np.arange(n + 1))
-    leader = np.arange(n, dtype=np.int64)
-    for m in range(n):
-        for e in by_later[starts[m] : starts[m + 1]]:
-            cand = int(lo[e])
-            if leader[cand] == cand:
-                leader[m] = cand
-                break
-    # Relabel by first member so item order follows member (hence check id) order.
-    labels: dict[int, int] = {}
-    out = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        out[i] = labels.setdefault(int(leader[i]), len(labels))
-    return out
-
-
-PART_ENTRIES = 1 << 26
-"""`champion_postings` transposes a matrix this many entries at a time (~540 MB of arrays)."""
-
-
-def champion_postings(m: sp.csr_matrix, keep: int, part_entries: int = PART_ENTRIES) -> sp.csr_matrix:
-    """Term-major postings of ``m`` (rows x terms): a terms x rows CSR matrix where each term
-    keeps its ``keep`` largest weights (equal weights: lower row first; 0 keeps all), rows in
-    ascending order within a term.
-
-    With a cut, ``m`` is read a block of rows (about ``part_entries`` entries) at a time and each
-    block's lists are merged into the lists so far and cut again: the ``keep`` best of a union
-    are the ``keep`` best of the parts' ``keep`` best, so memory follows the result, not ``m``
-    (a memory-mapped matrix of 750 million entries at a million checks).
-
-    Examples
-    --------
-    >>> m = sp.csr_matrix(np.array([[0.5, 0.1], [0.9, 0.2], [0.7, 0.0]], dtype=np.float32))
-    >>> champion_postings(m, 2).toarray()
-    array([[0. , 0.9, 0.7],
-           [0.1, 0.2, 0. ]], dtype=float32)
-    >>> champion_postings(m, 2, part_entries=1).toarray()
-    array([[0. , 0.9, 0.7],
-           [0.1, 0.2, 0. ]], dtype=float32)
-    """
-    m = m if isinstance(m, sp.csr_matrix) else sp.csr_matrix(m)
-    if not keep or m.nnz <= part_entries:
-        return _cut(_transpose(m), keep)
-    indptr = np.asarray(m.indptr)
-    out: sp.csr_matrix | None = None
-    lo = 0
-    while lo < m.shape[0]:
-        # The block: rows from lo while their entries fit (one row at least).
-        hi = max(int(np.searchsorted(indptr, indptr[lo] + part_entries, side="right")) - 1, lo + 1)
-        s, e = int(indptr[lo]), int(indptr[hi])  # a view of the rows: nothing copied before the transpose
-        block = _transpose(
-            sp.csr_matrix((m.data[s:e], m.indices[s:e], indptr[lo : hi + 1] - s), shape=(hi - lo, m.shape[1]))
-        )
-        rows = (block.indices + lo).astype(np.int32 if m.shape[0] < 2**31 else np.int64)
-        data, indptr_t = block.data, block.indptr
-        del block
-        part = _cut(sp.csr_matrix((data, rows, indptr_t), shape=(m.shape[1], m.shape[0])), keep)
-        del data, rows, indptr_t
-        if out is not None:
-            # Rows of different blocks are distinct, so the sum is the union, rows ascending.
-            merged = sp.csr_matrix(out + part)
-            del out, part  # at most two copies of the lists at once
-            part = _cut(merged, keep)
-            del merged
-        out = part
-        lo = hi
-    assert out is not None
-    return out
-
-
-def _transpose(m: sp.csr_matrix) -> sp.csr_matrix:
-    t = sp.csr_matrix(sp.csr_matrix(m, dtype=np.float32).T)
-    t.sort_indices()
-    return t
-
-
-def _cut(t: sp.csr_matrix, keep: int) -> sp.csr_matrix:
-    """Each row of ``t`` (terms x rows, sorted) cut to its ``keep`` largest weights."""
-    lens = np.diff(t.indptr)
-    if not keep or not len(lens) or lens.max() <= keep:
-        return t
-    # Only the long lists are cut: a partition per list, no sort of every entry.
-    kept = np.ones(t.nnz, dtype=bool)
-    for j in np.flatnonzero(lens > keep).tolist():
-        s, e = int(t.indptr[j]), int(t.indptr[j + 1])
-        v = t.data[s:e]
-        least = np.partition(v, e - s - keep)[e - s - keep]  # the keep-th largest weight
-        sel = v > least
-        ties = np.flatnonzero(v == least)[: keep - int(sel.sum())]  # rows ascending: lower first
-        sel[ties] = True
-        kept[s:e] = sel
-    indptr = np.zeros(t.shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.minimum(lens, keep), out=indptr[1:])
-    return sp.csr_matrix((t.data[kept], t.indices[kept], indptr), shape=t.shape)
-
-
-def unigram_view(m: sp.csr_matrix, unigram: np.ndarray) -> sp.csr_matrix:
-    """Rows restricted to single-word terms, unit length again.
-
-    Paraphrases share words far more often than word pairs, so "the same question in other
-    words" is judged on this view.
-    """
-    m = sp.csr_matrix(m)
-    keep = unigram[m.indices]
-    out = sp.csr_matrix((m.data * keep, m.indices.copy(), m.indptr.copy()), shape=m.shape)
-    out.eliminate_zeros()
-    return _l2(out)
-
-
-def row_dots(a: sp.csr_matrix, ai: np.ndarray, b: sp.csr_matrix, bi: np.ndarray) -> np.ndarray:
-    """Dot products ``a[ai[k]] . b[bi[k]]`` for every k, in float64.
-
-    Each of ``a``'s entries is looked up in ``b``'s row (sorted indices, one binary search), so
-    the cost follows ``a``'s short rows (questions, ~10 words), not ``b``'s long ones (whole
-    checks): copying and multiplying a check's row for each of its question pairs was the whole
-    of the pool step at a million checks.
-
-    Examples
-    --------
-    >>> a = sp.csr_matrix(np.array([[1.0, 0.0, 2.0], [0.0, 1.0, 0.0]]))
-    >>> b = sp.csr_matrix(np.array([[3.0, 0.0, 1.0], [0.0, 5.0, 4.0]]))
-    >>> row_dots(a, np.array([0, 0, 1]), b, np.array([0, 1, 1]))
-    array([5., 8., 5.])
-    """
-    ai, bi = np.asarray(ai, dtype=np.int64), np.asarray(bi, dtype=np.int64)
-    if not len(ai):
-        return np.zeros(0)
-    if not b.has_sorted_indices:
-        b = b.sorted_indices()
-    starts = a.indptr[ai].astype(np.int64)
-    lens = a.indptr[ai + 1].astype(np.int64) - starts
-    pair = np.repeat(np.arange(len(ai)), lens)
-    pos = np.arange(len(pair)) - np.repeat(np.cumsum(lens) - lens, lens) + np.repeat(starts, lens)
-    needles = a.indices[pos]
-    # A binary search in each needle's own row of b, all needles at once (no copy of b's rows).
-    lo = b.indptr[bi].astype(np.int64)[pair]
-    hi = b.indptr[bi + 1].astype(np.int64)[pair]
-    end = hi.copy()
-    while True:
-        open_ = lo < hi
-        if not open_.any():
-            break
-        mid = (lo + hi) // 2
-        right = open_ & (b.indices[np.minimum(mid, len(b.indices) - 1)] < needles)
-        lo = np.where(right, mid + 1, lo)
-        hi = np.where(open_ & ~right, mid, hi)
-    found = lo < end
-    found[found] = b.indices[lo[found]] == needles[found]
-    prod = np.zeros(len(pair))
-    prod[found] = a.data[pos[found]].astype(np.float64) * b.data[lo[found]]
-    return np.bincount(pair, weights=prod, minlength=len(ai))
-
-
-ANSWER_CANDIDATES = 200
-"""Titles per question tested as its answer: its closest ones by title cosine."""
-
-
-def _closest(q: np.ndarray, t: np.ndarray, v: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs (q, t) that are among the ``k`` largest ``v`` of their ``q`` (equal values:
-    lower ``t`` first); ``q`` non-decreasing. Returned in q order.
-
-    Examples
-    --------
-    >>> _closest(np.array([0, 0, 0, 1]), np.array([5, 3, 4, 2]), np.array([0.2, 0.9, 0.2, 0.5]), 2)
-    (array([0, 0, 1]), array([3, 4, 2]))
-    """
-    if not len(q):
-        return q, t
-    bounds = np.flatnonzero(np.r_[True, q[1:] != q[:-1], True])
-    keep = np.ones(len(q), dtype=bool)
-    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        if hi - lo > k:
-            order = np.lexsort((t[lo:hi], -v[lo:hi]))
-            keep[lo:hi] = False
-            keep[lo + order[:k]] = True
-    return q[keep], t[keep]
-
-
-def build_pool(
-    checks: Sequence[Check],
-    members1: sp.csr_matrix,
-    checks1: sp.csr_matrix,
-    member_check: np.ndarray,
-    member_is_title: np.ndarray,
-    member_text: list[str],
-    config: IndexConfig,
-    chunk: int = 2048,
-) -> Pool:
-    """Merge near-duplicate questions and link questions to the titles that answer them.
-
-    ``members1`` and ``checks1`` are unigram views. Two questions (or two titles) of different
-    checks merge at ``dup_threshold``; a question joins a check's title (is answered by it) when
-    it is close to the title (``answer_title_threshold``) and to the whole check
-    (``answer_threshold``).
-    """
-    n = members1.shape[0]
-    rows_a: list[np.ndarray] = []
-    rows_b: list[np.ndarray] = []
-    answer_q: list[np.ndarray] = []
-    answer_t: list[np.ndarray] = []
-    answer_w: list[np.ndarray] = []
-    weights: list[np.ndarray] = []
-    # Pairs are found through the same champion postings the search reads: each word's
-    # `postings_max` heaviest titles and questions. While no word is in more members than that
-    # the product is every pair's exact cosine; past it, a pair whose shared words are all cut
-    # from the other's lists scores lower or is not seen. Without the cut, the product of all
-    # pairs grows with the square of the archive (161 s at 100,000 checks, hours at a million).
-    mt = champion_postings(members1, config.postings_max)
-    exact = mt.nnz == members1.nnz
-    ath = config.answer_title_threshold
-    for start in range(0, n, chunk):
-        block = (members1[start : start + chunk] @ mt).tocoo()
-        close = np.flatnonzero(block.data >= min(ath, config.dup_threshold))  # most pairs share a word, no more
-        row = block.row[close].astype(np.int64) + start
-        col = block.col[close].astype(np.int64)
-        sim = block.data[close]
-        other = member_check[row] != member_check[col]
-        # Answers, from the question's side: its row holds every title it shares a word with
-        # (through the cut lists). Only its ANSWER_CANDIDATES closest titles are tested against
-        # the whole check: a common question is close to thousands of titles at a million checks.
-        ans = other & ~member_is_title[row] & member_is_title[col] & (sim >= ath)
-        q, t = _closest(row[ans], col[ans], sim[ans], ANSWER_CANDIDATES)
-        whole = row_dots(members1, q, checks1, member_check[t])
-        good = whole >= config.answer_threshold
-        answer_q.append(q[good])
-        answer_t.append(t[good])
-        answer_w.append(whole[good])
-        # Near-duplicates: two questions or two titles. Exact products are symmetric: each pair
-        # once. Cut ones: the pair is seen from either side.
-        same = other & (member_is_title[row] == member_is_title[col]) & (sim >= config.dup_threshold)
-        same &= (row < col) if exact else (row != col)
-        rows_a.append(np.minimum(row, col)[same])
-        rows_b.append(np.maximum(row, col)[same])
-        weights.append(sim[same])
-    if not exact and rows_a:  # a pair seen from both sides: its higher score
-        a, b, w = (np.concatenate(x) for x in (rows_a, rows_b, weights))
-        order = np.lexsort((-w, b, a))
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = (a[order][1:] != a[order][:-1]) | (b[order][1:] != b[order][:-1])
-        rows_a, rows_b, weights = [a[order][first]], [b[order][first]], [w[order][first]]
-    # A question joins at most one title: the check it matches best (no chains of answers).
-    aq, at, aw = (np.concatenate(x) if x else np.zeros(0) for x in (answer_q, answer_t, answer_w))
-    best: dict[int, tuple[float, int]] = {}
-    for qi, ti, w in zip(aq.astype(np.int64).tolist(), at.astype(np.int64).tolist(), aw.tolist(), strict=True):
-        if qi not in best or (w, -ti) > (best[qi][0], -best[qi][1]):
-            best[qi] = (w, ti)
-    rows_a.append(np.fromiter(best.keys(), dtype=np.int64, count=len(best)))
-    rows_b.append(np.fromiter((v[1] for v in best.values()), dtype=np.int64, count=len(best)))
-    weights.append(np.fromiter((v[0] for v in best.values()), dtype=np.float64, count=len(best)))
-    a = np.concatenate(rows_a).astype(np.int64)
-    b = np.concatenate(rows_b).astype(np.int64)
-    item = _leader_groups(n, a, b, np.concatenate(weights).astype(np.float64))
-    n_items = int(item.max()) + 1 if n else 0
-    answered_by: list[list[int]] = [[] for _ in range(n_items)]
-    raised_by: list[list[int]] = [[] for _ in range(n_items)]
-    variants: list[list[str]] = [[] for _ in range(n_items)]
-    first_member: dict[tuple[int, int], int] = {}
-    for m in range(n):
-        it, ci = int(item[m]), int(member_check[m])
-        if member_is_title[m]:
-            answered_by[it].append(ci)
-        else:
-            if ci not in raised_by[it]:
-                raised_by[it].append(ci)
-            first_member.setdefault((it, ci), m)
-        if member_text[m] not in variants[it]:
-            variants[it].append(member_text[m])
-
-    def when(ci: int) -> tuple[int, str, str]:
-        d = checks[ci].checked_on
-        return (0 if d else 1, d or "", checks[ci].id)
-
-    shown: list[int] = []
-    title_member = {int(member_check[m]): int(m) for m in np.flatnonzero(member_is_title)}
-    for it in range(n_items):
-        if raised_by[it]:
-            shown.append(int(first_member[(it, min(raised_by[it], key=when))]))
-        else:
-            shown.append(title_member[min(answered_by[it], key=when)])
-    texts = [member_text[m] for m in shown]
-    return Pool(
-        texts, answered_by, raised_by, variants, item, member_check, member_is_title, np.asarray(shown, dtype=np.int64)
-    )
 
 
 @dataclass
@@ -592,6 +134,21 @@ class Index:
         if name not in self._lens:
             self._lens[name] = np.diff(self.search(name).indptr)
         return self._lens[name]
+
+    def in_memory(self) -> Index:
+        """A copy for ranking many articles: the check ids in a list (a loaded index reads each
+        from its JSON record on access, and ranking looks ids up many times per check), the small
+        per-pair and per-check arrays in memory rather than memory-mapped (a slice of a memmap
+        costs more than the read)."""
+        arrays: dict[str, Any] = {
+            name: np.array(getattr(self, name))
+            for name in ("pair_item", "pair_check", "pair_raised", "member_check", "member_is_title", "check_dates")
+        }
+        ids = self.check_ids if isinstance(self.check_ids, list) else list(self.check_ids)
+        copy = replace(self, check_ids=ids, **arrays)
+        order, start = self.check_pairs()
+        copy._check_pairs = (np.array(order), np.array(start))
+        return copy
 
     def members_of(self, row: int) -> np.ndarray:
         """Member rows (its title first, then its questions) of the check in ``row``."""
@@ -752,40 +309,7 @@ class Index:
 
     @classmethod
     def _load(cls, shown: Path, folder: Path, verify: bool) -> Index:
-        try:
-            manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
-        except FileNotFoundError:
-            raise IndexFormatError(f"{shown}: no index here; run `suggest index`") from None
-        except (OSError, ValueError):
-            raise IndexFormatError(f"{shown}: manifest.json is damaged; run `suggest index`") from None
-        if not isinstance(manifest, dict):
-            raise IndexFormatError(f"{shown}: manifest.json is damaged; run `suggest index`")
-        if manifest.get("format_version") != FORMAT_VERSION:
-            got = manifest.get("format_version")
-            raise IndexFormatError(
-                f"{shown}: index format version {got}, this suggest reads {FORMAT_VERSION}; run `suggest index` to rebuild"
-            )
-        if verify:
-            files = manifest.get("files")
-            if not isinstance(files, dict):
-                raise IndexFormatError(f"{shown}: manifest lists no files; run `suggest index`")
-            for name, digest in files.items():
-                p = folder / name
-                if not p.is_file() or store.file_digest(p) != digest:
-                    raise IndexFormatError(f"{shown}: {name} is missing or damaged; run `suggest index`")
-        try:
-            saved = manifest["config"]
-            missing = {f.name for f in fields(IndexConfig)} - set(saved)
-            if missing:  # written by a suggest without these settings: built another way
-                raise TypeError(f"no {', '.join(sorted(missing))}")
-            config = IndexConfig(**saved)
-        except (KeyError, TypeError, OptionError) as exc:
-            raise IndexFormatError(f"{shown}: manifest settings unreadable ({exc}); run `suggest index`") from None
-        counts = manifest.get("counts")
-        if not isinstance(counts, dict) or not all(type(counts.get(k)) is int for k in ("checks", "pool", "members")):
-            raise IndexFormatError(f"{shown}: manifest counts unreadable; run `suggest index`")
-        if not isinstance(manifest.get("archive"), dict):
-            raise IndexFormatError(f"{shown}: manifest names no archive; run `suggest index`")
+        manifest, config, counts = _read_manifest(shown, folder, verify)
         terms = store.Strings(folder, "terms")
         idf = store.load_array(folder, "idf")
         n_terms = len(idf)
@@ -843,6 +367,47 @@ class Index:
         return index
 
 
+def _read_manifest(shown: Path, folder: Path, verify: bool) -> tuple[dict, IndexConfig, dict]:
+    """(manifest, settings, counts) of the saved index in ``folder``, checked: its format
+    version, the digest of every file it lists (``verify``), settings, counts and archive.
+    Raises `IndexFormatError` naming what is wrong and the fix."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+    except FileNotFoundError:
+        raise IndexFormatError(f"{shown}: no index here; run `suggest index`") from None
+    except (OSError, ValueError):
+        raise IndexFormatError(f"{shown}: manifest.json is damaged; run `suggest index`") from None
+    if not isinstance(manifest, dict):
+        raise IndexFormatError(f"{shown}: manifest.json is damaged; run `suggest index`")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        got = manifest.get("format_version")
+        raise IndexFormatError(
+            f"{shown}: index format version {got}, this suggest reads {FORMAT_VERSION}; run `suggest index` to rebuild"
+        )
+    if verify:
+        files = manifest.get("files")
+        if not isinstance(files, dict):
+            raise IndexFormatError(f"{shown}: manifest lists no files; run `suggest index`")
+        for name, digest in files.items():
+            p = folder / name
+            if not p.is_file() or store.file_digest(p) != digest:
+                raise IndexFormatError(f"{shown}: {name} is missing or damaged; run `suggest index`")
+    try:
+        saved = manifest["config"]
+        missing = {f.name for f in fields(IndexConfig)} - set(saved)
+        if missing:  # written by a suggest without these settings: built another way
+            raise TypeError(f"no {', '.join(sorted(missing))}")
+        config = IndexConfig(**saved)
+    except (KeyError, TypeError, OptionError) as exc:
+        raise IndexFormatError(f"{shown}: manifest settings unreadable ({exc}); run `suggest index`") from None
+    counts = manifest.get("counts")
+    if not isinstance(counts, dict) or not all(type(counts.get(k)) is int for k in ("checks", "pool", "members")):
+        raise IndexFormatError(f"{shown}: manifest counts unreadable; run `suggest index`")
+    if not isinstance(manifest.get("archive"), dict):
+        raise IndexFormatError(f"{shown}: manifest names no archive; run `suggest index`")
+    return manifest, config, counts
+
+
 class StemTable(Mapping[str, str]):
     """The saved word-to-stem table: two aligned string tables, words sorted, looked up by
     binary search (no parsing at load time)."""
@@ -880,10 +445,6 @@ class _LazyIds(Sequence[str]):
         return self.records[i]["id"]
 
 
-def _ordinal(d: str | None) -> int:
-    return date.fromisoformat(d).toordinal() if d else -1
-
-
 def build_index(
     checks: Sequence[Check],
     config: IndexConfig | None = None,
@@ -919,12 +480,11 @@ def build_index(
 
     Examples
     --------
-    >>> from suggest.archive import Check
+    >>> from suggest.records import Check
     >>> ix = build_index([Check(id="a", title="Is tea good?", questions=("Does tea help sleep?",))])
     >>> [r["text"] for r in ix.pool_records]
     ['Is tea good?', 'Does tea help sleep?']
     """
-    from suggest.build import build_matrices
 
     config = config or IndexConfig()
     if not checks:
@@ -948,45 +508,28 @@ def build_index(
         (np.ones(len(pool.member_item)), (pool.member_item, np.arange(len(pool.member_item)))),
         shape=(n_items, len(member_text)),
     )
-    pool_matrix = _quantize(_l2(sp.csr_matrix(agg @ members)))
+    pool_matrix = quantize(l2(sp.csr_matrix(agg @ members)))
 
-    pairs = sorted({(it, ci) for it in range(n_items) for ci in pool.raised_by[it] + pool.answered_by[it]})
-    pair_item = np.array([p[0] for p in pairs], dtype=np.int64)
-    pair_check = np.array([p[1] for p in pairs], dtype=np.int64)
-    raised_pairs = {(it, ci) for it in range(n_items) for ci in pool.raised_by[it]}
-    pair_raised = np.array([p in raised_pairs for p in pairs], dtype=bool)
+    pair_item, pair_check, pair_raised = _pairs(pool)
     ids = [c.id for c in checks]
-
-    def dates_of(cis: list[int]) -> list[str]:
-        return sorted({d for ci in cis if (d := checks[ci].checked_on)})
-
-    pool_records = [
-        {
-            "text": pool.texts[it],
-            "status": "answered" if pool.answered_by[it] else "open",
-            "answered_by": [ids[ci] for ci in pool.answered_by[it]],
-            "raised_by": [ids[ci] for ci in pool.raised_by[it]],
-            "raised_on": dates_of(pool.raised_by[it]),
-            "variants": pool.variants[it],
-        }
-        for it in range(n_items)
-    ]
+    pool_records = _pool_records(pool, checks)
     check_records = [
         {"id": c.id, "title": c.title, "checked_on": c.checked_on, "category": c.category, "url": c.url, "path": c.path}
         for c in checks
     ]
+    counts = {
+        "checks": len(checks),
+        "pool": n_items,
+        "members": len(member_text),
+        "terms": len(vocab),
+        "char_terms": len(built.grams),
+        "questions": int((~mt).sum()),
+        "open": sum(1 for r in pool_records if r["status"] == "open"),
+    }
     manifest = {
         "format_version": FORMAT_VERSION,
         "config": asdict(config),
-        "counts": {
-            "checks": len(checks),
-            "pool": n_items,
-            "members": len(member_text),
-            "terms": len(vocab),
-            "char_terms": len(built.grams),
-            "questions": int((~mt).sum()),
-            "open": sum(1 for r in pool_records if r["status"] == "open"),
-        },
+        "counts": counts,
         "archive": {"root": archive_root, "fingerprint": archive_fingerprint},
         "python": platform.python_version(),
     }
@@ -999,7 +542,7 @@ def build_index(
         pool_matrix=pool_matrix,
         member_matrix=members,
         check_ids=ids,
-        check_dates=np.array([_ordinal(c.checked_on) for c in checks], dtype=np.int64),
+        check_dates=np.array([day_number(c.checked_on) for c in checks], dtype=np.int64),
         check_records=check_records,
         pool_records=pool_records,
         pair_item=pair_item,
@@ -1022,6 +565,40 @@ def build_index(
         ),
         manifest=manifest,
     )
+
+
+def _pairs(pool: Pool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (item, check) pairs of the pool, sorted: each check that raised or answers an item,
+    and whether it raised it."""
+    n_items = len(pool.texts)
+    pairs = sorted({(it, ci) for it in range(n_items) for ci in pool.raised_by[it] + pool.answered_by[it]})
+    raised_pairs = {(it, ci) for it in range(n_items) for ci in pool.raised_by[it]}
+    return (
+        np.array([p[0] for p in pairs], dtype=np.int64),
+        np.array([p[1] for p in pairs], dtype=np.int64),
+        np.array([p in raised_pairs for p in pairs], dtype=bool),
+    )
+
+
+def _pool_records(pool: Pool, checks: Sequence[Check]) -> list[dict]:
+    """What the pool's saved records say of each item: its text, status, the checks that raised
+    and answer it (ids), the dates it was raised on, its other wordings."""
+    ids = [c.id for c in checks]
+
+    def dates_of(cis: list[int]) -> list[str]:
+        return sorted({d for ci in cis if (d := checks[ci].checked_on)})
+
+    return [
+        {
+            "text": pool.texts[it],
+            "status": "answered" if pool.answered_by[it] else "open",
+            "answered_by": [ids[ci] for ci in pool.answered_by[it]],
+            "raised_by": [ids[ci] for ci in pool.raised_by[it]],
+            "raised_on": dates_of(pool.raised_by[it]),
+            "variants": pool.variants[it],
+        }
+        for it in range(len(pool.texts))
+    ]
 
 
 def default_index_dir(archive: str | Path) -> Path:
@@ -1082,42 +659,56 @@ def open_index(
     ix = fresh()
     if ix is not None:
         return ix, None
-    with store.locked(folder.parent / f".{folder.name}.lock"):
+    with files.locked(folder.parent / f".{folder.name}.lock"):
         force_once = force
         force = False
         ix = None if force_once else fresh_quiet(folder, fp, config)
         if ix is not None:
             return ix, None
         store.check_replaceable(folder)  # before the work of a build, not after it
-        workers = jobs or os.cpu_count() or 1
-        import shutil
-        import tempfile
-
-        # The build's work files (the archive's full texts, which wait there for the workers
-        # while this process keeps the checks without their sections, and the matrices' chunks)
-        # go beside the index, not in a temporary folder that may be small or in memory. A
-        # build that was killed left its own: we hold the lock, so they are nobody's now.
-        work = folder.parent / f".{folder.name}.work"
-        shutil.rmtree(work, ignore_errors=True)
-        try:
-            work.mkdir(parents=True)
-            spill = tempfile.mkdtemp(prefix="read-", dir=work)
-        except OSError as exc:
-            raise SuggestError(
-                f"{work}: cannot create the build's work folder ({exc.strerror}); pass --index DIR to put it elsewhere"
-            ) from None
-        try:
-            arch = read_archive(archive, jobs=workers, spill=spill)
-            for p in arch.problems:
-                say(str(p))
-            say(f"indexing {archive}: {arch.summary()}")
-            built = build_index(
-                arch.checks, config, str(archive), fp, progress=progress, jobs=workers, workdir=work, spilled=arch
-            )
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        built, arch = _build_from(archive, folder, config, fp, jobs or os.cpu_count() or 1, say, progress)
         built.save(folder)
         return Index.load(folder), arch
+
+
+def _build_from(
+    archive: Path,
+    folder: Path,
+    config: IndexConfig,
+    fp: str,
+    workers: int,
+    say: Callable[[str], None],
+    progress: Callable[[str], None] | None,
+) -> tuple[Index, Archive]:
+    """Read ``archive`` and build its index (not saved), reporting every skipped file.
+
+    The build's work files (the archive's full texts, which wait there for the workers while
+    this process keeps the checks without their sections, and the matrices' chunks) go beside
+    the index, not in a temporary folder that may be small or in memory. A build that was
+    killed left its own: the caller holds the lock, so they are nobody's now."""
+    import shutil
+    import tempfile
+
+    work = folder.parent / f".{folder.name}.work"
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        work.mkdir(parents=True)
+        spill = tempfile.mkdtemp(prefix="read-", dir=work)
+    except OSError as exc:
+        raise SuggestError(
+            f"{work}: cannot create the build's work folder ({exc.strerror}); pass --index DIR to put it elsewhere"
+        ) from None
+    try:
+        arch = read_archive(archive, jobs=workers, spill=spill)
+        for p in arch.problems:
+            say(str(p))
+        say(f"indexing {archive}: {arch.summary()}")
+        built = build_index(
+            arch.checks, config, str(archive), fp, progress=progress, jobs=workers, workdir=work, spilled=arch
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return built, arch
 
 
 def fresh_quiet(folder: Path, fp: str, config: IndexConfig) -> Index | None:

@@ -1,4 +1,10 @@
-"""Render suggestions through Jinja2 templates: the shipped ones or a newsroom's own."""
+"""Render results through Jinja2 templates: the shipped ones or a newsroom's own.
+
+One environment renders every shipped template (HTML ones autoescaped: archive text shows as
+text), and one registry, `FORMATS`, names each output format with its file extension and
+templates; `for`, `batch`, `backlog` and `report` all go through it. Adding a format is a
+`Format` entry and its templates in ``templates/``.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +12,65 @@ import json
 import os
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from suggest.errors import OptionError, SuggestError
-from suggest.rank import Suggestion
+from suggest.files import safe_id
+from suggest.records import Suggestion
 
-FORMATS = ("text", "markdown", "html", "json")
+if TYPE_CHECKING:
+    from suggest.backlog import Backlog
+
+
+@dataclass(frozen=True)
+class Format:
+    """An output format: its file extension, the template of a list of suggestions and the
+    template of the backlog (both in ``templates/``)."""
+
+    name: str
+    extension: str
+    suggestions: str
+    backlog: str
+
+
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format("text", "txt", "text.j2", "backlog-text.j2"),
+        Format("markdown", "md", "markdown.j2", "backlog-markdown.j2"),
+        Format("html", "html", "html.j2", "backlog-html.j2"),
+        Format("json", "json", "json.j2", ""),
+    )
+}
+
+
+def output_format(fmt: str) -> Format:
+    """The registered format ``fmt``; raises `OptionError` naming the choices (the one place a
+    format is checked)."""
+    got = FORMATS.get(fmt)
+    if got is None:
+        raise OptionError(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    return got
+
+
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|&~])")
 _MD_LIST_START = re.compile(r"^(\d*)([-.)])")
 _LINE_BREAKS = re.compile(r"\s*[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+\s*")
-_SAFE_ID = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+_WEB_URL = re.compile(r"^https?://[^\s<>\"'`]+$", re.IGNORECASE)
+
+
+def safe_url(url: object) -> str | None:
+    """``url`` if it is a plain http(s) address, else None (never a ``javascript:`` link)."""
+    return url if isinstance(url, str) and _WEB_URL.match(url) else None
 
 
 def md_escape(s: str) -> str:
@@ -33,12 +84,6 @@ def one_line(s: str) -> str:
     """Archive text on one line (the text format is one question a line): line breaks, including
     U+2028 and U+0085, become a space."""
     return _LINE_BREAKS.sub(" ", s)
-
-
-def safe_id(s: str) -> str:
-    """An id reduced to characters safe in a file name or URL fragment (never a path)."""
-    out = _SAFE_ID.sub("_", s).lstrip(".")
-    return out or "_"
 
 
 def _json(value: object) -> str:
@@ -73,20 +118,28 @@ class _Sandbox(SandboxedEnvironment):
         raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe")
 
 
-_BUILTIN: dict[str, jinja2.Environment] = {}
+def _is_html(name: str | None) -> bool:
+    return name is not None and "html" in name
 
 
-def _builtin_env(fmt: str) -> jinja2.Environment:
-    if fmt not in _BUILTIN:
-        _BUILTIN[fmt] = with_filters(
-            jinja2.Environment(
-                loader=jinja2.PackageLoader("suggest", "templates"),
-                autoescape=fmt == "html",
-                keep_trailing_newline=True,
-                undefined=jinja2.StrictUndefined,
-            )
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """The environment of the shipped templates (made once; it holds no results)."""
+    return with_filters(
+        jinja2.Environment(
+            loader=jinja2.PackageLoader("suggest", "templates"),
+            autoescape=_is_html,
+            keep_trailing_newline=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
         )
-    return _BUILTIN[fmt]
+    )
+
+
+def shipped_template(name: str) -> jinja2.Template:
+    """One of the shipped templates, by file name."""
+    return environment().get_template(name)
 
 
 def load_template(fmt: str = "text", template: str | Path | None = None) -> jinja2.Template:
@@ -112,9 +165,7 @@ def load_template(fmt: str = "text", template: str | Path | None = None) -> jinj
             raise SuggestError(f"--template {path}: {exc}") from None
         except UnicodeDecodeError:
             raise SuggestError(f"--template {path}: not UTF-8 text; save the template as UTF-8") from None
-    if fmt not in FORMATS:
-        raise OptionError(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}")
-    return _builtin_env(fmt).get_template(f"{fmt}.j2")
+    return shipped_template(output_format(fmt).suggestions)
 
 
 def render(
@@ -129,7 +180,7 @@ def render(
     Parameters
     ----------
     suggestions : from `suggest.rank.suggest`.
-    fmt : one of `FORMATS`.
+    fmt : a name in `FORMATS`.
     template : a Jinja2 template file of the newsroom's own; gets ``suggestions`` (dicts),
         ``check_url`` and any extra ``context``.
     check_url : maps a check id to a link; default ``#check-<id>``.
@@ -159,3 +210,25 @@ def render(
             raise
         # A newsroom's template failing as it runs ({{ 1 / 0 }}, a range too big...) is a user error.
         raise SuggestError(f"template error: {type(exc).__name__}: {exc}") from None
+
+
+def render_backlog(b: Backlog, fmt: str = "text", link: Callable[[str], str] | None = None) -> str:
+    """The backlog as text, markdown, html (a section) or json.
+
+    ``link`` maps a check id to the link the html table uses (default: the check's url, else
+    ``#check-<id>``). Raises `OptionError` for an unknown format.
+
+    Examples
+    --------
+    >>> print(render_backlog(backlog(index), "markdown"))  # doctest: +SKIP
+    """
+    form = output_format(fmt)
+    if fmt == "json":
+        return json.dumps(b.to_dict(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    urls = {c["id"]: safe_url(c.get("url")) for r in b.rows for c in r.checks}
+    link = link or (lambda cid: urls.get(cid) or f"#check-{safe_id(cid)}")
+    from suggest.backlog import SHOWN_CHECKS
+
+    return shipped_template(form.backlog).render(
+        backlog=b, rows=[r.to_dict() for r in b.rows], link=link, shown=SHOWN_CHECKS
+    )

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from suggest.archive import Archive
-from suggest.backlog import SHOWN_CHECKS, Backlog, template
-from suggest.batch import output_names, safe_url, write_if_changed
+from suggest.backlog import SHOWN_CHECKS, Backlog
 from suggest.errors import OutputError
+from suggest.files import output_names, write_if_changed
 from suggest.index import Index
+from suggest.records import Archive
+from suggest.render import safe_url, shipped_template
 
 CHART_WIDTH = 720
 CHART_HEIGHT = 240
@@ -268,7 +269,7 @@ def build_report(
             }
 
     root = (index.manifest.get("archive") or {}).get("root")
-    return template("report.html.j2", html=True).render(
+    return shipped_template("report.html.j2").render(
         title=title or f"Research report: {root or 'archive'}",
         archive_root=root,
         version=__version__,

@@ -13,19 +13,12 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import suggest.archive as archive_mod
-from suggest.archive import (
-    Archive,
-    Check,
-    Problem,
-    Section,
-    check_from_json,
-    parse_article,
-    read_archive,
-    read_file,
-    stable_id,
-)
+import suggest.readers as readers_mod
+from suggest.archive import read_archive, read_file
 from suggest.cli import app
 from suggest.errors import ArchiveError, SuggestError
+from suggest.readers import check_from_json, parse_article, stable_id
+from suggest.records import Archive, Check, Problem, Section
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -585,7 +578,7 @@ def test_bad_file_is_refused_with_one_clear_line(tmp_path, name, data, message, 
 
 
 def test_over_the_size_limit(tmp_path, monkeypatch):
-    monkeypatch.setattr(archive_mod, "MAX_FILE_BYTES", 100)
+    monkeypatch.setitem(readers_mod.READERS, ".txt", replace(readers_mod.READERS[".txt"], max_bytes=100))
     path = write(tmp_path / "big.txt", "Is it true?\n" + "x" * 138)
     with pytest.raises(ArchiveError) as info:
         read_file(path)
@@ -597,13 +590,13 @@ def test_over_the_size_limit(tmp_path, monkeypatch):
 
 
 def test_real_limits_are_megabytes():
-    assert archive_mod.MAX_FILE_BYTES == 5_000_000 and archive_mod.MAX_LINE_CHARS == 100_000
-    assert archive_mod._size(archive_mod.MAX_FILE_BYTES) == "5.0 MB"
-    assert archive_mod._size(archive_mod.MAX_JSONL_BYTES) == "2.0 GB"
+    assert readers_mod.READERS[".txt"].max_bytes == 5_000_000 and readers_mod.MAX_LINE_CHARS == 100_000
+    assert archive_mod._size(readers_mod.READERS[".txt"].max_bytes) == "5.0 MB"
+    assert archive_mod._size(readers_mod.READERS[".jsonl"].max_bytes) == "2.0 GB"
 
 
 def test_line_too_long(tmp_path, monkeypatch):
-    monkeypatch.setattr(archive_mod, "MAX_LINE_CHARS", 50)
+    monkeypatch.setattr(readers_mod, "MAX_LINE_CHARS", 50)
     path = write(tmp_path / "long.txt", "Is it true?\nExecutive Summary\n" + "y" * 60 + "\n")
     with pytest.raises(ArchiveError) as info:
         read_file(path)

@@ -13,12 +13,15 @@ import pytest
 from markupsafe import escape
 from typer.testing import CliRunner
 
-from suggest.archive import Check, read_archive
-from suggest.backlog import WEIGHTS, backlog, render_backlog
-from suggest.batch import iter_lists, output_names, run_batch
+from suggest.archive import read_archive
+from suggest.backlog import WEIGHTS, backlog
+from suggest.batch import iter_lists, run_batch
 from suggest.cli import app
 from suggest.errors import OptionError
+from suggest.files import output_names
 from suggest.index import build_index, open_index
+from suggest.records import Check
+from suggest.render import render_backlog
 from suggest.report import build_report, figures, monthly, write_report
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,12 +19,15 @@ from conftest import alive, children
 from typer.testing import CliRunner
 
 from suggest import batch as batch_mod
+from suggest import files as files_mod
 from suggest.archive import read_archive
-from suggest.batch import RESULTS, STATE_DIR, batch_lock, output_names, run_batch
+from suggest.batch import RESULTS, STATE_DIR, batch_lock, run_batch
 from suggest.cli import app
 from suggest.errors import OptionError, OutputError
+from suggest.files import output_names
 from suggest.index import open_index
-from suggest.rank import RankOptions, suggest
+from suggest.rank import suggest
+from suggest.records import RankOptions
 from suggest.render import render
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -380,7 +383,7 @@ def test_full_disk_keeps_previous_output(index, reference, tmp_path, monkeypatch
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_replace(src, dst, *a, **k)
 
-    monkeypatch.setattr(batch_mod.os, "replace", replace)
+    monkeypatch.setattr(files_mod.os, "replace", replace)
     # Which check's file is the fourth to change depends on the ranking; the message names it.
     with pytest.raises(OutputError, match=r"/full/[0-9a-f]{6}\.txt: cannot write \(No space left on device\); free space or fix permissions and run again"):
         run_batch(index, out, "text", opts=RankOptions(top=2), chunk=5, jobs=1)
@@ -403,7 +406,7 @@ def test_cli_write_error_is_one_line(archive, tmp_path, monkeypatch):
     def boom(*_a, **_k):
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(batch_mod.tempfile, "mkstemp", boom)
+    monkeypatch.setattr(files_mod.tempfile, "mkstemp", boom)
     r = cli("batch", "--archive", str(archive), "--out", str(tmp_path / "o"), "--jobs", "1", "-q")
     assert r.exit_code == 1
     assert len(r.stderr.splitlines()) == 1
@@ -508,7 +511,7 @@ def test_quiet_still_says_skipped_files_and_rebuilds(tmp_path):
 def test_write_files_is_all_or_old_per_file_and_leaves_no_temporaries(tmp_path, monkeypatch):
     """Many files at once: unchanged ones untouched, a write error names the file, files not
     yet renamed keep their old content, and no temporary file stays behind."""
-    from suggest.batch import write_files
+    from suggest.files import write_files
 
     a, b, c = tmp_path / "a.txt", tmp_path / "b.txt", tmp_path / "c.txt"
     a.write_bytes(b"same")
@@ -526,7 +529,7 @@ def test_write_files_is_all_or_old_per_file_and_leaves_no_temporaries(tmp_path, 
             raise OSError(errno.ENOSPC, "No space left on device")
         return f
 
-    monkeypatch.setattr(batch_mod.os, "fdopen", full_disk)
+    monkeypatch.setattr(files_mod.os, "fdopen", full_disk)
     with pytest.raises(OutputError, match=r"c\.txt: cannot write \(No space left on device\)"):
         write_files([(b, b"newer b"), (c, b"newer c")])
     monkeypatch.undo()

@@ -14,21 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from suggest.archive import Check, Section, read_archive
-from suggest.build import _field_ngrams, build_matrices
+from suggest.archive import read_archive
+from suggest.build import POOL_WEIGHTS, _field_ngrams, build_matrices, field_texts
 from suggest.errors import EmptyArchiveError
-from suggest.index import (
-    FIELDS,
-    POOL_WEIGHTS,
-    IndexConfig,
-    _l2,
-    _quantize,
-    build_index,
-    char_grams,
-    char_text,
-    field_texts,
-    unigram_view,
-)
+from suggest.index import build_index, char_grams, char_text, l2, quantize, unigram_view
+from suggest.records import FIELDS, Check, IndexConfig, Section
 from suggest.text import analyze
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
@@ -59,9 +49,9 @@ def one_pass(checks: list[Check], config: IndexConfig) -> dict:
     out = {
         "terms": terms,
         "idf": vec.idf_,
-        "checks": _quantize(_l2(sp.csr_matrix(acc))),
-        "pool1": unigram_view(_quantize(_l2(sp.csr_matrix(pool_acc))), unigram),
-        "members": _quantize(sp.csr_matrix(vec.transform((t,) for t in members))),
+        "checks": quantize(l2(sp.csr_matrix(acc))),
+        "pool1": unigram_view(quantize(l2(sp.csr_matrix(pool_acc))), unigram),
+        "members": quantize(sp.csr_matrix(vec.transform((t,) for t in members))),
         "grams": [],
         "char_idf": np.zeros(0),
         "chars": sp.csr_matrix((len(checks), 0), dtype=np.float32),
@@ -79,7 +69,7 @@ def one_pass(checks: list[Check], config: IndexConfig) -> dict:
         except ValueError:  # nothing left after pruning
             return out
         chars.sort_indices()
-        out.update(grams=sorted(cv.vocabulary_), char_idf=cv.idf_, chars=_quantize(chars))
+        out.update(grams=sorted(cv.vocabulary_), char_idf=cv.idf_, chars=quantize(chars))
     return out
 
 

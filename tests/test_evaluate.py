@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from suggest.archive import Check
 from suggest.cli import app
 from suggest.errors import OptionError, SuggestError
 from suggest.evaluate import (
@@ -31,9 +30,10 @@ from suggest.evaluate import (
     settings,
     write_run,
 )
-from suggest.index import IndexConfig, build_index
+from suggest.index import build_index
 from suggest.query import NO_CLEANING, QueryCleaning, clean_query, split_words
-from suggest.rank import RankOptions, date_prior
+from suggest.records import Check, IndexConfig, RankOptions
+from suggest.signals import date_prior
 
 VCLAIMS_2A = [
     {"title": "Did a Shark Swim Down a Flooded Houston Highway?", "subtitle": "A photo shows a shark on a highway.",

@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from suggest.archive import ARTICLE_SUFFIXES, JSONL_SUFFIXES, Problem, read_archive, safe_text
+from suggest.archive import read_archive
 from suggest.cli import app
+from suggest.readers import READERS, safe_text
+from suggest.records import Problem
 
 TESTS = Path(__file__).resolve().parent
 ROOT_USER = os.geteuid() == 0
@@ -148,7 +150,7 @@ def candidates(root: Path) -> set[str]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not d.startswith(".") and not os.path.islink(os.path.join(dirpath, d))]
         for f in filenames:
-            if not f.startswith(".") and os.path.splitext(f)[1].lower() in ARTICLE_SUFFIXES + JSONL_SUFFIXES:
+            if not f.startswith(".") and os.path.splitext(f)[1].lower() in READERS:
                 out.add(safe_text(os.path.join(dirpath, f)))
     return out
 
@@ -176,7 +178,7 @@ def test_fuzzed_archive_every_file_read_or_reported(fuzzed):
     folders = {p.path for p in arch.problems if p.reason in ("symlinked folder not followed", "cannot list folder")}
 
     def bad_line(p: Problem) -> bool:  # one line of a JSON Lines file, the others kept
-        return p.line is not None and p.path.lower().endswith(JSONL_SUFFIXES)
+        return p.line is not None and p.path.lower().endswith(".jsonl")
 
     refused = {p.path for p in arch.problems if p.skipped and p.reason != "duplicate id" and not bad_line(p)}
     refused -= folders

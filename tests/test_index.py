@@ -14,27 +14,13 @@ from hypothesis import strategies as st
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import cosine_similarity
 
-from suggest.archive import Check, read_archive
+from suggest.archive import read_archive
 from suggest.errors import EmptyArchiveError, IndexFormatError, OptionError
-from suggest.index import (
-    FORMAT_VERSION,
-    Index,
-    IndexConfig,
-    build_index,
-    champion_postings,
-    char_grams,
-    char_text,
-    open_index,
-)
-from suggest.rank import (
-    RankOptions,
-    article_from_check,
-    check_scores,
-    date_prior,
-    rank_rows,
-    suggest,
-    top_items,
-)
+from suggest.index import FORMAT_VERSION, Index, build_index, champion_postings, char_grams, char_text, open_index
+from suggest.rank import article_from_check, check_scores, rank_rows, suggest
+from suggest.records import Check, IndexConfig, RankOptions
+from suggest.select import top_items
+from suggest.signals import date_prior
 from suggest.text import analyze
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
@@ -449,7 +435,7 @@ def _row_pairs(draw):
 def test_row_dots_equal_the_rows_products(case):
     """The pool's answer test looks a question's words up in the check's row: the same number as
     the dot product of the two rows (unsorted rows of b included)."""
-    from suggest.index import row_dots
+    from suggest.pool import row_dots
 
     a, b, ai, bi = case
     want = np.asarray(a[ai].multiply(b[bi]).sum(axis=1), dtype=np.float64).ravel() if len(ai) else np.zeros(0)
@@ -473,7 +459,7 @@ def test_row_dots_equal_the_rows_products(case):
 def test_closest_keeps_each_questions_k_best_titles(pairs, k):
     """The answer test's candidates: per question, its k closest titles (equal cosines: lower
     title first), the same as sorting each question's titles."""
-    from suggest.index import _closest
+    from suggest.pool import _closest
 
     pairs = sorted({(a, b): (a, b, c) for a, b, c in pairs}.values(), key=lambda p: p[0])  # a pair: one cosine
     q = np.array([p[0] for p in pairs], dtype=np.int64)
@@ -497,7 +483,7 @@ def test_closest_keeps_each_questions_k_best_titles(pairs, k):
 def test_within_budget_keeps_the_heaviest_grams_that_fit(rows, lens, budget):
     """The character postings budget: per row, the heaviest n-grams (lower term on equal
     weights) while their postings fit, at least one, unit length when cut."""
-    from suggest.rank import within_budget
+    from suggest.kernels import within_budget
 
     dense = np.zeros((len(rows), 10), dtype=np.float32)
     for r, entries in enumerate(rows):

@@ -19,11 +19,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from suggest.archive import Check
 from suggest.cli import app
+from suggest.files import safe_id
 from suggest.index import build_index
-from suggest.rank import RankOptions, Suggestion, suggest
-from suggest.render import render, safe_id
+from suggest.rank import suggest
+from suggest.records import Check, RankOptions, Suggestion
+from suggest.render import render
 
 # -- generated strings -----------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The ranking scores only candidate items (`suggest.rank._candidates`); its lists must equal
+"""The ranking scores only candidate items (`suggest.rank.Ranker._candidates`); its lists must equal
 those of scoring every pool item, which this file computes densely as the oracle."""
 
 from __future__ import annotations
@@ -11,9 +11,13 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from suggest import kernels as K
 from suggest import rank as R
-from suggest.archive import Check, read_archive
-from suggest.index import IndexConfig, build_index
+from suggest import select as S
+from suggest import signals as G
+from suggest.archive import read_archive
+from suggest.index import build_index
+from suggest.records import Check, IndexConfig, RankOptions
 
 
 def dense_row(ix, art, opts) -> R.RowScores:
@@ -21,7 +25,7 @@ def dense_row(ix, art, opts) -> R.RowScores:
     cs = R.check_scores(ix, [art], opts)
     checks = cs.indices.astype(np.int64), cs.data
     full = cs.toarray()[0]
-    words = R.strongest([art.vector], opts.query_terms)
+    words = K.strongest([art.vector], opts.query_terms)
     q = np.asarray((words @ ix.search("pool")).toarray()[0], dtype=np.float64)
     n = ix.pool_matrix.shape[0]
     ctx = np.zeros(n)
@@ -30,7 +34,7 @@ def dense_row(ix, art, opts) -> R.RowScores:
     w = R._question_share(ix, opts)
     score = np.round(w * q + (1 - w) * ctx, R.SCORE_DECIMALS)
     items = np.arange(n)
-    allowed = R.filter_mask(ix, opts) & ~R._near_duplicates(ix, art, items) & (score >= opts.min_score) & (score > 0)
+    allowed = S.filter_mask(ix, opts) & ~S.near_duplicates(ix, art, items) & (score >= opts.min_score) & (score > 0)
     if art.check_row is not None:
         allowed[ix.pair_item[ix.pair_check == art.check_row]] = False
     source = np.full(n, -1)
@@ -63,14 +67,14 @@ def test_candidate_lists_equal_scoring_every_item(pruned, row, as_check, floor, 
     ix, checks = pruned
     check = checks[row]
     art = R.article_from_check(ix, check if as_check else replace(check, id="draft"))
-    opts = R.RankOptions(top=top, min_score=floor, open_only=open_only, mmr_lambda=lam, candidates=max(top, 2))
+    opts = RankOptions(top=top, min_score=floor, open_only=open_only, mmr_lambda=lam, candidates=max(top, 2))
     first, R.FIRST_REACH = R.FIRST_REACH, 1  # start from a handful of checks: the loop must grow
     try:
         got = R.rank_rows(ix, [art], opts)[0]
     finally:
         R.FIRST_REACH = first
     want_row = dense_row(ix, art, opts)
-    want = R.to_suggestions(ix, R.select(ix, want_row, opts), want_row, None)
+    want = R.to_suggestions(ix, S.select(ix, want_row, opts), want_row, None)
     assert [s.to_dict() for s in got] == [s.to_dict() for s in want]
 
 
@@ -78,12 +82,11 @@ def test_the_candidate_loop_really_prunes(pruned, monkeypatch):
     """Not a vacuous oracle: with a small reach the first round leaves items out and must grow."""
     ix, checks = pruned
     monkeypatch.setattr(R, "FIRST_REACH", 1)
-    monkeypatch.setattr(R, "_HEAD_START", [0, 0])  # no head start from the articles ranked before
     art = R.article_from_check(ix, replace(checks[0], id="draft"))
-    opts = R.RankOptions(candidates=2)
+    opts = RankOptions(candidates=2)
     rounds = []
-    real = R._top_bound
-    monkeypatch.setattr(R, "_top_bound", lambda vals, m: rounds.append(m) or real(vals, m))
+    real = K.top_bound
+    monkeypatch.setattr(K, "top_bound", lambda vals, m: rounds.append(m) or real(vals, m))
     row = R.score_rows(ix, [art], opts)[0]
     assert len(row.items) < ix.pool_matrix.shape[0]
     assert rounds and rounds[0] == 2
@@ -93,7 +96,7 @@ def test_the_candidate_loop_really_prunes(pruned, monkeypatch):
 def test_batch_of_rows_equals_each_alone(pruned):
     ix, checks = pruned
     arts = [R.article_from_row(ix, r) for r in range(0, 64, 5)]
-    opts = R.RankOptions(min_score=0)
+    opts = RankOptions(min_score=0)
     together = R.rank_rows(ix, arts, opts)
     alone = [R.rank_rows(ix, [a], opts)[0] for a in arts]
     assert [[s.to_dict() for s in x] for x in together] == [[s.to_dict() for s in x] for x in alone]
@@ -102,8 +105,8 @@ def test_batch_of_rows_equals_each_alone(pruned):
 
 def test_ranges_concatenates_aranges():
     starts, stops = np.array([3, 0, 7, 7]), np.array([5, 0, 9, 8])
-    np.testing.assert_array_equal(R._ranges(starts, stops), [3, 4, 7, 8, 7])
-    assert len(R._ranges(np.array([], dtype=np.int64), np.array([], dtype=np.int64))) == 0
+    np.testing.assert_array_equal(K.ranges(starts, stops), [3, 4, 7, 8, 7])
+    assert len(K.ranges(np.array([], dtype=np.int64), np.array([], dtype=np.int64))) == 0
 
 
 def test_a_tiny_archive_is_searched_exhaustively():
@@ -121,7 +124,7 @@ def test_strongest_keeps_each_rows_heaviest_terms_unit_length(rows, k):
     """Oracle: per row the ``k`` largest weights (equal weights: lower term first), rescaled to
     unit length; all of a row when it has at most ``k`` terms or ``k`` is 0."""
     m = np.array(rows, dtype=np.float32)
-    got = R.strongest([sp.csr_matrix(r[None, :]) for r in m], k).toarray()
+    got = K.strongest([sp.csr_matrix(r[None, :]) for r in m], k).toarray()
     for r, row in enumerate(m):
         nz = sorted(np.flatnonzero(row).tolist(), key=lambda t: (-row[t], t))
         want = np.zeros_like(row, dtype=np.float64)
@@ -145,24 +148,10 @@ def test_near_duplicates_equal_the_plain_cosine_test(pruned):
         art = R.article_from_check(ix, check)
         own = unigram_view(sp.vstack([art.title_vector, art.question_vectors]), ix.unigram)
         want = ((ix.pool_unigram @ own.T).toarray() >= ix.config.dup_threshold).any(axis=1)
-        np.testing.assert_array_equal(R._near_duplicates(ix, art, items), want)
-        np.testing.assert_array_equal(R._near_duplicates(ix, art, items[::3]), want[::3])
+        np.testing.assert_array_equal(S.near_duplicates(ix, art, items), want)
+        np.testing.assert_array_equal(S.near_duplicates(ix, art, items[::3]), want[::3])
         flagged += int(want.sum())
     assert flagged >= 16  # each check's own title and questions are in the pool
-
-
-def test_direct_product_equals_scipys_product_bit_for_bit(pruned):
-    """`_chunk_product` calls scipy's kernel with a precomputed output bound; the result must
-    be scipy's ``a @ b`` exactly, and a too-small bound must never be needed."""
-    ix, checks = pruned
-    arts = [R.article_from_check(ix, c) for c in checks]
-    for name, vectors in (("checks", [a.vector for a in arts]), ("chars", [a.char_vector for a in arts])):
-        a = R.strongest(vectors, 0)
-        got = R._chunk_product(a, ix.search(name))
-        want = sp.csr_matrix(a @ ix.search(name))
-        assert R._product_bound(a, ix.search(name)) >= want.nnz > 100
-        np.testing.assert_array_equal(got.toarray(), want.toarray())
-        assert got.nnz == want.nnz
 
 
 @st.composite
@@ -191,8 +180,8 @@ def test_block_product_equals_scipys_product_bit_for_bit(case):
     weight makes some), whatever the block width, with columns ascending block by block."""
     a, search, block = case
     want = sp.csr_matrix(a @ search)
-    assert R._block_kernel() is not None  # numba is a dependency: the kernel path is tested
-    got = R._block_product(a, search, "t", block=block)
+    assert K.block_kernel() is not None  # numba is a dependency: the kernel path is tested
+    got = K.block_product(a, search, K.Workspace(), "t", block=block)
     np.testing.assert_array_equal(got.toarray(), want.toarray())
     assert got.nnz == want.nnz
     for r in range(got.shape[0]):
@@ -205,9 +194,9 @@ def test_block_product_equals_scipys_product_on_an_index(pruned):
     ix, checks = pruned
     arts = [R.article_from_check(ix, c) for c in checks]
     for name, vectors in (("checks", [a.vector for a in arts]), ("pool", [a.vector for a in arts])):
-        a = R.strongest(vectors, 0)
+        a = K.strongest(vectors, 0)
         want = sp.csr_matrix(a @ ix.search(name))
-        got = R._block_product(a, ix.search(name), block=8)
+        got = K.block_product(a, ix.search(name), K.Workspace(), block=8)
         assert ix.search(name).shape[1] > 4 * 8 and want.nnz > 100
         np.testing.assert_array_equal(got.toarray(), want.toarray())
         assert got.nnz == want.nnz
@@ -250,13 +239,14 @@ def test_masked_character_sums_equal_the_products_entries(case):
     product = sp.csr_matrix(a @ search).toarray()  # scipy's kernel: the sums the ranker uses
     rows = np.repeat(np.arange(word.shape[0]), np.diff(word.indptr))
     want = product[rows, word.indices].astype(np.float32)
-    assert R._masked_kernel() is not None  # numba is a dependency: the kernel path is tested
-    np.testing.assert_array_equal(R._chars_at_masked(a, search, word, block), want)
-    np.testing.assert_array_equal(R._chars_at(a, search, word), want)
+    assert K.masked_kernel() is not None  # numba is a dependency: the kernel path is tested
+    np.testing.assert_array_equal(K.chars_at_masked(a, search, word, K.Workspace(), block), want)
+    np.testing.assert_array_equal(K.chars_at(a, search, word, K.Workspace()), want)
 
 
 def test_check_scores_with_the_kernel_equal_the_product_path(pruned):
-    """The batch's check scores (`kernel=True`) equal `suggest for`'s bit for bit, budgets or not."""
+    """The batch's fused kernel (`kernel=True`) gives `signals.combine`'s check scores bit for bit,
+    budgets or not: the score formula is written once, the kernel is checked against it."""
     ix, checks = pruned
     arts = [R.article_from_check(ix, c) for c in checks]
     # Articles dated before the archive's first check and after its last one, and undated.
@@ -264,10 +254,10 @@ def test_check_scores_with_the_kernel_equal_the_product_path(pruned):
     arts += [replace(a, day=-1) for a in arts[:5]]
     compared = 0
     assert any(a.day >= 0 for a in arts) and (np.asarray(ix.check_dates) >= 0).any()  # the date term is tested
-    settings = (R.RankOptions(), R.RankOptions(gram_postings=300, term_postings=40), R.RankOptions(date_scale=7.5))
+    settings = (RankOptions(), RankOptions(gram_postings=300, term_postings=40), RankOptions(date_scale=7.5))
     for opts in settings:
-        plain = R._check_rows(ix, arts, opts)
-        fast = R._check_rows(ix, arts, opts, kernel=True)
+        plain = G.check_rows(R.Ranker(ix, opts).chunk(arts))
+        fast = G.check_rows(R.Ranker(ix, opts, kernel=True).chunk(arts))
         for (c1, v1), (c2, v2) in zip(plain, fast, strict=True):
             o1, o2 = np.argsort(c1), np.argsort(c2)  # checks come in no set order
             np.testing.assert_array_equal(c1[o1], c2[o2])

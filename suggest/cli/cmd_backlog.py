@@ -26,11 +26,10 @@ def backlog(
     Example: suggest backlog --archive corpus --recent 30 --top 10 --format markdown
     """
     from suggest.backlog import backlog as rank_backlog
-    from suggest.backlog import render_backlog
     from suggest.index import open_index
-    from suggest.render import load_template
+    from suggest.render import output_format, render_backlog
 
     with user_errors():
-        load_template(fmt)  # an unknown format fails before the index is opened
+        output_format(fmt)  # an unknown format fails before the index is opened
         ix, _ = open_index(archive or default_archive(), index_dir, notify=notifier(quiet))
         typer.echo(render_backlog(rank_backlog(ix, recent_days=recent, top=top), fmt), nl=False)

@@ -105,7 +105,7 @@ def batch(
     """
     from suggest.batch import check_settings, run_batch
     from suggest.index import default_index_dir, open_index
-    from suggest.rank import RankOptions
+    from suggest.records import RankOptions
 
     with user_errors():
         check_settings(fmt, jobs, chunk)

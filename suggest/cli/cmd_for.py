@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from suggest.archive import decode, parse_article
 from suggest.cli import app
 from suggest.cli.common import (
     ArchiveOpt,
@@ -23,7 +22,9 @@ from suggest.cli.common import (
 )
 from suggest.errors import ArchiveError, SuggestError
 from suggest.index import open_index
-from suggest.rank import RankOptions, Suggestion, check_record, suggest
+from suggest.rank import check_record, suggest
+from suggest.readers import decode, parse_article
+from suggest.records import RankOptions, Suggestion
 from suggest.render import load_template, render, safe_id
 
 

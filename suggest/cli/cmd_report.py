@@ -44,7 +44,7 @@ def report(
     from suggest.backlog import backlog
     from suggest.batch import check_settings, iter_lists
     from suggest.index import default_index_dir, open_index
-    from suggest.rank import RankOptions
+    from suggest.records import RankOptions
     from suggest.report import build_report, write_report
 
     with user_errors():
