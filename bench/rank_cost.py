@@ -14,8 +14,8 @@ import argparse
 import time
 from pathlib import Path
 
-from suggest.batch import _Ranker
 from suggest.index import Index
+from suggest.rank import Ranker, article_from_row
 from suggest.records import RankOptions
 
 CHUNK = 64
@@ -33,20 +33,24 @@ def main() -> None:
     ap.add_argument("index", type=Path)
     ap.add_argument("settings", nargs="+", help="'default' or NAME=N[,NAME=N...]")
     args = ap.parse_args()
-    index = Index.load(args.index, verify=False)
-    rankers = {s: _Ranker(index, options(s)) for s in args.settings}
+    index = Index.load(args.index, verify=False).in_memory()
+    rankers = {s: Ranker(index, options(s), kernel=True) for s in args.settings}
+
+    def rank(ranker: Ranker, start: int, stop: int) -> list:
+        return ranker.rank([article_from_row(index, r) for r in range(start, stop)])
+
     n = index.checks_matrix.shape[0]
     times: dict[str, list[float]] = {s: [] for s in args.settings}
     same: dict[str, list[int]] = {s: [] for s in args.settings}  # lists equal to the first setting's
     shared: dict[str, list[float]] = {s: [] for s in args.settings}  # its questions among them
     for ranker in rankers.values():
-        ranker.rank(0, min(CHUNK, n))
+        rank(ranker, 0, min(CHUNK, n))
     for start in (int(n * 0.1), int(n * 0.5), int(n * 0.9)):
         for k in range(start, min(start + 8 * CHUNK, n), CHUNK):
             lists = {}
             for s, ranker in rankers.items():
                 t = time.perf_counter()
-                lists[s] = ranker.rank(k, min(k + CHUNK, n))
+                lists[s] = rank(ranker, k, min(k + CHUNK, n))
                 times[s].append((time.perf_counter() - t) / (min(k + CHUNK, n) - k))
             for s in args.settings:
                 for mine, ref in zip(lists[s], lists[args.settings[0]], strict=True):

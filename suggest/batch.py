@@ -349,12 +349,6 @@ def run_batch(
     OutputError
         When ``out`` is locked by another run or a file cannot be written (finished chunks are
         kept; run again to continue).
-
-    Examples
-    --------
-    >>> ix, _ = open_index("corpus")  # doctest: +SKIP
-    >>> run_batch(ix, "out", fmt="markdown").checks  # doctest: +SKIP
-    64
     """
     check_settings(fmt, jobs, chunk)
     opts = opts or RankOptions()
@@ -365,25 +359,11 @@ def run_batch(
         raise OutputError(f"--out {out}: is a file; give a folder")
     n = len(index.check_ids)
     n_chunks = -(-n // chunk)
-    settings = {
-        "state_version": STATE_VERSION,
-        "index": index_key(index),
-        "rank": opts.settings(),
-        "chunk": chunk,
-        "checks": n,
-        "suggest": _version(),
-    }
+    settings = _settings(index, opts, chunk)
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
     with batch_lock(out):
         state = out / STATE_DIR
-        chunks = state / f"chunks-{key}"
-        try:
-            chunks.mkdir(exist_ok=True)
-        except OSError as exc:
-            raise fs.write_error(chunks, exc) from None
-        fs.clean_temps(out, state, chunks)
-        state_doc = {"key": key, "format": fmt, **settings, "archive": index.manifest.get("archive")}
-        fs.write_if_changed(state / "state.json", (json.dumps(state_doc, indent=1, sort_keys=True) + "\n").encode())
+        chunks = _start_state(out, state, key, {"key": key, "format": fmt, **settings})
         ids = index.check_ids if isinstance(index.check_ids, list) else list(index.check_ids)
         names = fs.output_names(ids)
         files = _output_files(out, ids, names, fmt)
@@ -397,12 +377,8 @@ def run_batch(
             chunk=chunk,
             n=n,
         )
-        _RANKERS[job.key] = _Ranker(dataclasses.replace(index, check_ids=ids), opts)
-        _NAMES[job.key] = names
         workers = 1 if job.index_dir is None else max(1, min(jobs, n_chunks))
-        if workers > 1:
-            _save_names(chunks / "names.json", ids, names)
-            job = dataclasses.replace(job, names=chunks / "names.json")
+        job = _share(job, index, ids, names, workers)
         computed, written, unchanged = _run_chunks(job, workers, n_chunks, progress)
         parts = [_chunk_file(job, k) for k in range(n_chunks)]
         if fs.write_concat(out / RESULTS, parts):
@@ -413,6 +389,42 @@ def run_batch(
     return BatchStats(
         checks=n, chunks=n_chunks, computed=computed, written=written, unchanged=unchanged, removed=removed, out=out
     )
+
+
+def _settings(index: Index, opts: RankOptions, chunk: int) -> dict:
+    """What a finished chunk's lines depend on: it is reused only under the same settings."""
+    return {
+        "state_version": STATE_VERSION,
+        "index": index_key(index),
+        "rank": opts.settings(),
+        "chunk": chunk,
+        "checks": len(index.check_ids),
+        "suggest": _version(),
+        "archive": index.manifest.get("archive"),
+    }
+
+
+def _start_state(out: Path, state: Path, key: str, doc: dict) -> Path:
+    """The run's chunks folder (made), temporaries of a killed run removed, state.json written."""
+    chunks = state / f"chunks-{key}"
+    try:
+        chunks.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise fs.write_error(chunks, exc) from None
+    fs.clean_temps(out, state, chunks)
+    fs.write_if_changed(state / "state.json", (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
+    return chunks
+
+
+def _share(job: _Job, index: Index, ids: list[str], names: dict[str, str], workers: int) -> _Job:
+    """Give this process the job's ranker and names (it works on chunks too); for worker
+    processes, the names go to a file in the chunks folder they read instead of making them."""
+    _RANKERS[job.key] = _Ranker(dataclasses.replace(index, check_ids=ids), job.opts)
+    _NAMES[job.key] = names
+    if workers <= 1:
+        return job
+    _save_names(job.chunks / "names.json", ids, names)
+    return dataclasses.replace(job, names=job.chunks / "names.json")
 
 
 def _output_files(out: Path, ids: list[str], names: dict[str, str], fmt: str) -> list[str]:

@@ -464,8 +464,6 @@ PRESETS: dict[str, tuple[str, ...]] = {
     # Ablations of the default: no date prior; words only (no character view, no date prior).
     "no-dates": (*LIST_RULES, "date_weight=0"),
     "words-only": (*LIST_RULES, "char_weight=0", "date_weight=0"),
-    # The defaults of session 1 (title 2, body 1, words only).
-    "session-1": (*LIST_RULES, "title_weight=2", "body_weight=1", "char_weight=0", "date_weight=0"),
 }
 
 

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 from suggest import files, store
 from suggest.archive import fingerprint, read_archive
-from suggest.build import build_matrices, champion_postings, char_grams, char_text, l2, quantize, unigram_view
+from suggest.build import Built, build_matrices, champion_postings, char_grams, char_text, l2, quantize, unigram_view
 from suggest.errors import EmptyArchiveError, IndexFormatError, OptionError, SuggestError
 from suggest.pool import Pool, build_pool
 from suggest.records import Archive, Check, IndexConfig, day_number
@@ -504,19 +504,9 @@ def build_index(
     pool = build_pool(checks, unigram_view(members, unigram), built.pool_checks1, mc, mt, member_text, config)
     del built.pool_checks1
     n_items = len(pool.texts)
-    agg = sp.csr_matrix(
-        (np.ones(len(pool.member_item)), (pool.member_item, np.arange(len(pool.member_item)))),
-        shape=(n_items, len(member_text)),
-    )
-    pool_matrix = quantize(l2(sp.csr_matrix(agg @ members)))
+    pool_matrix = _pool_matrix(pool, members)
 
-    pair_item, pair_check, pair_raised = _pairs(pool)
-    ids = [c.id for c in checks]
     pool_records = _pool_records(pool, checks)
-    check_records = [
-        {"id": c.id, "title": c.title, "checked_on": c.checked_on, "category": c.category, "url": c.url, "path": c.path}
-        for c in checks
-    ]
     counts = {
         "checks": len(checks),
         "pool": n_items,
@@ -533,15 +523,34 @@ def build_index(
         "archive": {"root": archive_root, "fingerprint": archive_fingerprint},
         "python": platform.python_version(),
     }
+    return _assemble(config, built, pool, checks, unigram, pool_matrix, pool_records, manifest)
+
+
+def _assemble(
+    config: IndexConfig,
+    built: Built,
+    pool: Pool,
+    checks: Sequence[Check],
+    unigram: np.ndarray,
+    pool_matrix: sp.csr_matrix,
+    pool_records: list[dict],
+    manifest: dict,
+) -> Index:
+    """The `Index` of a build: its matrices, records and per-item and per-pair tables."""
+    pair_item, pair_check, pair_raised = _pairs(pool)
+    check_records = [
+        {"id": c.id, "title": c.title, "checked_on": c.checked_on, "category": c.category, "url": c.url, "path": c.path}
+        for c in checks
+    ]
     return Index(
         config=config,
-        terms=vocab,
+        terms=built.terms,
         idf=built.idf,
         stems=dict(sorted(built.stems.items())),
         checks_matrix=built.checks,
         pool_matrix=pool_matrix,
-        member_matrix=members,
-        check_ids=ids,
+        member_matrix=built.members,
+        check_ids=[c.id for c in checks],
         check_dates=np.array([day_number(c.checked_on) for c in checks], dtype=np.int64),
         check_records=check_records,
         pool_records=pool_records,
@@ -549,8 +558,8 @@ def build_index(
         pair_check=pair_check,
         pair_raised=pair_raised,
         member_item=pool.member_item,
-        member_check=mc,
-        member_is_title=mt,
+        member_check=built.member_check,
+        member_is_title=built.member_is_title,
         answered=np.array([bool(a) for a in pool.answered_by], dtype=bool),
         unigram=unigram,
         char_terms=built.grams,
@@ -565,6 +574,15 @@ def build_index(
         ),
         manifest=manifest,
     )
+
+
+def _pool_matrix(pool: Pool, members: sp.csr_matrix) -> sp.csr_matrix:
+    """Each pool item's vector: the sum of its members' (titles' and questions') rows, unit length."""
+    agg = sp.csr_matrix(
+        (np.ones(len(pool.member_item)), (pool.member_item, np.arange(len(pool.member_item)))),
+        shape=(len(pool.texts), members.shape[0]),
+    )
+    return quantize(l2(sp.csr_matrix(agg @ members)))
 
 
 def _pairs(pool: Pool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -21,10 +21,18 @@ class Workspace:
     cost more in page faults than the kernels take at a million checks. Owned by a `Ranker`;
     results never depend on what a workspace held before."""
 
-    def __init__(self) -> None:
+    def __init__(self, profile: bool = False) -> None:
+        self.profile: dict[str, float] | None = {} if profile else None
+        """With ``profile``: seconds spent and amounts counted per part of the ranking
+        (`note`), for `bench/rank_parts.py`; nothing is recorded otherwise."""
         self._buffers: dict[str, np.ndarray] = {}
         self._zeros: dict[tuple[str, int, str], np.ndarray] = {}
         self._blocks: dict[tuple[str, int], tuple[np.ndarray, ...]] = {}
+
+    def note(self, part: str, amount: float) -> None:
+        """Add ``amount`` to ``part`` of the profile (when profiling)."""
+        if self.profile is not None:
+            self.profile[part] = self.profile.get(part, 0.0) + amount
 
     def buffer(self, name: str, size: int, dtype: np.dtype | type) -> np.ndarray:
         """A reusable array of at least ``size`` (grown by half again when too small); its
@@ -288,7 +296,7 @@ def block_product(
     """`product` with the same float32 sums, bit for bit, made block by block of
     ``block`` columns (numba; tests/test_rank_exact.py): at a million checks scipy's kernel
     adds into arrays a million wide and waits on memory for most postings (0.79 vs 0.38 ms
-    per check, `bench/product_kernels.py`). Columns ascend block by block, in no set order
+    per check, measured on the 1M synthetic index). Columns ascend block by block, in no set order
     within one. Needs ``search``'s lists sorted (`champion_postings`); the product path
     without numba."""
     kernel = block_kernel()
@@ -370,7 +378,7 @@ def chars_at_masked(
     land on a check the word view reached (tests/test_rank_exact.py); ``word``'s columns must
     ascend block by block of ``block`` (as `block_product` gives them). At a million checks
     0.88 ms per check instead of 1.27 for a position array as wide as the archive with a branch
-    per posting (`bench/product_kernels.py`). The product path when numba is missing. The
+    per posting (measured on the 1M synthetic index). The product path when numba is missing. The
     result is a view of a buffer the next call reuses (a fresh array of this size, tens of MB
     at a million checks, costs more in page faults than the kernel takes)."""
     kernel = masked_kernel()

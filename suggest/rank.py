@@ -8,6 +8,7 @@ exactly the list it would get alone.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,12 +102,14 @@ class Ranker:
     second, so for many articles).
     """
 
-    def __init__(self, index: Index, opts: RankOptions, rules: bool = True, kernel: bool = False) -> None:
+    def __init__(
+        self, index: Index, opts: RankOptions, rules: bool = True, kernel: bool = False, profile: bool = False
+    ) -> None:
         self.index = index
         self.opts = opts
         self.rules = rules
         self.kernel = kernel
-        self.ws = Workspace()
+        self.ws = Workspace(profile)
         self.memo: dict = {}
         self.head_start = (0, 0)
         n_items = index.pool_matrix.shape[0]
@@ -143,11 +146,15 @@ class Ranker:
         questions and their near-duplicates, questions its title asks too (it answers them),
         and, for an archive check, every pool item its own check raised or answered.
         """
-        chunk = self.chunk(articles)
-        checks = check_rows(chunk)
-        questions = question_rows(chunk)
+        clock = _Clock(self.ws)
+        chunk = clock("query words s", self.chunk, articles)
+        checks = clock("check scores s", check_rows, chunk)
+        questions = clock("question scores s", question_rows, chunk)
+        self.ws.note("checks reached", sum(len(c) for c, _ in checks))
         return [
-            self._candidates(
+            clock(
+                "candidates s",
+                self._candidates,
                 a,
                 checks[r],
                 [(w, *kernels.row(m, r)) for w, m in questions],
@@ -161,8 +168,14 @@ class Ranker:
         if not articles:
             return []
         rows = self.score(articles)
+        clock = _Clock(self.ws)
         return [
-            to_suggestions(self.index, select.select(self.index, row, self.opts), row, a.text if explain else None)
+            to_suggestions(
+                self.index,
+                clock("select s", select.select, self.index, row, self.opts),
+                row,
+                a.text if explain else None,
+            )
             for row, a in zip(rows, articles, strict=True)
         ]
 
@@ -247,6 +260,21 @@ class Ranker:
         if has.any():
             ctx[has] = np.maximum.reduceat(pc, (np.cumsum(hi - lo) - (hi - lo))[has])
         return pairs, group, pc, ctx
+
+
+class _Clock:
+    """Times calls into the workspace's profile (when profiling; a plain call otherwise)."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+
+    def __call__(self, part: str, fn, *args):  # type: ignore[no-untyped-def]
+        if self.ws.profile is None:
+            return fn(*args)
+        start = time.perf_counter()
+        out = fn(*args)
+        self.ws.note(part, time.perf_counter() - start)
+        return out
 
 
 def combine_questions(parts: list[tuple[float, np.ndarray]]) -> np.ndarray:

@@ -408,18 +408,7 @@ def check_from_json(obj: object, path: str | Path, line: int | None = None) -> C
     obj = cast(dict, _safe_json(obj))
     title = _json_title(obj.get("title"), path, line)
     checked_on = _json_date(obj.get("checked_on"), path, line)
-    raw_sections = obj.get("sections") or []
-    if not isinstance(raw_sections, list) or not all(
-        isinstance(s, dict) and isinstance(s.get("heading") or "", str) for s in raw_sections
-    ):
-        raise ArchiveError(path, '"sections" must be a list of {"heading": string, "text": string}', line)
-    sections = tuple(
-        Section(
-            _json_text(s.get("heading"), "section heading", path, line, one_line=True),
-            _json_text(s.get("text"), "section text", path, line),
-        )
-        for s in raw_sections
-    )
+    sections = _json_sections(obj.get("sections") or [], path, line)
     qs = obj.get("questions") or []
     if not isinstance(qs, list) or not all(isinstance(q, str) for q in qs):
         raise ArchiveError(path, '"questions" must be a list of strings', line)
@@ -444,6 +433,21 @@ def check_from_json(obj: object, path: str | Path, line: int | None = None) -> C
         category=(category or "").strip().lower() or _url_category(url),
         url=url,
         path=f"{path}:{line}" if line is not None else str(path),
+    )
+
+
+def _json_sections(raw: object, path: str | Path, line: int | None) -> tuple[Section, ...]:
+    """The ``sections`` field, or `ArchiveError` when it is not a list of heading/text objects."""
+    if not isinstance(raw, list) or not all(
+        isinstance(s, dict) and isinstance(s.get("heading") or "", str) for s in raw
+    ):
+        raise ArchiveError(path, '"sections" must be a list of {"heading": string, "text": string}', line)
+    return tuple(
+        Section(
+            _json_text(s.get("heading"), "section heading", path, line, one_line=True),
+            _json_text(s.get("text"), "section text", path, line),
+        )
+        for s in raw
     )
 
 

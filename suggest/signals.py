@@ -19,6 +19,7 @@ class here (or anywhere: any object with this interface) and a setting.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -65,9 +66,16 @@ class Chunk:
     def search(self, name: str, a: sp.csr_matrix) -> sp.csr_matrix:
         """``a`` times the index's search postings ``name`` (articles x rows)."""
         search = self.index.search(name)
+        start = time.perf_counter()
         if self.kernel:
-            return kernels.block_product(a, search, self.ws, name, self.index.search_lens(name))
-        return kernels.product(a, search)
+            out = kernels.block_product(a, search, self.ws, name, self.index.search_lens(name))
+        else:
+            out = kernels.product(a, search)
+        if self.ws.profile is not None:
+            self.ws.note(f"product {name} s", time.perf_counter() - start)
+            self.ws.note(f"{name} postings read", float(self.index.search_lens(name)[a.indices].sum()))
+            self.ws.note(f"{name} entries out", out.nnz)
+        return out
 
 
 class Signal:
@@ -134,9 +142,13 @@ class Characters(Signal):
     def raw(self, chunk: Chunk, reach: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
         """(the character cosines at ``reach``'s entries, float32; each article's baseline)."""
         grams = self.grams(chunk)
+        start = time.perf_counter()
         at = (kernels.chars_at_masked if chunk.kernel else kernels.chars_at)(
             grams, chunk.index.search("chars"), reach, chunk.ws
         )
+        if chunk.ws.profile is not None:
+            chunk.ws.note("product chars s", time.perf_counter() - start)
+            chunk.ws.note("chars postings read", float(chunk.index.search_lens("chars")[grams.indices].sum()))
         base = np.asarray(grams @ np.asarray(chunk.index.char_mean, dtype=np.float64)).ravel()
         return at, base
 

@@ -313,7 +313,7 @@ def test_settings_from_key_value_pairs() -> None:
     assert settings(["date_weight=0.5", "date_scale=7"]).opts.date_scale == 7.0
     with pytest.raises(OptionError, match="date_scale"):
         settings(["date_scale=0"])
-    assert settings(["title_weight=2"], preset="session-1").config.title_weight == 2.0
+    assert settings(["title_weight=2"], preset="words-only").config.title_weight == 2.0
     with pytest.raises(OptionError, match="use char=MIN-MAX"):
         settings(["char=big"])
     with pytest.raises(OptionError, match="preset 'best'"):

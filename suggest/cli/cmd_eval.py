@@ -44,7 +44,7 @@ def eval_(
         typer.Option(
             "--preset",
             help="Settings to start from: default (the scoring of `suggest for`, its list rules off), "
-            "as-shipped (list rules on), no-dates, words-only, session-1.",
+            "as-shipped (list rules on), no-dates, words-only.",
         ),
     ] = "default",
     setting: Annotated[
