@@ -289,9 +289,16 @@ def _process_chunk(job: _Job, k: int) -> tuple[int, bool, int, int]:
         url = safe_url(ix.check_records[row].get("url")) if row is not None else None
         return url or f"{names.get(cid, safe_id(cid))}.{ext}"
 
+    def info(cid: str) -> dict:
+        row = own_check_row(ix, cid)
+        return ix.check_records[row] if row is not None else {"title": "", "url": None}
+
     written, unchanged = fs.write_files(
         [
-            (fs.inside(job.out, f"{names[cid]}.{ext}"), render(lists_of[cid], job.fmt, check_url=link).encode("utf-8"))
+            (
+                fs.inside(job.out, f"{names[cid]}.{ext}"),
+                render(lists_of[cid], job.fmt, check_url=link, check_info=info).encode("utf-8"),
+            )
             for cid in ids
         ]
     )

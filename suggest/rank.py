@@ -224,11 +224,13 @@ class Ranker:
             w = self.share[items]
             score = np.round(w * q + (1 - w) * ctx, SCORE_DECIMALS)
             bound = float(np.round(max(bound_c, bound_q), SCORE_DECIMALS))
-            eligible = self.keep[items] & (score >= opts.min_score) & (score > 0)
+            eligible = self.keep[items] & (score >= opts.min_score) & (score > 0) & (q >= opts.question_floor)
             if own is not None:
                 eligible &= ~np.isin(items, own)
             allowed = (
-                eligible.copy() if not self.rules else select.allowed(index, article, items, score, eligible, need)
+                eligible.copy()
+                if not self.rules
+                else select.allowed(index, article, items, score, eligible, need, opts)
             )
             complete = bound <= 0 or bound < opts.min_score
             if complete or int((allowed & (score > bound)).sum()) >= need:
@@ -362,6 +364,34 @@ def check_record(index: Index, check_id: str) -> dict:
     if row is None:
         raise KeyError(check_id)
     return index.check_records[row]
+
+
+@dataclass(frozen=True)
+class Explained:
+    """An article's list and what was held back: (suggestion, reason), best first; ``floor``
+    is the score an item needed."""
+
+    listed: list[Suggestion]
+    held: list[tuple[Suggestion, str]]
+    floor: float
+
+
+def explain(index: Index, article: Check, opts: RankOptions | None = None, words: bool = True) -> Explained:
+    """`suggest` for one article, with every candidate held back by a rule and the near misses
+    below the floor, each with its reason (`select.held_back`); ``words``: also find the article
+    words each matched."""
+    opts = opts or RankOptions()
+    art = article_from_check(index, article)
+    row = Ranker(index, opts).score([art])[0]
+    chosen = select.select(index, row, opts)
+    text = art.text if words else None
+    held = select.held_back(index, art, row, opts, chosen)
+    suggestions = to_suggestions(index, [i for i, _, _ in held], row, text)
+    return Explained(
+        to_suggestions(index, chosen, row, text),
+        [(s, why) for s, (_, _, why) in zip(suggestions, held, strict=True)],
+        select.floor(row, opts),
+    )
 
 
 def check_scores(index: Index, articles: list[Article], opts: RankOptions) -> sp.csr_matrix:

@@ -217,6 +217,13 @@ class RankOptions:
     open_only : leave out questions an archive check already answers.
     since, until : ISO dates; keep questions raised (or answered) in that range.
     min_score : below this a question is noise, not a suggestion.
+    relative_floor : nor below this share of the article's best allowed item's score (a floor
+        that means the same on any archive: scores are higher where the archive covers the
+        article well).
+    question_floor : a suggested item's own words must reach this cosine with the article's
+        (0: an item may come in on its checks' scores alone).
+    restate_threshold : single-word cosine at which an item restates the article's title or
+        one of its own questions (left out); None: the pool's ``dup_threshold``.
     question_weight : share of a raised question's score from its own words; the rest comes
         from the best-matching check that raised or answered it. A check's title is part of its
         check's text already, so an item no check raised (a title) takes its check's score.
@@ -241,6 +248,9 @@ class RankOptions:
     since: str | None = None
     until: str | None = None
     min_score: float = 0.1
+    relative_floor: float = 0.0
+    question_floor: float = 0.0
+    restate_threshold: float | None = None
     question_weight: float = 0.5
     mmr_lambda: float = 0.7
     max_per_source: int = 2
@@ -263,6 +273,10 @@ class RankOptions:
             raise OptionError(f"--top {self.top}: ask for at least 1 question")
         if not 0 <= self.min_score <= 1:
             raise OptionError(f"--min-score {self.min_score}: use a value from 0 to 1")
+        if not 0 <= self.relative_floor <= 1 or not 0 <= self.question_floor <= 1:
+            raise OptionError("relative_floor and question_floor must be from 0 to 1")
+        if self.restate_threshold is not None and not 0 < self.restate_threshold <= 1:
+            raise OptionError(f"restate_threshold {self.restate_threshold}: use a cosine above 0, at most 1")
         if not 0 <= self.question_weight <= 1 or not 0 <= self.mmr_lambda <= 1:
             raise OptionError("question_weight and mmr_lambda must be from 0 to 1")
         if self.date_weight < 0 or self.date_scale <= 0:
@@ -281,6 +295,8 @@ class RankOptions:
                     date.fromisoformat(v)
                 except ValueError:
                     raise OptionError(f"--{name} {v!r} is not a date; use YYYY-MM-DD") from None
+        if self.since and self.until and self.since > self.until:
+            raise OptionError(f"--since {self.since} is later than --until {self.until}; swap them")
 
     def settings(self) -> dict:
         """The options as JSON-ready data (signal objects by class and settings), for keys

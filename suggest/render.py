@@ -173,6 +173,7 @@ def render(
     fmt: str = "text",
     template: str | Path | None = None,
     check_url: Callable[[str], str] | None = None,
+    check_info: Callable[[str], dict] | None = None,
     **context: object,
 ) -> str:
     """Render suggestions as text, markdown, html or json (or through ``template``).
@@ -184,6 +185,11 @@ def render(
     template : a Jinja2 template file of the newsroom's own; gets ``suggestions`` (dicts),
         ``check_url`` and any extra ``context``.
     check_url : maps a check id to a link; default ``#check-<id>``.
+    check_info : maps a check id to ``{"title", "url"}`` (its http(s) URL or None). With it,
+        each suggestion also carries ``checks`` (that for every check that raised or answers
+        it) and ``link`` (``id``, ``title`` and ``href`` from ``check_url`` of the check that
+        answers it, else of the first that raised it): Markdown and HTML link the question to
+        that check and say whether it is open or answered.
 
     Returns
     -------
@@ -197,6 +203,11 @@ def render(
     rows = [s.to_dict() for s in suggestions]
     tpl = load_template(fmt, template)
     url = check_url or (lambda cid: f"#check-{safe_id(cid)}")
+    if check_info is not None:
+        for row in rows:
+            ids = list(dict.fromkeys(row["answered_by"] + row["sources"]))
+            row["checks"] = {cid: _info(check_info(cid)) for cid in ids}
+            row["link"] = {"id": ids[0], "title": row["checks"][ids[0]]["title"], "href": url(ids[0])} if ids else None
     try:
         return tpl.render(suggestions=rows, payload=rows, check_url=url, **context)
     except jinja2.TemplateNotFound as exc:
@@ -210,6 +221,11 @@ def render(
             raise
         # A newsroom's template failing as it runs ({{ 1 / 0 }}, a range too big...) is a user error.
         raise SuggestError(f"template error: {type(exc).__name__}: {exc}") from None
+
+
+def _info(info: dict) -> dict:
+    """A check's title and URL as output may carry them: the URL only when it is http(s)."""
+    return {"title": str(info.get("title") or ""), "url": safe_url(info.get("url"))}
 
 
 def render_backlog(b: Backlog, fmt: str = "text", link: Callable[[str], str] | None = None) -> str:

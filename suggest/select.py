@@ -40,7 +40,13 @@ def filter_mask(index: Index, opts: RankOptions) -> np.ndarray:
 
 
 def allowed(
-    index: Index, article: Article, items: np.ndarray, score: np.ndarray, eligible: np.ndarray, need: int
+    index: Index,
+    article: Article,
+    items: np.ndarray,
+    score: np.ndarray,
+    eligible: np.ndarray,
+    need: int,
+    opts: RankOptions | None = None,
 ) -> np.ndarray:
     """``eligible`` minus near-duplicates of the article's title and questions, tested on the
     best eligible items (ties at the cut included) until ``need`` pass or none is left; the
@@ -54,7 +60,7 @@ def allowed(
         while stop < len(pool) and score[pool[stop]] == score[pool[stop - 1]]:
             stop += 1
         block = pool[at:stop]
-        ok = ~near_duplicates(index, article, items[block])
+        ok = ~near_duplicates(index, article, items[block], opts.restate_threshold if opts else None)
         allowed[block[ok]] = True
         passed += int(ok.sum())
         at, step = stop, 2 * step
@@ -95,9 +101,10 @@ def _row_ids(m: sp.csr_matrix) -> np.ndarray:
     return np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
 
 
-def near_duplicates(index: Index, article: Article, items: np.ndarray) -> np.ndarray:
-    """Per item: the same question (single-word cosine at ``dup_threshold``) as the
-    article's title or one of its questions (the article asks or answers it already)."""
+def near_duplicates(index: Index, article: Article, items: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """Per item: the same question (single-word cosine at ``threshold``, by default the pool's
+    ``dup_threshold``) as the article's title or one of its questions (the article asks or
+    answers it already)."""
     terms, own = own_words(index, article)
     if not len(terms) or not len(items):
         return np.zeros(len(items), dtype=bool)
@@ -111,18 +118,20 @@ def near_duplicates(index: Index, article: Article, items: np.ndarray) -> np.nda
     part = np.asarray(pool.data[at][hit], dtype=np.float64)[:, None] * own[pos[hit]]
     sims = np.zeros((len(items), own.shape[1]), dtype=np.float64)
     np.add.at(sims, group, part)
-    return np.asarray((sims >= index.config.dup_threshold).any(axis=1), dtype=bool)
+    cut = index.config.dup_threshold if threshold is None else threshold
+    return np.asarray((sims >= cut).any(axis=1), dtype=bool)
 
 
-def select(index: Index, row: RowScores, opts: RankOptions) -> list[int]:
+def select(index: Index, row: RowScores, opts: RankOptions, why: dict[int, str] | None = None) -> list[int]:
     """Pick up to ``opts.top`` items: best first, diverse (MMR), at most N per source check.
 
     An item's source is the check that raised it (of several, the one closest to the article);
     an item only answered by a check counts against that check. An item whose shown text is a
     near-duplicate of a chosen one (single-word cosine at the pool's ``dup_threshold``) is never
-    added; the same cosine drives the MMR penalty. Returns pool item numbers.
+    added; the same cosine drives the MMR penalty. Returns pool item numbers; ``why``, when
+    given, gets the reason each candidate passed over in the loop was held back.
     """
-    ok = row.allowed & (row.score >= opts.min_score) & (row.score > 0)
+    ok = row.allowed & (row.score >= floor(row, opts)) & (row.score > 0)
     local = top_items(row.score, np.flatnonzero(ok), opts.candidates)
     if not len(local):
         return []
@@ -142,14 +151,92 @@ def select(index: Index, row: RowScores, opts: RankOptions) -> list[int]:
                 best, best_val = r, vals[r]
         remaining.remove(best)
         if chosen and sims[best, chosen].max() >= index.config.dup_threshold:
+            if why is not None:
+                why[int(cand[best])] = "asks what a listed question asks"
             continue
         src = int(row.source[local[best]])
         if per_source.get(src, 0) >= opts.max_per_source:
+            if why is not None:
+                why[int(cand[best])] = (
+                    f"per-source cap: {opts.max_per_source} already listed from {index.check_ids[src]}"
+                )
             continue
         per_source[src] = per_source.get(src, 0) + 1
         chosen.append(best)
         penalty = np.maximum(penalty, sims[:, best])
+    if why is not None:
+        for r in remaining:
+            why.setdefault(int(cand[r]), "the list was full")
     return [int(cand[r]) for r in sorted(chosen, key=lambda r: (-score[r], int(cand[r])))]
+
+
+def floor(row: RowScores, opts: RankOptions) -> float:
+    """The article's floor: ``min_score``, or ``relative_floor`` of its best allowed item's
+    score when that is higher."""
+    ok = row.allowed & (row.score >= opts.min_score) & (row.score > 0)
+    if opts.relative_floor and ok.any():
+        return max(opts.min_score, float(opts.relative_floor * row.score[ok].max()))
+    return opts.min_score
+
+
+def held_back(
+    index: Index, article: Article, row: RowScores, opts: RankOptions, chosen: list[int], near: int = 3
+) -> list[tuple[int, float, str]]:
+    """Why the article's best candidates that are not listed were held back: every one that
+    scores at least the floor (a rule held it back) and the ``near`` best below it (near
+    misses). Returns (pool item, score, reason), best first."""
+    why: dict[int, str] = {}
+    select(index, row, opts, why)
+    cut = floor(row, opts)
+    order = np.argsort(-row.score, kind="stable")
+    listed = set(chosen)
+    out: list[tuple[int, float, str]] = []
+    misses = 0
+    own = set()
+    if article.check_row is not None:
+        order_p, start = index.check_pairs()
+        own = set(
+            np.asarray(index.pair_item)[order_p[start[article.check_row] : start[article.check_row + 1]]].tolist()
+        )
+    for k in order.tolist():
+        item, score = int(row.items[k]), float(row.score[k])
+        if item in listed or score <= 0:
+            continue
+        if score < cut:
+            if misses >= near:
+                break
+            misses += 1
+        out.append((item, score, _reason(index, article, row, opts, k, item, cut, own, why)))
+    return out
+
+
+def _reason(
+    index: Index,
+    article: Article,
+    row: RowScores,
+    opts: RankOptions,
+    k: int,
+    item: int,
+    cut: float,
+    own: set[int],
+    why: dict[int, str],
+) -> str:
+    """The first rule that held candidate ``k`` (pool item ``item``) back."""
+    if not index.askable[item]:
+        return "a title that is a statement or topic, not a question"
+    if opts.open_only and index.answered[item]:
+        return "answered by a check (--open-only)"
+    if (opts.since or opts.until) and not filter_mask(index, opts)[item]:
+        return "raised outside --since/--until"
+    if item in own:
+        return "a question of the article's own check"
+    if row.q[k] < opts.question_floor:
+        return f"its own words barely match the article's ({row.q[k]:.3f} < {opts.question_floor})"
+    if near_duplicates(index, article, np.array([item]), opts.restate_threshold)[0]:
+        return "restates the article's title or one of its questions"
+    if row.score[k] < cut:
+        return f"below the floor ({row.score[k]:.3f} < {cut:.3f})"
+    return why.get(item, "held back")
 
 
 def top_items(score: np.ndarray, items: np.ndarray, k: int) -> np.ndarray:

@@ -114,12 +114,16 @@ class Strings(Sequence[str]):
         self.blob = np.memmap(path, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
         if len(self.offsets) == 0 or int(self.offsets[-1]) != size:
             raise IndexFormatError(f"{folder}: {name}.bin does not match its offsets")
+        # Plain memory views of the mapped arrays: a binary search reads a few dozen entries per
+        # word, and numpy's per-element indexing of a memmap costs more than the comparison.
+        self._at = memoryview(np.ascontiguousarray(self.offsets, dtype=np.int64).data).cast("B").cast("q")
+        self._bytes = memoryview(np.asarray(self.blob).data).cast("B")
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
     def raw(self, i: int) -> bytes:
-        return self.blob[int(self.offsets[i]) : int(self.offsets[i + 1])].tobytes()
+        return self._bytes[self._at[i] : self._at[i + 1]].tobytes()
 
     def __getitem__(self, i):  # type: ignore[override]
         if isinstance(i, slice):

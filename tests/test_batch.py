@@ -26,7 +26,7 @@ from suggest.cli import app
 from suggest.errors import OptionError, OutputError
 from suggest.files import output_names
 from suggest.index import open_index
-from suggest.rank import suggest
+from suggest.rank import check_record, suggest
 from suggest.records import RankOptions
 from suggest.render import render
 
@@ -95,8 +95,15 @@ def test_batch_equals_suggest_check_by_check(archive, index, tmp_path):
         expected = suggest(index, c)
         assert by_id[c.id]["suggestions"] == [e.to_dict() for e in expected], c.id
         assert by_id[c.id]["title"] == c.title
-        # json has no links, so the per-check file is byte for byte what `suggest for` renders.
-        assert (out / f"{names[c.id]}.json").read_text("utf-8") == render(expected, "json")
+        # The per-check file is byte for byte what `render` makes of `suggest`'s list with the
+        # batch's links (the checks' files) and the checks' titles.
+        want = render(
+            expected,
+            "json",
+            check_url=lambda cid: f"{names[cid]}.json",
+            check_info=lambda cid: check_record(index, cid),
+        )
+        assert (out / f"{names[c.id]}.json").read_text("utf-8") == want
         non_empty += bool(expected)
         total += len(expected)
     assert non_empty >= 25 and total >= 60  # the comparison is not between empty lists
@@ -165,6 +172,9 @@ def test_text_files_are_the_rendered_lists(index, reference):
     for line in (reference / RESULTS).read_text("utf-8").splitlines():
         rec = json.loads(line)
         text = (reference / f"{names[rec['id']]}.txt").read_text("utf-8")
+        if not rec["suggestions"]:
+            assert text == ""  # no bare heading for a check that gets no question
+            continue
         assert text.splitlines()[0] == "Want to dive deeper?"
         assert text.splitlines()[1:] == [s["question"] for s in rec["suggestions"]]
 
@@ -440,7 +450,13 @@ def test_cli_batch_formats(archive, tmp_path, fmt, ext, first):
     assert r.exit_code == 0, r.stderr
     files = sorted((tmp_path / "o").glob(f"*.{ext}"))
     assert len(files) == 64
-    assert all(p.read_text("utf-8").startswith(first) for p in files)
+    empty = {json.loads(line)["id"] for line in (tmp_path / "o" / RESULTS).read_text("utf-8").splitlines()
+             if not json.loads(line)["suggestions"]}
+    names = output_names(sorted(json.loads(x)["id"] for x in (tmp_path / "o" / RESULTS).read_text("utf-8").splitlines()))
+    for cid, name in names.items():
+        text = (tmp_path / "o" / f"{name}.{ext}").read_text("utf-8")
+        # A check that gets no question has an empty file (JSON: an empty list), never a bare heading.
+        assert text.startswith(first) if cid not in empty or fmt == "json" else text == ""
     for line in (tmp_path / "o" / RESULTS).read_text("utf-8").splitlines():
         assert len(json.loads(line)["suggestions"]) <= 3
 

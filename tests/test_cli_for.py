@@ -66,9 +66,28 @@ def test_top_and_min_score_and_short_list_note(archive):
     r = run("for", str(BALLOTS), "--archive", str(archive), "--top", "2", "-f", "json")
     assert len(json.loads(r.stdout)) == 2
     r = run("for", str(BALLOTS), "--archive", str(archive), "--min-score", "0.99")
-    assert r.exit_code == 0
-    assert r.stdout == "Want to dive deeper?\n"
-    assert "note: only 0 question(s) scored at least 0.99" in r.stderr
+    assert r.exit_code == 3  # no bare heading: nothing on stdout, the reason on stderr
+    assert r.stdout == ""
+    assert "note: no question cleared the floor 0.990; no other candidate scored that high" in r.stderr
+    r = run("for", str(BALLOTS), "--archive", str(archive), "--min-score", "0.35")
+    assert r.exit_code == 0 and r.stdout.count("\n") == 2  # heading and one question
+    assert "note: only 1 question(s) cleared the floor 0.350" in r.stderr
+
+
+def test_since_later_than_until_is_an_error(archive):
+    r = run("for", str(BALLOTS), "--archive", str(archive), "--since", "2026-01-01", "--until", "2025-01-01")
+    assert r.exit_code == 1
+    assert r.stderr.strip() == "error: --since 2026-01-01 is later than --until 2025-01-01; swap them"
+
+
+def test_explain_names_what_was_held_back(archive):
+    """The bottled-water check as an article: its own questions are held back, each with its reason."""
+    article = archive / "environment" / "bottled-water-microplastics-a1b96e.txt"
+    r = run("for", str(article), "--archive", str(archive), "--explain", "--min-score", "0.5")
+    assert r.exit_code == 3 and r.stdout == ""
+    assert "held back above it: a question of the article's own check x6" in r.stderr
+    assert r.stderr.count("held back: a question of the article's own check") == 6
+    assert "held back: below the floor (" in r.stderr  # the near misses, with their scores
 
 
 def test_open_only_leaves_out_answered(archive):
@@ -98,7 +117,8 @@ def test_since_until_filter_by_raised_date(archive):
     rows = json.loads(run("for", str(BALLOTS), "--archive", str(archive), "-f", "json", "--since", "2025-10-01").stdout)
     assert rows and all(any(d >= "2025-10-01" for d in x["raised_on"]) or x["status"] == "answered" for x in rows)
     none = run("for", str(BALLOTS), "--archive", str(archive), "-f", "json", "--until", "2000-01-01")
-    assert json.loads(none.stdout) == []
+    assert none.exit_code == 3 and json.loads(none.stdout) == []
+    assert "held back above it: raised outside --since/--until x" in none.stderr  # the real reason
     bad = run("for", str(BALLOTS), "--archive", str(archive), "--since", "last week")
     assert bad.exit_code == 1 and bad.stderr == "error: --since 'last week' is not a date; use YYYY-MM-DD\n"
 

@@ -66,6 +66,7 @@ class _OneLineErrors(TyperGroup):
                 typer.echo(exc.format_message())  # type: ignore[attr-defined]
                 sys.exit(0)
             message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            message = " ".join(message.split())  # click lists choices on lines of their own
             ctx = getattr(exc, "ctx", None)
             hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
             typer.echo(f"error: {message}{hint}", err=True)

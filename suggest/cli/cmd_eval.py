@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from suggest.cli import app
-from suggest.cli.common import QuietOpt, err, user_errors
+from suggest.cli.common import ArchiveOpt, IndexOpt, QuietOpt, default_archive, err, notifier, user_errors
+from suggest.errors import OptionError
 
 
 class Layout(StrEnum):
     checkthat = "checkthat"
+    judged = "judged"
 
 
 class Peer(StrEnum):
@@ -24,18 +26,25 @@ class Peer(StrEnum):
 
 @app.command("eval")
 def eval_(
-    layout: Annotated[Layout, typer.Argument(help="Data layout (only checkthat so far).")],
+    layout: Annotated[
+        Layout, typer.Argument(help="checkthat (CheckThat! data) or judged (the judged drafts, docs/evaluation.md).")
+    ],
     folder: Annotated[
-        Path,
+        Path | None,
         typer.Argument(
-            help="The folder: vclaims + <split>.queries.tsv + <split>.qrels.",
+            help="checkthat: vclaims + <split>.queries.tsv + <split>.qrels; judged: a judged collection "
+            "[default: the one shipped in tests/data/judged].",
             exists=True,
             file_okay=False,
             dir_okay=True,
             readable=True,
         ),
-    ],
-    split: Annotated[str, typer.Option("--split", "-s", help="Split name present in FOLDER (train, dev, test...).")],
+    ] = None,
+    split: Annotated[
+        str | None, typer.Option("--split", "-s", help="checkthat: split name present in FOLDER (train, dev, test...).")
+    ] = None,
+    archive: ArchiveOpt = None,
+    index_dir: IndexOpt = None,
     run: Annotated[Path | None, typer.Option("--run", help="Also write suggest's ranking as a TREC run file.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object.")] = False,
     peer: Annotated[Peer, typer.Option("--peer", help="Rank with bm25s too, or none.")] = Peer.bm25s,
@@ -57,13 +66,19 @@ def eval_(
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N queries.")] = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Measure the ranking on a CheckThat! folder: MAP@1, MAP@5, MRR, P@1, Recall@5.
+    """Measure the ranking: on a CheckThat! folder (MAP@1, MAP@5, MRR, P@1, Recall@5), or on the
+    judged drafts (precision, nDCG@5, fill, restatements, junk; train and held-out halves).
 
     Example: suggest eval checkthat ../shared/data/checkthat/2021-2a-en --split dev --preset no-dates
     """
     from suggest.evaluate import evaluate_checkthat, figures_table, settings, write_run
 
+    if layout is Layout.judged:
+        _judged(folder, archive, index_dir, as_json, setting or [], quiet)
+        return
     with user_errors():
+        if folder is None or split is None:
+            raise OptionError("checkthat needs a FOLDER and --split; e.g. suggest eval checkthat DIR --split dev")
         how = settings(setting or [], preset)
         result = evaluate_checkthat(folder, split, how, peer=peer.value, limit=limit, progress=lambda m: err(m, quiet))
         if run is not None:
@@ -76,3 +91,36 @@ def eval_(
             typer.echo(json.dumps(out, sort_keys=False))
         else:
             typer.echo(figures_table(result.figures), nl=False)
+
+
+def _judged(
+    folder: Path | None, archive: Path | None, index_dir: Path | None, as_json: bool, pairs: list[str], quiet: bool
+) -> None:
+    """`suggest eval judged`: `suggest for` as shipped (or with ``--set`` RankOptions fields) on
+    every judged draft."""
+    from dataclasses import fields, replace
+
+    from suggest.index import open_index
+    from suggest.judged import evaluate_judged, judged_table, load_collection
+    from suggest.records import RankOptions
+
+    with user_errors():
+        here = folder or Path(__file__).resolve().parents[2] / "tests" / "data" / "judged"
+        if not here.is_dir():
+            raise OptionError(f"{here}: no judged collection here; pass its folder")
+        collection = load_collection(here)
+        opts = RankOptions()
+        known = {f.name: f.type for f in fields(RankOptions)}
+        for pair in pairs:
+            key, _, value = pair.partition("=")
+            if key not in known or key == "signals":
+                raise OptionError(f"--set {pair}: not a ranking option; use a RankOptions field")
+            default = getattr(opts, key)
+            changed: dict[str, Any] = {key: type(default)(value) if default is not None else value}
+            opts = replace(opts, **changed)
+        ix, _ = open_index(archive or default_archive(), index_dir, notify=notifier(quiet))
+        result = evaluate_judged(ix, collection, opts)
+        if as_json:
+            typer.echo(json.dumps(result))
+        else:
+            typer.echo(judged_table(result), nl=False)

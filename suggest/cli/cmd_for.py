@@ -22,10 +22,11 @@ from suggest.cli.common import (
 )
 from suggest.errors import ArchiveError, SuggestError
 from suggest.index import open_index
-from suggest.rank import check_record, suggest
+from suggest.rank import Explained, check_record
+from suggest.rank import explain as explain_list
 from suggest.readers import decode, parse_article
 from suggest.records import RankOptions, Suggestion
-from suggest.render import load_template, render, safe_id
+from suggest.render import load_template, render, safe_id, safe_url
 
 
 def read_article(source: str):
@@ -84,6 +85,9 @@ def for_(
 ) -> None:
     """Print the "Want to dive deeper?" list for ARTICLE.
 
+    Exit codes: 0 a list was printed; 3 no question cleared the floor (nothing on stdout, or
+    [] for --format json; the reason on stderr); 1 an error.
+
     Example: suggest for examples/draft-sea-level.txt --format markdown
     """
     with user_errors():
@@ -95,14 +99,48 @@ def for_(
             raise SuggestError(
                 "the archive has no dive-deeper questions to suggest; add checks that end with a 'Want to dive deeper?' list"
             )
-        ranked = suggest(ix, art, opts, explain=explain)
-        cited = sorted({c for s in ranked for c in s.sources + s.answered_by})
+        result = explain_list(ix, art, opts, words=explain)
+        ranked = result.listed
+        cited = sorted({c for s in [*ranked, *(h for h, _ in result.held)] for c in s.sources + s.answered_by})
         records = {cid: check_record(ix, cid) for cid in cited}
-        out = render(ranked, fmt, template, check_url=lambda cid: records[cid].get("url") or f"#check-{safe_id(cid)}")
+        if ranked or (fmt == "json" and template is None):  # JSON stays parseable: []
+            out = render(
+                ranked,
+                fmt,
+                template,
+                check_url=lambda cid: safe_url(records[cid].get("url")) or f"#check-{safe_id(cid)}",
+                check_info=lambda cid: records[cid],
+            )
+            typer.echo(out, nl=False)
         if len(ranked) < top:
-            err(f"note: only {len(ranked)} question(s) scored at least {min_score}; not padding the list", quiet)
-        typer.echo(out, nl=False)
+            err(f"note: {shortfall(len(ranked), result)}; not padding the list", quiet and bool(ranked))
         if explain:
             titles = {k: v["title"] for k, v in records.items()}
             for s in ranked:
                 err("\n".join(explain_lines(s, titles)))
+            for s, why in result.held:
+                err("\n".join(["held back: " + why, *explain_lines(s, titles)]))
+        if not ranked:
+            raise typer.Exit(NO_LIST)
+
+
+NO_LIST = 3
+"""Exit code of `suggest for` when no question cleared the floor."""
+
+
+def shortfall(n: int, result: Explained) -> str:
+    """Why the list is short, in one line: how many cleared the floor, and what held the other
+    candidates above it back (counted by rule)."""
+    above = [why for s, why in result.held if s.score >= result.floor]
+    got = (
+        f"only {n} question(s) cleared the floor {result.floor:.3f}"
+        if n
+        else f"no question cleared the floor {result.floor:.3f}"
+    )
+    if not above:
+        return f"{got}; no other candidate scored that high"
+    counts: dict[str, int] = {}
+    for why in above:
+        rule = why.split(" (")[0].split(":")[0]
+        counts[rule] = counts.get(rule, 0) + 1
+    return f"{got}; held back above it: " + "; ".join(f"{k} x{v}" if v > 1 else k for k, v in counts.items())
