@@ -26,7 +26,7 @@ from suggest.pool import Pool, build_pool
 from suggest.records import Archive, Check, IndexConfig, day_number
 from suggest.text import analyze_with, ngrams
 
-FORMAT_VERSION = 8
+FORMAT_VERSION = 9
 # The plain arrays of an `Index`, saved and loaded by name.
 _ARRAYS = (
     "check_dates",

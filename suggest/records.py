@@ -224,6 +224,8 @@ class RankOptions:
         (0: an item may come in on its checks' scores alone).
     restate_threshold : single-word cosine at which an item restates the article's title or
         one of its own questions (left out); None: the pool's ``dup_threshold``.
+    restate_whole : also leave out an item whose single-word cosine to the whole article
+        reaches this (the article covers it already; 0: off; `suggest.select.answered_by_article`).
     question_weight : share of a raised question's score from its own words; the rest comes
         from the best-matching check that raised or answered it. A check's title is part of its
         check's text already, so an item no check raised (a title) takes its check's score.
@@ -247,13 +249,14 @@ class RankOptions:
     open_only: bool = False
     since: str | None = None
     until: str | None = None
-    min_score: float = 0.1
+    min_score: float = 0.12
     relative_floor: float = 0.0
     question_floor: float = 0.0
     restate_threshold: float | None = None
+    restate_whole: float = 0.35
     question_weight: float = 0.5
     mmr_lambda: float = 0.7
-    max_per_source: int = 2
+    max_per_source: int = 3
     candidates: int = 50
     date_weight: float = 1.0
     date_scale: float = 30.0
@@ -275,6 +278,8 @@ class RankOptions:
             raise OptionError(f"--min-score {self.min_score}: use a value from 0 to 1")
         if not 0 <= self.relative_floor <= 1 or not 0 <= self.question_floor <= 1:
             raise OptionError("relative_floor and question_floor must be from 0 to 1")
+        if not 0 <= self.restate_whole <= 1:
+            raise OptionError(f"restate_whole {self.restate_whole}: use a cosine from 0 (off) to 1")
         if self.restate_threshold is not None and not 0 < self.restate_threshold <= 1:
             raise OptionError(f"restate_threshold {self.restate_threshold}: use a cosine above 0, at most 1")
         if not 0 <= self.question_weight <= 1 or not 0 <= self.mmr_lambda <= 1:

@@ -197,8 +197,8 @@ def render(
 
     Examples
     --------
-    >>> render([], "text")
-    'Want to dive deeper?\\n'
+    >>> render([], "text")  # no bare heading for an empty list
+    ''
     """
     rows = [s.to_dict() for s in suggestions]
     tpl = load_template(fmt, template)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
+from suggest.build import unigram_view
 from suggest.kernels import gram, ranges
 from suggest.records import RankOptions
 from suggest.signals import Article
@@ -61,10 +62,25 @@ def allowed(
             stop += 1
         block = pool[at:stop]
         ok = ~near_duplicates(index, article, items[block], opts.restate_threshold if opts else None)
+        if opts is not None and opts.restate_whole:
+            ok &= ~answered_by_article(index, article, items[block], opts.restate_whole)
         allowed[block[ok]] = True
         passed += int(ok.sum())
         at, step = stop, 2 * step
     return allowed
+
+
+def answered_by_article(index: Index, article: Article, items: np.ndarray, threshold: float) -> np.ndarray:
+    """Per item: the article covers it already: the single-word cosine of the item's text to
+    the whole article reaches ``threshold`` (most of its words are the article's own, as in
+    a rewording of the article's question: "Does a case get dismissed when officers skip the
+    Miranda warning?" for a check on Miranda rights)."""
+    if not len(items):
+        return np.zeros(len(items), dtype=bool)
+    uni = np.asarray(index.unigram, dtype=bool)
+    whole = unigram_view(sp.csr_matrix(article.vector), uni)
+    to_whole = np.asarray((index.shown_unigram(items) @ whole.T).toarray()).ravel()
+    return to_whole >= threshold
 
 
 def own_words(index: Index, article: Article) -> tuple[np.ndarray, np.ndarray]:
@@ -234,6 +250,8 @@ def _reason(
         return f"its own words barely match the article's ({row.q[k]:.3f} < {opts.question_floor})"
     if near_duplicates(index, article, np.array([item]), opts.restate_threshold)[0]:
         return "restates the article's title or one of its questions"
+    if opts.restate_whole and answered_by_article(index, article, np.array([item]), opts.restate_whole)[0]:
+        return "the article covers it already"
     if row.score[k] < cut:
         return f"below the floor ({row.score[k]:.3f} < {cut:.3f})"
     return why.get(item, "held back")

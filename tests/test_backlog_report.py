@@ -395,5 +395,5 @@ def test_backlog_text_keeps_one_row_a_line():
         Check(id="b", title="Is coffee\nbad?", questions=("Does coffee\r\nhurt?",)),
     ])
     text = render_backlog(backlog(ix), "text")
-    assert " 1. 0.700  Does coffee hurt?" in text and "Does tea help sleep?" in text
+    assert " 2. 0.400  Does coffee hurt?" in text and " 1. 0.400  Does tea help sleep?" in text
     assert "    - b  (no date)  Is coffee bad?" in text

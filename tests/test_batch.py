@@ -106,7 +106,7 @@ def test_batch_equals_suggest_check_by_check(archive, index, tmp_path):
         assert (out / f"{names[c.id]}.json").read_text("utf-8") == want
         non_empty += bool(expected)
         total += len(expected)
-    assert non_empty >= 25 and total >= 60  # the comparison is not between empty lists
+    assert non_empty >= 20 and total >= 40  # the comparison is not between empty lists
 
 
 @needs_corpus
@@ -120,7 +120,7 @@ def test_other_options_match_too(archive, index, tmp_path, opts):
         assert lines[c.id]["suggestions"] == [s.to_dict() for s in suggest(index, c, opts)]
         assert len(lines[c.id]["suggestions"]) <= opts.top
         compared += len(lines[c.id]["suggestions"])
-    assert compared >= 50
+    assert compared >= 30
 
 
 @needs_corpus
