@@ -17,8 +17,8 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 RESULTS = BENCH / "results"
-WORK = BENCH / "work"
-VENV = Path(os.environ.get("SUGGEST_VENV", "/work/venv"))
+WORK = BENCH / "scratch"
+VENV = Path(os.environ.get("SUGGEST_VENV", str(REPO / ".venv")))
 SUGGEST = str(VENV / "bin" / "suggest")
 PYTHON = str(VENV / "bin" / "python")
 
@@ -241,7 +241,8 @@ def save(name: str, result: dict) -> Path:
     """Write ``result`` to bench/results/NAME-<timestamp>.json and NAME-latest.json."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    text = json.dumps(result, indent=1, sort_keys=False) + "\n"
+    # Paths inside the repository are written relative to it: a result names no machine's folders.
+    text = json.dumps(result, indent=1, sort_keys=False).replace(f"{REPO}/", "") + "\n"
     path = RESULTS / f"{name}-{stamp}.json"
     path.write_text(text)
     (RESULTS / f"{name}-latest.json").write_text(text)

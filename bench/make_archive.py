@@ -1,7 +1,7 @@
 """Benchmark archives in our JSON Lines schema: the real PolitiFact checks, or N synthetic ones.
 
-    python bench/make_archive.py politifact [--out bench/work/politifact.jsonl]
-    python bench/make_archive.py synthetic --n 100000 [--seed 0] [--out bench/work/synth-100000]
+    python bench/make_archive.py politifact [--out bench/scratch/politifact.jsonl]
+    python bench/make_archive.py synthetic --n 100000 [--seed 0] [--out bench/scratch/synth-100000]
 
 ``politifact``: the 19,250 PolitiFact fact-checks of CheckThat! 2021 task 2B, one check per line,
 their claims as questions: ``{"id", "title", "summary": claim, "sections": [{"heading": "",
@@ -45,7 +45,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 SHARED = BENCH.parents[1] / "shared"
 POLITIFACT = SHARED / "data" / "checkthat" / "2021-2b-en" / "politifact_vclaims.jsonl.gz"
-WORK = BENCH / "work"
+WORK = BENCH / "scratch"
 DEFAULT_ARCHIVE = WORK / "politifact.jsonl"
 
 _MONTHS = {m: i for i, m in enumerate(
@@ -329,7 +329,7 @@ def main() -> None:
     s.add_argument("--n", type=int, required=True)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--shard", type=int, default=25_000, help="checks per JSON Lines file")
-    s.add_argument("--out", type=Path, default=None, help="folder [default: bench/work/synth-N]")
+    s.add_argument("--out", type=Path, default=None, help="folder [default: bench/scratch/synth-N]")
     s.add_argument("--jobs", type=int, default=None, help="worker processes [default: all cores]")
     args = ap.parse_args()
     t0 = time.perf_counter()

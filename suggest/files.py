@@ -18,8 +18,9 @@ import secrets
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from suggest.errors import OutputError
 
@@ -139,12 +140,20 @@ def write_if_changed(path: Path, data: bytes, sync_dir: bool = True) -> bool:
     """
     if _same_content(path, data):
         return False
+    _replace(path, lambda f: f.write(data), sync_dir)
+    return True
+
+
+def _replace(path: Path, fill: Callable[[BinaryIO], object], sync_dir: bool = True) -> None:
+    """Make ``path`` what ``fill`` writes into a temporary file beside it (synced, renamed
+    over ``path``; the folder synced too with ``sync_dir``); on an error the old file stays and
+    no temporary is left. Raises `OutputError` naming ``path``."""
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), _file_mode())
-            f.write(data)
+            fill(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -157,7 +166,6 @@ def write_if_changed(path: Path, data: bytes, sync_dir: bool = True) -> bool:
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-    return True
 
 
 def _write_temp(path: Path, data: bytes) -> Path:
@@ -254,25 +262,13 @@ def write_concat(path: Path, parts: Sequence[Path]) -> bool:
     """Make ``path`` the concatenation of ``parts`` (streamed; atomic; untouched if equal)."""
     if _same_as_concat(path, parts):
         return False
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as out:
-            os.fchmod(out.fileno(), _file_mode())
-            for p in parts:
-                with open(p, "rb") as f:
-                    shutil.copyfileobj(f, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-        tmp = None
-        _sync_dir(path.parent)
-    except OSError as exc:
-        raise write_error(path, exc) from None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+
+    def concat(out: BinaryIO) -> None:
+        for p in parts:
+            with open(p, "rb") as f:
+                shutil.copyfileobj(f, out, 1 << 20)
+
+    _replace(path, concat)
     return True
 
 
@@ -310,19 +306,13 @@ def clean_temps(*folders: Path) -> None:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write a file so that readers see the old content or the new, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write a file (its folder made if needed) so that readers see the old content or the
+    new, never a part. Raises `OutputError` naming the file."""
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise OutputError(f"{path}: cannot write ({exc.strerror or exc}); free space or fix permissions") from None
+        raise write_error(path, exc) from None
+    _replace(path, lambda f: f.write(data))
 
 
 def atomic_write_text(path: Path, text: str) -> None:

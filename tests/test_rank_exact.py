@@ -20,13 +20,17 @@ from suggest.index import build_index
 from suggest.records import Check, IndexConfig, RankOptions
 
 
-def dense_row(ix, art, opts) -> R.RowScores:
-    """Every pool item scored: the definition `_candidates` must agree with."""
+def dense_row(ix, art, opts, extra=None) -> R.RowScores:
+    """Every pool item scored: the definition `Ranker._candidates` must agree with. ``extra``:
+    a toy question signal (tests/test_signals.py), averaged into the own-words score."""
     cs = R.check_scores(ix, [art], opts)
     checks = cs.indices.astype(np.int64), cs.data
     full = cs.toarray()[0]
     words = K.strongest([art.vector], opts.query_terms)
     q = np.asarray((words @ ix.search("pool")).toarray()[0], dtype=np.float64)
+    if extra is not None:
+        q_extra = extra.rows(R.Ranker(ix, opts).chunk([art])).toarray()[0]
+        q = (1.0 * q + extra.w * q_extra) / (1.0 + extra.w)
     n = ix.pool_matrix.shape[0]
     ctx = np.zeros(n)
     for item, check in zip(ix.pair_item.tolist(), ix.pair_check.tolist(), strict=True):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from test_rank_exact import dense_row  # the dense oracle, with a toy question signal
 
 from suggest import rank as R
 from suggest import signals as G
@@ -15,7 +16,7 @@ from suggest.archive import read_archive
 from suggest.errors import OptionError
 from suggest.index import build_index
 from suggest.records import IndexConfig, RankOptions
-from suggest.select import filter_mask, near_duplicates, select
+from suggest.select import select
 
 
 @dataclass(frozen=True)
@@ -90,32 +91,6 @@ def test_a_new_question_signal_keeps_the_lists_exact(corpus_index):
             ]
     finally:
         R.FIRST_REACH = first
-
-
-def dense_row(ix, art, opts, toy) -> R.RowScores:
-    """Every pool item scored with the formula written out here (the oracle)."""
-    ranker = R.Ranker(ix, opts)
-    cs = ranker.check_scores([art])
-    full = cs.toarray()[0]
-    words = G.query_words(ix, [art], opts)
-    q_words = np.asarray((words @ ix.search("pool")).toarray()[0], dtype=np.float64)
-    q_toy = toy.rows(ranker.chunk([art])).toarray()[0]
-    q = (1.0 * q_words + toy.w * q_toy) / (1.0 + toy.w)
-    n = ix.pool_matrix.shape[0]
-    ctx = np.zeros(n)
-    for item, check in zip(ix.pair_item.tolist(), ix.pair_check.tolist(), strict=True):
-        ctx[item] = max(ctx[item], full[check])
-    w = R._question_share(ix, opts)
-    score = np.round(w * q + (1 - w) * ctx, R.SCORE_DECIMALS)
-    items = np.arange(n)
-    allowed = filter_mask(ix, opts) & ~near_duplicates(ix, art, items) & (score >= opts.min_score) & (score > 0)
-    source = np.full(n, -1)
-    for item in range(n):
-        pairs = [p for p in range(len(ix.pair_item)) if ix.pair_item[p] == item]
-        raised = [p for p in pairs if ix.pair_raised[p]] or pairs
-        best = sorted(raised, key=lambda p: (-full[ix.pair_check[p]], ix.pair_check[p]))
-        source[item] = ix.pair_check[best[0]] if best else -1
-    return R.RowScores(items, score, q, ctx, allowed, source, cs.indices.astype(np.int64), cs.data)
 
 
 def test_a_check_signal_enters_the_weighted_mean(corpus_index):
