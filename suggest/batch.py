@@ -330,6 +330,7 @@ def run_batch(
     chunk: int | None = None,
     index_dir: str | Path | None = None,
     progress: Progress | None = None,
+    archive: str | Path | None = None,
 ) -> BatchStats:
     """Write every check's "Want to dive deeper?" list into ``out``.
 
@@ -344,6 +345,7 @@ def run_batch(
     chunk : checks per chunk (default `auto_chunk`); bounds memory, sets the resume step.
     index_dir : the saved index folder ``index`` was loaded from.
     progress : called with (checks done, checks in all) as chunks finish.
+    archive : the archive folder the index was built from: ``out`` may not lie inside it.
 
     Returns
     -------
@@ -354,8 +356,9 @@ def run_batch(
     OptionError
         Unknown format, chunk or jobs below 1.
     OutputError
-        When ``out`` is locked by another run or a file cannot be written (finished chunks are
-        kept; run again to continue).
+        When ``out`` is locked by another run, lies inside ``archive``, holds a file of a
+        per-check name that no batch run wrote there, or a file cannot be written (finished
+        chunks are kept; run again to continue).
     """
     check_settings(fmt, jobs, chunk)
     opts = opts or RankOptions()
@@ -364,16 +367,20 @@ def run_batch(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out}: is a file; give a folder")
+    if archive is not None:
+        fs.outside_archive(out, archive, "--out")
     n = len(index.check_ids)
     n_chunks = -(-n // chunk)
     settings = _settings(index, opts, chunk)
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    ids = index.check_ids if isinstance(index.check_ids, list) else list(index.check_ids)
+    names = fs.output_names(ids)
+    files = _output_files(out, ids, names, fmt)
+    state = out / STATE_DIR
+    _refuse_foreign(out, state, files)  # before the lock and state are made in a folder not ours
     with batch_lock(out):
-        state = out / STATE_DIR
+        _claim(out, state, files)
         chunks = _start_state(out, state, key, {"key": key, "format": fmt, **settings})
-        ids = index.check_ids if isinstance(index.check_ids, list) else list(index.check_ids)
-        names = fs.output_names(ids)
-        files = _output_files(out, ids, names, fmt)
         job = _Job(
             out=out,
             chunks=chunks,
@@ -470,17 +477,55 @@ def _run_chunks(job: _Job, workers: int, n_chunks: int, progress: Progress | Non
     return computed, written, unchanged
 
 
+def _claimed(state: Path) -> tuple[list[str], set[str]]:
+    """The files the last finished run wrote, and every file a run here may have written
+    (those plus the ones a killed run had claimed), from ``outputs.json``."""
+    try:
+        doc = json.loads((state / "outputs.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return [], set()
+    if not isinstance(doc, dict):
+        return [], set()
+    done = [f for f in doc.get("files", []) if isinstance(f, str)]
+    pending = [f for f in doc.get("pending", []) if isinstance(f, str)]
+    return done, {*done, *pending, RESULTS}
+
+
+def _refuse_foreign(out: Path, state: Path, files: list[str]) -> None:
+    """Raise `OutputError` when a file of an output name exists in ``out`` and no batch run
+    wrote it (a saved article, a user's notes)."""
+    if not out.is_dir():
+        return
+    _, claimed = _claimed(state)
+    foreign = [f for f in [RESULTS, *files] if f not in claimed and os.path.lexists(out / f)]
+    if foreign:
+        more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
+        raise OutputError(
+            f"{out / foreign[0]}{more}: exists and was not written by `suggest batch`; "
+            "pass an empty or new --out folder"
+        )
+
+
+def _claim(out: Path, state: Path, files: list[str]) -> None:
+    """Refuse to write over a file no batch run wrote here (`_refuse_foreign`, again under the
+    lock), then record this run's files as claimed before any is written, so a killed run's
+    outputs are recognised as ours when it resumes."""
+    _refuse_foreign(out, state, files)
+    done, claimed = _claimed(state)
+    pending = sorted(({*files} | claimed) - {RESULTS, *done})
+    if pending:  # a re-run of a finished job claims nothing new and writes nothing here
+        doc = {"files": done, "pending": pending}
+        fs.write_if_changed(state / "outputs.json", (json.dumps(doc, ensure_ascii=False, indent=0) + "\n").encode())
+
+
 def _finish(out: Path, state: Path, chunks: Path, files: list[str]) -> int:
     """Remove what a previous finished run wrote and this one did not; record this run's files."""
     record = state / "outputs.json"
-    try:
-        previous = json.loads(record.read_text("utf-8")).get("files", [])
-    except (OSError, ValueError, AttributeError):
-        previous = []
+    _, claimed = _claimed(state)
     current = set(files)
     removed = 0
-    for name in previous:
-        if not isinstance(name, str) or name in current:
+    for name in sorted(claimed - {RESULTS}):
+        if name in current:
             continue
         try:
             path = fs.inside(out, name)

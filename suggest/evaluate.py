@@ -408,6 +408,17 @@ def metrics(run: Run, qrels: dict[str, dict[str, int]]) -> dict[str, float]:
     return figures
 
 
+_RUN_LINE = re.compile(rb"^\S+ Q0 \S+ \d+ \S+ \S+\r?$")
+
+
+def check_run_path(path: str | Path, data: str | Path | None = None) -> None:
+    """Refuse a run file inside the evaluation folder ``data`` or over a file that is not a
+    TREC run (`suggest.files.claim_file`). Raises `OutputError`."""
+    if data is not None:
+        files.outside_archive(path, data, "--run")
+    files.claim_file(path, lambda head: bool(_RUN_LINE.match(head.split(b"\n", 1)[0])), "a TREC run file")
+
+
 def write_run(path: str | Path, run: Run, tag: str = "suggest") -> Path:
     """Write ``run`` as a TREC run file atomically: ``qid Q0 docid rank score tag`` a line.
 
@@ -420,6 +431,7 @@ def write_run(path: str | Path, run: Run, tag: str = "suggest") -> Path:
         for rank, (doc, s) in enumerate(_strict(ranked), 1):
             lines.append(f"{qid} Q0 {doc} {rank} {s:.6f} {tag}\n")
     path = Path(path)
+    check_run_path(path)
     files.atomic_write_text(path, "".join(lines))
     return path
 

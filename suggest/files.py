@@ -339,3 +339,48 @@ def locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+# -- outputs never replace what they did not write ---------------------------------------------
+
+
+def outside_archive(path: str | Path, archive: str | Path, option: str) -> None:
+    """Refuse an output ``path`` that is the archive or lies inside it (an output named like a
+    saved article would replace it, and the next index would read the outputs as checks).
+
+    Raises `OutputError` naming ``option`` and the fix.
+    """
+    real, root = Path(path).resolve(), Path(archive).resolve()
+    if real == root or root in real.parents:
+        raise OutputError(
+            f"{option} {path}: is inside the archive {archive}; write the output outside the archive "
+            "(it could replace saved articles)"
+        )
+
+
+def claim_file(path: str | Path, ours: Callable[[bytes], bool], what: str) -> None:
+    """Refuse to replace an existing ``path`` unless it is empty or a previous output of the
+    same kind (``ours`` reads the first 4 kB and says so): an output never replaces a file it
+    did not write. Raises `OutputError` naming the file and the fix."""
+    path = Path(path)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise OutputError(
+            f"{path}: cannot check it ({exc.strerror or exc}); fix permissions or choose another file"
+        ) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise OutputError(f"{path}: exists and is not a regular file; remove it or choose another file")
+    if st.st_size == 0:
+        return
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError as exc:
+        raise OutputError(
+            f"{path}: cannot read it ({exc.strerror or exc}); fix permissions or choose another file"
+        ) from None
+    if not ours(head):
+        raise OutputError(f"{path}: exists and is not {what} written by suggest; move it away or choose another file")

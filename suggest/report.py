@@ -15,7 +15,7 @@ import numpy as np
 
 from suggest.backlog import SHOWN_CHECKS, Backlog
 from suggest.errors import OutputError
-from suggest.files import output_names, write_if_changed
+from suggest.files import claim_file, output_names, outside_archive, write_if_changed
 from suggest.index import Index
 from suggest.records import Archive
 from suggest.render import safe_url, shipped_template
@@ -289,6 +289,18 @@ def build_report(
     )
 
 
+REPORT_MARK = b'<meta name="generator" content="suggest report">'
+"""What every report carries in its head: a file with it (or an empty one) may be replaced."""
+
+
+def check_report_path(path: str | Path, archive: str | Path | None = None, option: str = "--out") -> None:
+    """Refuse a report path inside ``archive`` or over a file that is not a previous report
+    (`suggest.files.claim_file`). Raises `OutputError`."""
+    if archive is not None:
+        outside_archive(path, archive, option)
+    claim_file(path, lambda head: REPORT_MARK in head, "an HTML report")
+
+
 def write_report(
     path: str | Path,
     index: Index,
@@ -298,9 +310,11 @@ def write_report(
 ) -> bool:
     """Write the report atomically (untouched when unchanged). Returns True if it wrote.
 
-    Raises `OutputError` when the file cannot be written.
+    Raises `OutputError` when the file cannot be written or holds something other than a
+    previous report.
     """
     path = Path(path)
+    check_report_path(path)
     if path.is_dir():
         raise OutputError(f"{path}: is a folder; give a file name such as report.html")
     if not path.parent.is_dir():

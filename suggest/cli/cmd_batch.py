@@ -104,17 +104,30 @@ def batch(
     Example: suggest batch --archive corpus --out lists --format markdown --report report.html
     """
     from suggest.batch import check_settings, run_batch
+    from suggest.files import outside_archive
     from suggest.index import default_index_dir, open_index
     from suggest.records import RankOptions
+    from suggest.report import check_report_path
 
     with user_errors():
         check_settings(fmt, jobs, chunk)
         root = archive or default_archive()
+        outside_archive(out, root, "--out")
+        if report is not None:
+            check_report_path(report, root, "--report")
         say = notifier(quiet)
         ix, arch = open_index(root, index_dir, notify=say, jobs=jobs, progress=say)
         with progress_bar("batch", quiet) as bar:
             stats = run_batch(
-                ix, out, fmt, RankOptions(top=top), jobs, chunk, index_dir or default_index_dir(root), progress=bar
+                ix,
+                out,
+                fmt,
+                RankOptions(top=top),
+                jobs,
+                chunk,
+                index_dir or default_index_dir(root),
+                progress=bar,
+                archive=root,
             )
         err(
             f"batch: {stats.checks} checks in {stats.chunks} chunks ({stats.computed} ranked, "

@@ -11,7 +11,7 @@ import typer
 
 from suggest.cli import app
 from suggest.cli.common import ArchiveOpt, IndexOpt, QuietOpt, default_archive, err, notifier, user_errors
-from suggest.errors import OptionError
+from suggest.errors import OptionError, SuggestError
 
 
 class Layout(StrEnum):
@@ -71,14 +71,17 @@ def eval_(
 
     Example: suggest eval checkthat ../shared/data/checkthat/2021-2a-en --split dev --preset no-dates
     """
-    from suggest.evaluate import evaluate_checkthat, figures_table, settings, write_run
+    from suggest.evaluate import check_run_path, evaluate_checkthat, figures_table, settings, write_run
 
     if layout is Layout.judged:
         _judged(folder, archive, index_dir, as_json, setting or [], quiet)
         return
     with user_errors():
+        need_extra(["ranx", *(["bm25s", "Stemmer"] if peer is Peer.bm25s else [])])
         if folder is None or split is None:
             raise OptionError("checkthat needs a FOLDER and --split; e.g. suggest eval checkthat DIR --split dev")
+        if run is not None:
+            check_run_path(run, folder)
         how = settings(setting or [], preset)
         result = evaluate_checkthat(folder, split, how, peer=peer.value, limit=limit, progress=lambda m: err(m, quiet))
         if run is not None:
@@ -93,6 +96,19 @@ def eval_(
             typer.echo(figures_table(result.figures), nl=False)
 
 
+def need_extra(modules: list[str]) -> None:
+    """Fail at once, in one line, when a module of the ``eval`` extra is missing (rather than
+    after minutes of work)."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise SuggestError(
+            f"suggest eval needs the eval extra ({', '.join(missing)} not installed); "
+            "install it with: pip install 'suggest[eval]'"
+        )
+
+
 def _judged(
     folder: Path | None, archive: Path | None, index_dir: Path | None, as_json: bool, pairs: list[str], quiet: bool
 ) -> None:
@@ -105,6 +121,7 @@ def _judged(
     from suggest.records import RankOptions
 
     with user_errors():
+        need_extra(["ranx"])
         here = folder or Path(__file__).resolve().parents[2] / "tests" / "data" / "judged"
         if not here.is_dir():
             raise OptionError(f"{here}: no judged collection here; pass its folder")

@@ -45,11 +45,13 @@ def report(
     from suggest.batch import check_settings, iter_lists
     from suggest.index import default_index_dir, open_index
     from suggest.records import RankOptions
-    from suggest.report import build_report, write_report
+    from suggest.report import build_report, check_report_path, write_report
 
     with user_errors():
         check_settings("html", jobs, chunk)
         root = archive or default_archive()
+        if out is not None:
+            check_report_path(out, root)
         say = notifier(quiet)
         ix, arch = open_index(root, index_dir, notify=say, jobs=jobs, progress=say)
         arch = arch or read_archive(root)

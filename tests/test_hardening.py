@@ -1,0 +1,118 @@
+"""Failure classes a tester found by setting out to break `suggest` (data loss, executable HTML,
+tracebacks, lingering processes, unbounded work, misleading messages): one test per case, each
+written to fail before its fix. The classes as a whole are held by `test_faults.py` (every write
+failing in turn), the HTML property tests in `test_output_safety.py` and the kill test here."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from suggest.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+
+
+def cli(*args: str, input: str | None = None):
+    return CliRunner().invoke(app, [str(a) for a in args], input=input)
+
+
+def one_error(r, *words: str) -> str:
+    """The run failed with exactly one ``error:`` line on stderr (holding ``words``) and no traceback."""
+    assert r.exit_code != 0, r.output
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("error: ")]
+    assert len(lines) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture()
+def archive(tmp_path) -> Path:
+    """A small archive: the health checks of corpus/, its index outside it."""
+    a = tmp_path / "archive"
+    shutil.copytree(CORPUS / "health", a / "health")
+    return a
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# -- 1. data loss ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", [".", "health", "new-folder"])
+def test_batch_out_inside_the_archive_is_refused(archive, tmp_path, where):
+    """`batch --out` at the archive (or inside it) overwrote saved articles named like outputs."""
+    before = snapshot(archive)
+    r = cli("batch", "--archive", archive, "--index", tmp_path / "ix", "--out", archive / where, "-q")
+    one_error(r, "inside the archive", "--out")
+    assert snapshot(archive) == before  # nothing written, not even a lock file
+
+
+def test_batch_never_overwrites_a_file_it_did_not_write(archive, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    mine = out / "a3f91c.txt"  # the name of a check's list
+    mine.write_text("my notes\n")
+    r = cli("batch", "--archive", archive, "--index", tmp_path / "ix", "--out", out, "-q")
+    one_error(r, "a3f91c.txt", "not written by `suggest batch`")
+    assert mine.read_text() == "my notes\n"
+    assert sorted(p.name for p in out.iterdir()) == ["a3f91c.txt"]  # no lock, no outputs
+
+
+def test_batch_still_replaces_its_own_outputs_and_resumes_its_claims(archive, tmp_path):
+    out = tmp_path / "out"
+    assert cli("batch", "--archive", archive, "--index", tmp_path / "ix", "--out", out, "-q").exit_code == 0
+    first = snapshot(out)
+    (out / "a3f91c.txt").write_text("edited by hand\n")
+    assert cli("batch", "--archive", archive, "--index", tmp_path / "ix", "--out", out, "-q").exit_code == 0
+    assert snapshot(out) == first  # the batch's own file put right
+    # Another format: the old lists are the batch's own (removed), the new ones are claimed.
+    assert (
+        cli("batch", "--archive", archive, "--index", tmp_path / "ix", "--out", out, "-q", "-f", "html").exit_code == 0
+    )
+    assert not list(out.glob("*.txt"))
+    assert len(list(out.glob("*.html"))) == 7
+
+
+@pytest.mark.parametrize("command", ["report", "batch"])
+def test_report_never_overwrites_another_file(archive, tmp_path, command):
+    notes = tmp_path / "notes.html"
+    notes.write_text("<p>my page</p>\n")
+    opt = "--out" if command == "report" else "--report"
+    extra = ["--out", tmp_path / "lists"] if command == "batch" else []
+    r = cli(command, "--archive", archive, "--index", tmp_path / "ix", opt, notes, *extra, "-q")
+    one_error(r, "notes.html", "not an HTML report written by suggest")
+    assert notes.read_text() == "<p>my page</p>\n"
+    inside = archive / "report.html"
+    r = cli(command, "--archive", archive, "--index", tmp_path / "ix", opt, inside, *extra, "-q")
+    one_error(r, "inside the archive")
+    assert not inside.exists()
+    # Its own previous report is replaced.
+    own = tmp_path / "report.html"
+    assert cli(command, "--archive", archive, "--index", tmp_path / "ix", opt, own, *extra, "-q").exit_code == 0
+    own.write_text(own.read_text().replace("Research report", "Old report"))
+    assert cli(command, "--archive", archive, "--index", tmp_path / "ix", opt, own, *extra, "-q").exit_code == 0
+    assert "Old report" not in own.read_text()
+
+
+def test_eval_run_file_never_overwrites_another_file(tmp_path):
+    from suggest.errors import OutputError
+    from suggest.evaluate import write_run
+
+    other = tmp_path / "notes.txt"
+    other.write_text("not a run\n")
+    with pytest.raises(OutputError, match="not a TREC run file"):
+        write_run(other, {"q1": [("d1", 1.0)]})
+    assert other.read_text() == "not a run\n"
+    run = tmp_path / "run.txt"
+    write_run(run, {"q1": [("d1", 1.0)]})
+    write_run(run, {"q1": [("d2", 1.0)]})  # its own kind is replaced
+    assert run.read_text().split()[2] == "d2"
