@@ -145,6 +145,10 @@ def shipped_template(name: str) -> jinja2.Template:
 def load_template(fmt: str = "text", template: str | Path | None = None) -> jinja2.Template:
     """The template for ``fmt``, or the user's template file (sandboxed; includes stay in its folder).
 
+    A user's template is always HTML-escaped, whatever its name or ``fmt``: archive text cannot
+    become markup in its output (a template that writes plain text marks a value ``|safe``
+    itself, knowingly).
+
     Raises `OptionError` for an unknown format and `SuggestError` for a bad template file.
     """
     if template is not None:
@@ -155,7 +159,7 @@ def load_template(fmt: str = "text", template: str | Path | None = None) -> jinj
         env = with_filters(
             _Sandbox(
                 loader=_FolderLoader(str(real.parent)),
-                autoescape=jinja2.select_autoescape(("html", "htm", "xml"), default_for_string=False),
+                autoescape=True,  # whatever its name: its output may end up in a page
                 keep_trailing_newline=True,
             )
         )

@@ -19,6 +19,8 @@ _HYPHENS = str.maketrans({"\u2010": "-", "\u2011": "-"})
 _CITATION = re.compile(r"\s*\[\d{1,3}\]")
 _LINK_MD = re.compile(r"\[([^\[\]]+)\]\((?:[^()\s]+)\)")
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+# A tag left open to the end of the text (``<img src=x onerror=...``): a name, then an attribute.
+_OPEN_TAG = re.compile(r"</?[A-Za-z][\w-]{0,64}\s+[\w-]{1,64}\s*=[^<>]*$")
 # Bounded repeats keep this linear on a long line of attribute-like text.
 _ATTR_FRAGMENT = re.compile(r"""(?:\b[\w-]{1,64}\s*=\s*(?:"[^"]{0,512}"|'[^']{0,512}')\s*){1,16}/?>""")
 _LEADING_HASHES = re.compile(r"^\s*(?:#{1,6}\s+)+")
@@ -30,7 +32,7 @@ def normalize(text: str) -> str:
     """Normalise one line or paragraph of archive text.
 
     NFKC, both Unicode hyphens (U+2010, U+2011) to ``-``, markdown residue (``**``, a leading
-    ``# ``, stray ``*``) and HTML tags or attribute fragments removed, links reduced to their
+    ``# ``, stray ``*``) and HTML tags (also one left open at the end) or attribute fragments removed, links reduced to their
     text, runs of spaces folded. Curly quotes and citation markers are kept. Idempotent: a removal
     can expose new markup (``<<b>a>``) or a combining sequence (``a*`` + U+0301), so the pass is
     repeated until nothing changes (at most a few times; only nested markup needs more).
@@ -65,6 +67,7 @@ def _normalize_once(text: str) -> str:
         text = _LINK_MD.sub(r"\1", text)
     if "<" in text:
         text = _TAG.sub("", text)  # also reduces <a href=...>text</a> to its text
+        text = _OPEN_TAG.sub("", text)
     if "=" in text and ">" in text:
         text = _ATTR_FRAGMENT.sub("", text)
     text = text.replace("*", "")

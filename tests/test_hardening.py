@@ -5,6 +5,7 @@ failing in turn), the HTML property tests in `test_output_safety.py` and the kil
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -116,3 +117,82 @@ def test_eval_run_file_never_overwrites_another_file(tmp_path):
     write_run(run, {"q1": [("d1", 1.0)]})
     write_run(run, {"q1": [("d2", 1.0)]})  # its own kind is replaced
     assert run.read_text().split()[2] == "d2"
+
+
+# -- 2. executable content in HTML ------------------------------------------------------------
+
+HOSTILE = [
+    {
+        "id": "x1",
+        "title": "Do detox diets remove toxins from the body?",
+        "url": "javascript:alert(1)",
+        "text": "Detox diets, juice cleanses and toxins: the liver and kidneys clear them.",
+        "questions": [
+            "Do the liver and kidneys need help from supplements to clear toxins?",
+            "Does a juice cleanse <img src=x onerror=alert(1) flush toxins?",
+        ],
+    },
+    {
+        "id": "<svg onload=alert(2)>",  # ids are kept as they are: only output escaping stops this
+        "title": "Do juice cleanses <script>alert(2)</script> work?",
+        "url": " JaVaScRiPt:alert(2)",
+        "text": "Juice cleanse claims about toxins and the liver.",
+        "questions": ["Do kidneys need water to clear toxins after a juice cleanse?"],
+    },
+]
+
+
+@pytest.fixture()
+def hostile(tmp_path) -> Path:
+    a = tmp_path / "hostile"
+    a.mkdir()
+    (a / "checks.jsonl").write_text("".join(json.dumps(r) + "\n" for r in HOSTILE))
+    return a
+
+
+def executable(html: str) -> list[str]:
+    """Every executable thing in ``html``: a tag other than the harmless ones, an ``on*``
+    attribute, a URL attribute that is not http(s) or a fragment (parsed, not grepped)."""
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Parser(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag in ("script", "img", "iframe", "object", "embed", "svg", "style", "base", "form"):
+                found.append(f"<{tag}>")
+            for k, v in attrs:
+                if k.startswith("on"):
+                    found.append(f"{tag} {k}")
+                if k in ("href", "src", "action") and v and not v.startswith(("http://", "https://", "#")):
+                    found.append(f"{tag} {k}={v}")
+
+    Parser().feed(html)
+    return found
+
+
+@pytest.mark.parametrize("name", ["list.j2", "list.txt", "list.md.j2", "list.html.j2", "list"])
+def test_a_user_template_of_any_name_escapes_archive_text(hostile, tmp_path, name):
+    """A template named ``*.j2`` got no autoescape: archive text came out as markup."""
+    tpl = tmp_path / name
+    tpl.write_text(
+        "{% for s in suggestions %}<li><a href=\"{{ s.link.href if s.link else '#' }}\">{{ s.question }}</a>"
+        "{{ s.sources | join(' ') }}{% for c in s.checks.values() %}{{ c.title }}{% endfor %}</li>{% endfor %}\n"
+    )
+    draft = tmp_path / "draft.txt"
+    draft.write_text("Are supplements good for the liver?\nSupplement makers say the liver needs help with toxins.\n")
+    r = cli("for", draft, "--archive", hostile, "--index", tmp_path / "ix", "--template", tpl, "--min-score", "0", "-q")
+    assert r.exit_code == 0, r.output
+    assert "juice cleanse" in r.stdout.lower() and "svg" in r.stdout  # the hostile id reached the template
+    assert executable(r.stdout) == []
+
+
+@pytest.mark.parametrize("fmt", ["html", "markdown"])
+def test_a_javascript_url_is_never_a_link(hostile, tmp_path, fmt):
+    draft = tmp_path / "draft.txt"
+    draft.write_text("Do juice cleanses remove toxins?\nJuice cleanse, toxins, liver and kidneys.\n")
+    r = cli("for", draft, "--archive", hostile, "--index", tmp_path / "ix", "-f", fmt, "--min-score", "0", "-q")
+    assert r.exit_code == 0, r.output
+    assert "javascript" not in r.stdout.lower()
+    if fmt == "html":
+        assert executable(r.stdout) == []

@@ -118,6 +118,7 @@ def _every_step_once(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).translate(text_module._HYPHENS)
     text = text_module._LINK_MD.sub(r"\1", text)
     text = text_module._TAG.sub("", text)
+    text = text_module._OPEN_TAG.sub("", text)
     text = text_module._ATTR_FRAGMENT.sub("", text)
     text = text.replace("*", "")
     text = text_module._LEADING_HASHES.sub("", text)
@@ -134,3 +135,10 @@ SPACED = st.lists(
 @settings(max_examples=3000, deadline=None, derandomize=True)
 def test_normalize_skips_only_steps_that_change_nothing(text):
     assert text_module._normalize_once(text) == _every_step_once(text)
+
+
+def test_a_tag_left_open_is_removed_like_a_closed_one():
+    """``<img src=x onerror=...`` with no ``>`` was kept as it was (issue: hardening round two)."""
+    assert normalize("Does <img src=x onerror=alert(1) water flush toxins?") == "Does"
+    assert normalize("Is 3 < 4?") == "Is 3 < 4?"
+    assert normalize("Is a<b and b = c?") == "Is a<b and b = c?"
