@@ -6,7 +6,10 @@ failing in turn), the HTML property tests in `test_output_safety.py` and the kil
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -196,3 +199,61 @@ def test_a_javascript_url_is_never_a_link(hostile, tmp_path, fmt):
     assert "javascript" not in r.stdout.lower()
     if fmt == "html":
         assert executable(r.stdout) == []
+
+
+# -- 3. tracebacks instead of one line ----------------------------------------------------------
+
+
+def run_suggest(*args: str, stdout=subprocess.PIPE, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "suggest", *map(str, args)],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("command", ["for", "show", "backlog"])
+def test_stdout_on_a_full_disk_is_one_line(archive, tmp_path, command):
+    draft = tmp_path / "draft.txt"
+    draft.write_text("Does the flu shot cause the flu?\nVaccines, influenza and immunity: what the trials found.\n")
+    args = {
+        "for": ["for", draft, "--archive", archive, "--index", tmp_path / "ix", "--min-score", "0"],
+        "show": ["show", archive],
+        "backlog": ["backlog", "--archive", archive, "--index", tmp_path / "ix"],
+    }[command]
+    with open("/dev/full", "w") as full:
+        r = run_suggest(*args, stdout=full)
+    assert r.returncode == 1
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error: ")]
+    assert errors == ["error: standard output: No space left on device; free some space and run again"], r.stderr
+    assert "Traceback" not in r.stderr and "Exception ignored" not in r.stderr
+
+
+def test_a_path_longer_than_the_system_allows_is_one_line(archive, tmp_path):
+    long = tmp_path / ("x" * 300)
+    r = cli("index", "--archive", archive, "--index", long)
+    one_error(r, "File name too long", "shorter path")
+    r = cli("for", tmp_path / ("a/" * 3000 + "x.txt"), "--archive", archive)
+    one_error(r, "File name too long")
+
+
+def test_a_template_that_runs_out_of_memory_is_one_line(archive, tmp_path):
+    tpl = tmp_path / "greedy.j2"
+    tpl.write_text("{{ 'x' * 10 ** 15 }}\n")
+    draft = tmp_path / "draft.txt"
+    draft.write_text("Does the flu shot cause the flu?\nVaccines, influenza and immunity: what the trials found.\n")
+    r = cli("for", draft, "--archive", archive, "--index", tmp_path / "ix", "--template", tpl, "--min-score", "0", "-q")
+    one_error(r, "memory")
+
+
+def test_eval_without_its_extra_says_how_to_install_it_at_once(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ranx" else real(name, *a))
+    for args in (["eval", "checkthat", tmp_path, "--split", "dev"], ["eval", "judged"]):
+        r = cli(*args)
+        one_error(r, "ranx", "pip install 'suggest[eval]'")

@@ -101,6 +101,38 @@ def main() -> None:
     gc.freeze()
     try:
         app()
+    except SystemExit as exc:
+        _flush_stdout()
+        raise exc
     finally:
         gc.collect()
         gc.freeze()
+    _flush_stdout()
+
+
+def _flush_stdout() -> None:
+    """Flush stdout while an error can still be one line: a full disk or device behind it (``>
+    /dev/full``) otherwise fails at interpreter exit, with a traceback-like message and exit 120."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
+        sys.exit(1)
+    except OSError as exc:
+        from suggest.cli.common import os_error
+
+        _quiet_stdout()
+        print(f"error: cannot write the output: {os_error(exc)}", file=sys.stderr)
+        sys.exit(1)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's own flush at exit has nothing to fail on."""
+    import os
+
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)
+    except (OSError, ValueError):
+        pass

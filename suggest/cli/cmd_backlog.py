@@ -8,7 +8,7 @@ import typer
 
 from suggest.cli import app
 from suggest.cli.cmd_batch import RecentOpt
-from suggest.cli.common import ArchiveOpt, FormatOpt, IndexOpt, QuietOpt, default_archive, notifier, user_errors
+from suggest.cli.common import ArchiveOpt, FormatOpt, IndexOpt, QuietOpt, default_archive, echo, notifier, user_errors
 
 
 @app.command("backlog")
@@ -32,4 +32,4 @@ def backlog(
     with user_errors():
         output_format(fmt)  # an unknown format fails before the index is opened
         ix, _ = open_index(archive or default_archive(), index_dir, notify=notifier(quiet))
-        typer.echo(render_backlog(rank_backlog(ix, recent_days=recent, top=top), fmt), nl=False)
+        echo(render_backlog(rank_backlog(ix, recent_days=recent, top=top), fmt), nl=False)

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from suggest.cli import app
-from suggest.cli.common import ArchiveOpt, IndexOpt, QuietOpt, default_archive, err, notifier, user_errors
+from suggest.cli.common import ArchiveOpt, IndexOpt, QuietOpt, default_archive, echo, err, notifier, user_errors
 from suggest.errors import OptionError, SuggestError
 
 
@@ -91,9 +91,9 @@ def eval_(
         err(f"{folder.name} {split}: {timing}", quiet)
         if as_json:
             out = result.figures if peer is Peer.bm25s else result.figures["suggest"]
-            typer.echo(json.dumps(out, sort_keys=False))
+            echo(json.dumps(out, sort_keys=False))
         else:
-            typer.echo(figures_table(result.figures), nl=False)
+            echo(figures_table(result.figures), nl=False)
 
 
 def need_extra(modules: list[str]) -> None:
@@ -138,6 +138,6 @@ def _judged(
         ix, _ = open_index(archive or default_archive(), index_dir, notify=notifier(quiet))
         result = evaluate_judged(ix, collection, opts)
         if as_json:
-            typer.echo(json.dumps(result))
+            echo(json.dumps(result))
         else:
-            typer.echo(judged_table(result), nl=False)
+            echo(judged_table(result), nl=False)

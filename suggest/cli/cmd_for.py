@@ -16,6 +16,7 @@ from suggest.cli.common import (
     QuietOpt,
     TopOpt,
     default_archive,
+    echo,
     err,
     notifier,
     user_errors,
@@ -111,7 +112,7 @@ def for_(
                 check_url=lambda cid: safe_url(records[cid].get("url")) or f"#check-{safe_id(cid)}",
                 check_info=lambda cid: records[cid],
             )
-            typer.echo(out, nl=False)
+            echo(out, nl=False)
         if len(ranked) < top:
             err(f"note: {shortfall(len(ranked), result)}; not padding the list", quiet and bool(ranked))
         if explain:

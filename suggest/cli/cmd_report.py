@@ -16,6 +16,7 @@ from suggest.cli.common import (
     QuietOpt,
     TopOpt,
     default_archive,
+    echo,
     err,
     notifier,
     user_errors,
@@ -59,7 +60,7 @@ def report(
         with progress_bar("ranking", quiet) as bar:
             lists = list(iter_lists(ix, RankOptions(top=top), jobs, chunk, index_dir or default_index_dir(root), bar))
         if out is None:
-            typer.echo(build_report(ix, lists, b, arch), nl=False)
+            echo(build_report(ix, lists, b, arch), nl=False)
         else:
             written = write_report(out, ix, lists, b, arch)
             err(f"report {'written' if written else 'unchanged'}: {out}", quiet)

@@ -10,7 +10,7 @@ import typer
 
 from suggest.archive import read_archive
 from suggest.cli import app
-from suggest.cli.common import err, user_errors
+from suggest.cli.common import echo, err, user_errors
 
 
 @app.command("show")
@@ -36,6 +36,6 @@ def show(
                 err(f"{f}: {arch.summary()}")
         if records:
             out = records[0] if len(records) == 1 and len(files) == 1 and not files[0].is_dir() else records
-            typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+            echo(json.dumps(out, ensure_ascii=False, indent=2))
         if bad_file or (strict and bad):
             raise typer.Exit(1)

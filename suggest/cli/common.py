@@ -50,6 +50,18 @@ FormatOpt = Annotated[str, typer.Option("--format", "-f", help="text, markdown, 
 TopOpt = Annotated[int, typer.Option("--top", "-n", min=1, max=100, help="How many questions at most.")]
 
 
+def echo(text: str, nl: bool = True) -> None:
+    """Print a result on stdout; a write that fails (a full disk behind ``>``) is one error line."""
+    try:
+        typer.echo(text, nl=nl)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        exc.filename = exc.filename or "standard output"
+        raise exc from None
+
+
 def err(msg: str, quiet: bool = False) -> None:
     if not quiet:
         print(msg, file=sys.stderr, flush=True)
@@ -78,3 +90,27 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
     except BrokenPipeError:
         raise typer.Exit(1) from None
+    except OSError as exc:  # a full disk, a path too long, a device error: the system's words
+        print(f"error: {os_error(exc)}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    except MemoryError:
+        print("error: out of memory; close other programs, or use a smaller --chunk or fewer --jobs", file=sys.stderr)
+        raise typer.Exit(1) from None
+
+
+def os_error(exc: OSError) -> str:
+    """One line for an OSError the library did not name: the file, the system's reason, a fix."""
+    import errno
+
+    where = f"{exc.filename}: " if exc.filename is not None else ""
+    fixes = {
+        errno.ENOSPC: "free some space and run again",
+        errno.EDQUOT: "free some space and run again",
+        errno.ENAMETOOLONG: "use a shorter path",
+        errno.EACCES: "fix the permissions",
+        errno.EPERM: "fix the permissions",
+        errno.EROFS: "write somewhere writable",
+        errno.EIO: "check the disk",
+    }
+    fix = fixes.get(exc.errno or 0, "check the path and the disk")
+    return f"{where}{exc.strerror or exc}; {fix}"
