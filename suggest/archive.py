@@ -21,6 +21,7 @@ from pathlib import Path
 from suggest.errors import ArchiveError
 from suggest.readers import CATEGORIES, READERS, reader_for, safe_text
 from suggest.records import Archive, Check, Problem
+from suggest.workers import parallel, run_task, worker_count
 
 
 def _size(n: float) -> str:
@@ -205,15 +206,12 @@ def _groups(files: list[tuple[Path, str | None]], jobs: int) -> list[list[tuple[
 def _read_groups(groups: list[list[tuple[Path, str | None]]], spills: list[str | None], jobs: int) -> Iterator:
     """Each group's `_read_files` results, in order: in ``jobs`` worker processes when there
     are several groups, else in this process."""
-    if jobs > 1 and len(groups) > 1:
-        from joblib import Parallel, delayed
-
-        from suggest.workers import run_task
+    jobs = worker_count(jobs, len(groups))
+    if jobs > 1:
+        from joblib import delayed
 
         me = os.getpid()
-        return Parallel(n_jobs=jobs, return_as="generator")(
-            delayed(run_task)(me, _read_files, g, s) for g, s in zip(groups, spills, strict=True)
-        )
+        return parallel(jobs)(delayed(run_task)(me, _read_files, g, s) for g, s in zip(groups, spills, strict=True))
     return (_read_files(g, s) for g, s in zip(groups, spills, strict=True))
 
 

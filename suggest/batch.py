@@ -52,7 +52,7 @@ from suggest.index import Index
 from suggest.rank import Ranker, article_from_row, own_check_row
 from suggest.records import RankOptions, Suggestion
 from suggest.render import FORMATS, output_format, render, safe_url
-from suggest.workers import run_task
+from suggest.workers import parallel, run_task, worker_count
 
 RESULTS = "suggestions.jsonl"
 STATE_DIR = ".suggest-batch"
@@ -391,7 +391,7 @@ def run_batch(
             chunk=chunk,
             n=n,
         )
-        workers = 1 if job.index_dir is None else max(1, min(jobs, n_chunks))
+        workers = 1 if job.index_dir is None else worker_count(jobs, n_chunks)
         job = _share(job, index, ids, names, workers)
         computed, written, unchanged = _run_chunks(job, workers, n_chunks, progress)
         parts = [_chunk_file(job, k) for k in range(n_chunks)]
@@ -455,14 +455,14 @@ def _output_files(out: Path, ids: list[str], names: dict[str, str], fmt: str) ->
 def _run_chunks(job: _Job, workers: int, n_chunks: int, progress: Progress | None) -> tuple[int, int, int]:
     """Rank and write every chunk (``workers`` processes; finished chunks are reused);
     returns (chunks computed, files written, files unchanged)."""
-    from joblib import Parallel, delayed
+    from joblib import delayed
 
     done = computed = written = unchanged = 0
     if progress:
         progress(0, job.n)
     try:
-        with Parallel(n_jobs=workers, return_as="generator_unordered") as parallel:
-            for k, was_computed, w, u in parallel(
+        with parallel(workers, "generator_unordered") as pool:
+            for k, was_computed, w, u in pool(
                 delayed(run_task)(os.getpid(), _process_chunk, job, k) for k in range(n_chunks)
             ):
                 done += min(job.chunk, job.n - k * job.chunk)
@@ -563,13 +563,13 @@ def iter_lists(
     progress: Progress | None = None,
 ) -> Iterator[dict]:
     """Every check's list as a suggestions.jsonl record, in id order, without writing files."""
-    from joblib import Parallel, delayed
+    from joblib import delayed
 
     opts = opts or RankOptions()
     chunk = chunk or auto_chunk(index, opts)
     n = len(index.check_ids)
     n_chunks = -(-n // chunk)
-    workers = 1 if index_dir is None else max(1, min(jobs or os.cpu_count() or 1, n_chunks))
+    workers = 1 if index_dir is None else worker_count(jobs, n_chunks)
     settings = json.dumps({"rank": opts.settings(), "chunk": chunk}, sort_keys=True)
     key = f"{index_key(index)}:lists-{hashlib.sha256(settings.encode()).hexdigest()[:16]}"
     job = _Job(
@@ -584,9 +584,9 @@ def iter_lists(
     )
     _RANKERS[key] = _Ranker(index, opts)
     try:
-        with Parallel(n_jobs=workers, return_as="generator") as parallel:
+        with parallel(workers) as pool:
             done = 0
-            for lines in parallel(delayed(run_task)(os.getpid(), _lines_of_chunk, job, k) for k in range(n_chunks)):
+            for lines in pool(delayed(run_task)(os.getpid(), _lines_of_chunk, job, k) for k in range(n_chunks)):
                 for line in lines:
                     yield json.loads(line)
                 done += len(lines)

@@ -36,7 +36,7 @@ import scipy.sparse as sp
 from suggest.archive import spill_file
 from suggest.records import FIELDS, Archive, Check
 from suggest.text import stem, words
-from suggest.workers import run_task
+from suggest.workers import parallel, run_task, worker_count
 
 POOL_WEIGHTS = {"title": 2.0, "summary": 1.0, "body": 1.0, "questions": 0.5}
 """Field weights of the check vectors the pool tests "does this check answer that question"
@@ -391,11 +391,10 @@ def _chunk_size(n: int, jobs: int) -> int:
 def _run(tasks: Iterable, n_tasks: int, jobs: int) -> Iterator:
     """Results of ``tasks`` (joblib ``delayed`` calls, made as they are dispatched) in order;
     in this process when there is one job or one task."""
-    if jobs <= 1 or n_tasks <= 1:
+    jobs = worker_count(jobs, n_tasks)
+    if jobs <= 1:
         return (f(*a, **kw) for f, a, kw in tasks)
-    from joblib import Parallel
-
-    return Parallel(n_jobs=jobs, return_as="generator")(tasks)
+    return parallel(jobs)(tasks)
 
 
 def _gather(

@@ -1,11 +1,13 @@
-"""Worker processes that do not outlive the run that started them.
+"""Worker processes that do not outlive the run that started them, and never more of them
+than the machine has cores.
 
 joblib's process pool (loky) keeps an idle worker for 300 s, and a worker whose parent was
 killed (SIGKILL, or the machine's out-of-memory killer) waits that long before it exits: after a
 killed batch on a million checks, two orphaned workers held their memory and the mapped index
-for five minutes while the resumed run started its own. A task that may run in a worker calls
-`exit_with` first, so a worker killed before its first task (in the first second of a run)
-still waits out the idle timeout.
+for five minutes while the resumed run started its own. Every pool comes from `parallel`: its
+workers watch their parent from the moment they start (`exit_with`, run as loky's
+initializer, so a run killed in its first second leaves no worker waiting for a task), and an
+idle one exits after `IDLE_SECONDS`, not 300.
 """
 
 from __future__ import annotations
@@ -16,6 +18,40 @@ import time
 
 _WATCHED: set[int] = set()
 POLL_SECONDS = 0.5
+IDLE_SECONDS = 10
+"""How long an idle worker waits for another task before it exits (loky's default is 300 s)."""
+
+
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def worker_count(jobs: int | None, tasks: int) -> int:
+    """Worker processes for ``tasks`` tasks: ``jobs`` (default: every core), never more than
+    the cores or the tasks (``--jobs 100`` on a two-file archive started 100 workers, 4 GB)."""
+    return max(1, min(jobs or cores(), cores(), tasks))
+
+
+def parallel(jobs: int, return_as: str = "generator"):  # type: ignore[no-untyped-def]
+    """A joblib ``Parallel`` of ``jobs`` loky workers (call `worker_count` first) that end with
+    this process and do not idle for long."""
+    from joblib import Parallel
+    from joblib._parallel_backends import LokyBackend
+
+    backend = LokyBackend(idle_worker_timeout=IDLE_SECONDS, initializer=_started_by, initargs=(os.getpid(),))
+    return Parallel(n_jobs=jobs, backend=backend, return_as=return_as)
+
+
+def _started_by(owner: int) -> None:
+    """loky's initializer in a new worker: exit at once when ``owner`` is already gone (it was
+    killed while this worker started), else watch it (`exit_with`)."""
+    if os.getppid() != owner:
+        os._exit(1)
+    exit_with(owner)
 
 
 def exit_with(owner: int) -> None:

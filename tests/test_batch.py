@@ -314,7 +314,11 @@ def test_hostile_ids_cannot_escape_out(tmp_path):
     (work / "out").mkdir()
     outside = tmp_path / "outside.txt"
     outside.write_text("keep me")
-    (work / "out" / "_evil.txt").symlink_to(outside)  # a planted link must be replaced, not followed
+    (work / "out" / "_evil.txt").symlink_to(outside)  # a planted link is neither followed nor replaced
+    with pytest.raises(OutputError, match="_evil.txt: exists and was not written by `suggest batch`"):
+        run_batch(ix, work / "out", "text", jobs=1)
+    assert outside.read_text() == "keep me" and (work / "out" / "_evil.txt").is_symlink()
+    (work / "out" / "_evil.txt").unlink()
     before = {p for p in tmp_path.rglob("*") if not {"out", "par"} & set(p.relative_to(tmp_path).parts)}
     for fmt in ("text", "html"):
         run_batch(ix, work / "out", fmt, jobs=1)

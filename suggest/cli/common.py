@@ -23,7 +23,9 @@ def default_archive() -> Path:
     return shipped if shipped.is_dir() else Path("corpus")
 
 
-JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes [default: all cores].")]
+JobsOpt = Annotated[
+    int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes [default and most: the machine's cores].")
+]
 ArchiveOpt = Annotated[
     Path | None,
     typer.Option(
