@@ -257,3 +257,141 @@ def test_eval_without_its_extra_says_how_to_install_it_at_once(tmp_path, monkeyp
     for args in (["eval", "checkthat", tmp_path, "--split", "dev"], ["eval", "judged"]):
         r = cli(*args)
         one_error(r, "ranx", "pip install 'suggest[eval]'")
+
+
+# -- 4. processes that outlive their run ----------------------------------------------------------
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def descendants(root: int) -> dict[int, str]:
+    """Every live process below ``root`` (Linux /proc), with its start time (so a reused pid is
+    not mistaken for it)."""
+    parent: dict[int, int] = {}
+    start: dict[int, str] = {}
+    for d in Path("/proc").glob("[0-9]*"):
+        fields = _stat(int(d.name))
+        if fields and fields[0] != "Z":
+            parent[int(d.name)] = int(fields[1])
+            start[int(d.name)] = fields[19]
+    found: dict[int, str] = {}
+    todo = [root]
+    while todo:
+        p = todo.pop()
+        for child, pp in parent.items():
+            if pp == p and child not in found:
+                found[child] = start[child]
+                todo.append(child)
+    return found
+
+
+def still_running(procs: dict[int, str]) -> list[int]:
+    return [p for p, t in procs.items() if (f := _stat(p)) is not None and f[0] != "Z" and f[19] == t]
+
+
+KILL_COMMANDS = {
+    "index": lambda a, t: ["index", "--archive", a, "--index", t / "ix", "--force", "--jobs", "2"],
+    "batch": lambda a, t: [
+        "batch",
+        "--archive",
+        a,
+        "--index",
+        t / "ix",
+        "--out",
+        t / "out",
+        "--jobs",
+        "2",
+        "--chunk",
+        "20",
+    ],
+    "report": lambda a, t: ["report", "--archive", a, "--index", t / "ix", "--out", t / "r.html", "--jobs", "2"],
+}
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from Linux /proc")
+@pytest.mark.parametrize("command", sorted(KILL_COMMANDS))
+def test_no_process_outlives_a_killed_command(tmp_path, command):
+    """`suggest index` killed in its first second left reading workers and resource trackers
+    alive for minutes. Each command is SIGKILLed (the main process only, as the out-of-memory
+    killer would) at 4 seeded random moments in its first 3 s; every process it started must be
+    gone 5 s later."""
+    import random
+    import signal
+    import time
+
+    from test_reliability_index import write_big_archive
+
+    lines = write_big_archive(tmp_path / "all.jsonl", 2000).read_text("utf-8").splitlines(keepends=True)
+    archive = tmp_path / "archive"  # many files, so that they are read by workers too
+    archive.mkdir()
+    for k in range(0, len(lines), 40):
+        (archive / f"part-{k // 40:02d}.jsonl").write_text("".join(lines[k : k + 40]), "utf-8")
+    rng = random.Random(f"kill-{command}")
+    if command != "index":  # the others start from a built index; an archive change rebuilds it
+        assert run_suggest("index", "--archive", archive, "--index", tmp_path / "ix", "-q").returncode == 0
+    args = [str(a) for a in KILL_COMMANDS[command](archive, tmp_path)]
+    killed = 0
+    for _ in range(4):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "suggest", *args, "-q"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        seen: dict[int, str] = {}
+        kill_at = time.monotonic() + rng.uniform(0.2, 3.0)
+        while time.monotonic() < kill_at and proc.poll() is None:
+            seen.update(descendants(proc.pid))
+            time.sleep(0.02)
+        seen.update(descendants(proc.pid))
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            killed += 1
+        proc.wait(timeout=60)
+        end = time.monotonic() + 5
+        while still_running(seen) and time.monotonic() < end:
+            time.sleep(0.1)
+        left = still_running(seen)
+        for p in left:  # do not leave them to the next test
+            os.kill(p, signal.SIGKILL)
+        assert not left, f"{command}: processes {left} outlived the killed run by 5 s"
+        shutil.rmtree(tmp_path / "out", ignore_errors=True)
+    assert killed >= 2, "too few runs were still going when killed"
+
+
+def _workers() -> list[int]:
+    return [
+        c
+        for c in descendants(os.getpid())
+        if "LokyProcess" in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")
+    ]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from Linux /proc")
+def test_idle_workers_leave_soon_and_never_outnumber_the_cores(tmp_path, monkeypatch):
+    """Idle workers lingered 300 s after the test suite; ``--jobs 100`` on a two-file archive
+    started 100 workers (4 GB, 34 s instead of 2 s)."""
+    import time
+
+    from joblib.externals.loky import get_reusable_executor
+
+    from suggest import workers
+    from suggest.archive import read_archive
+
+    get_reusable_executor().shutdown(wait=True)  # workers of earlier tests are not ours to count
+    monkeypatch.setattr(workers, "IDLE_SECONDS", 1)
+    for k in range(40):
+        shutil.copy(CORPUS / "health" / "flu-shot-cause-flu-a5d4e8.txt", tmp_path / f"c{k:02d}-a{k:05x}.txt")
+    assert len(read_archive(tmp_path, jobs=100).checks) == 40
+    started = _workers()
+    assert 1 <= len(started) <= workers.cores()
+    assert workers.worker_count(100, 2) == min(2, workers.cores())
+    end = time.monotonic() + 10
+    while set(_workers()) & set(started) and time.monotonic() < end:
+        time.sleep(0.2)
+    assert not set(_workers()) & set(started), "idle workers still there 10 s after their work"
