@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -166,10 +167,10 @@ class Index:
         """Unit-length TF-IDF of one text, as scikit-learn would compute it with this vocabulary."""
         tokens = ngrams(analyze_with(text, self.stems), self.config.ngram_max)
         counts: dict[int, int] = {}
-        for t in tokens:
+        for t, n in Counter(tokens).items():  # each distinct term looked up once
             i = self.term_id(t)
             if i >= 0:
-                counts[i] = counts.get(i, 0) + 1
+                counts[i] = n
         if not counts:
             return {}
         ids = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))

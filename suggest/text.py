@@ -181,13 +181,14 @@ def lexicon() -> dict[str, str]:
 def analyze_with(text: str, table: Mapping[str, str]) -> list[str]:
     """``analyze`` through a saved word-to-stem table, then the shipped lexicon; nltk only for
     words neither has (loaded without its package ``__init__``, see `_snowball`)."""
-    out = []
-    for w in words(text):
+    tokens = words(text)
+    stems: dict[str, str] = {}
+    for w in set(tokens):  # each distinct word looked up once (a long article repeats most)
         s = table.get(w)
         if s is None:
             s = lexicon().get(w)
-        out.append(s if s is not None else stem(w))
-    return out
+        stems[w] = s if s is not None else stem(w)
+    return [stems[w] for w in tokens]
 
 
 def ngrams(tokens: list[str], n_max: int) -> list[str]:

@@ -207,7 +207,7 @@ def test_empty_article(archive, tmp_path):
     empty.write_text("\n \n", "utf-8")
     r = run("for", str(empty), "--archive", str(archive))
     assert r.exit_code == 1
-    assert r.stderr == f"error: {empty}: empty file; delete it or save the article's text into it\n"
+    assert r.stderr == f"error: {empty}: empty article: no title or text to match; give the draft's text\n"
 
 
 def test_archive_with_no_questions(tmp_path):

@@ -395,3 +395,38 @@ def test_idle_workers_leave_soon_and_never_outnumber_the_cores(tmp_path, monkeyp
     while set(_workers()) & set(started) and time.monotonic() < end:
         time.sleep(0.2)
     assert not set(_workers()) & set(started), "idle workers still there 10 s after their work"
+
+
+# -- 5. resources not bounded ---------------------------------------------------------------------
+
+
+def test_a_long_article_looks_each_distinct_word_up_once(monkeypatch):
+    """A long article cost about 12 s per MB: every word was looked up in the mapped vocabulary
+    (a binary search) as many times as it occurred."""
+    from suggest.archive import read_archive
+    from suggest.index import Index, build_index
+
+    ix = build_index(read_archive(CORPUS / "health").checks)
+    calls: list[str] = []
+    real = Index.term_id
+    monkeypatch.setattr(Index, "term_id", lambda self, t: calls.append(t) or real(self, t))
+    text = "Flu vaccines and flu shots protect against the flu. " * 500
+    ix.field_vector(text)
+    assert len(calls) == len(set(calls)) < 40
+
+
+def test_an_article_over_the_size_limit_is_cut_with_a_warning(archive, tmp_path):
+    from suggest.cli.cmd_for import MAX_ARTICLE_BYTES
+
+    head = "Does the flu shot cause the flu?\nVaccines, influenza and immunity: what the trials found.\n"
+    line = "Filler about the weather and unrelated things. " * 20 + "\n"
+    big = tmp_path / "big.txt"
+    big.write_text(head + line * (MAX_ARTICLE_BYTES // len(line) + 10))
+    cut = tmp_path / "cut.txt"
+    cut.write_bytes(big.read_bytes()[:MAX_ARTICLE_BYTES])
+    args = ["--archive", archive, "--index", tmp_path / "ix", "--min-score", "0", "-f", "json"]
+    whole = cli("for", big, *args)
+    assert "warning: " in whole.stderr and "only its first 2 MB are matched" in whole.stderr
+    assert whole.stdout == cli("for", cut, *args).stdout
+    piped = cli("for", "-", *args, input=big.read_text())
+    assert piped.stdout == whole.stdout and "only its first 2 MB" in piped.stderr

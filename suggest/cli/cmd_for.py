@@ -33,23 +33,56 @@ from suggest.render import load_template, render, safe_id, safe_url
 def read_article(source: str):
     """The article from a file path or `-` (stdin), parsed like an archive file."""
     if source == "-":
-        data, name = sys.stdin.buffer.read(), "<stdin>"
+        data, name = sys.stdin.buffer.read(MAX_ARTICLE_BYTES + 1), "<stdin>"
     else:
         path = Path(source)
-        if not path.is_file():
+        if path.is_dir():
+            raise SuggestError(f"{source}: is a folder; give the draft's file, or - for stdin")
+        if not path.exists():
             raise SuggestError(f"{source}: no such article file; give a saved article or - for stdin")
+        if not path.is_file():
+            raise SuggestError(f"{source}: not a regular file; give the draft's file, or - for stdin")
         try:
-            data = path.read_bytes()
+            with path.open("rb") as f:
+                data = f.read(MAX_ARTICLE_BYTES + 1)
         except OSError as exc:
-            raise SuggestError(f"{source}: cannot read ({exc.strerror})") from None
+            raise SuggestError(f"{source}: cannot read ({exc.strerror}); check the file's permissions") from None
         name = source
-    text, warning = decode(data, name)
+    if len(data) > MAX_ARTICLE_BYTES:
+        data = data[:MAX_ARTICLE_BYTES].decode("utf-8", "ignore").encode("utf-8")  # not mid-character
+        err(
+            f"warning: {name}: over {MAX_ARTICLE_BYTES // 1_000_000} MB; only its first "
+            f"{MAX_ARTICLE_BYTES // 1_000_000} MB are matched"
+        )
+    try:
+        text, warning = decode(data, name)
+    except ArchiveError as exc:
+        raise ArchiveError(name, _as_article(exc.reason, data)) from None
     if warning:
         err(f"warning: {name}: {warning}")
-    try:
-        return parse_article(text, name)
-    except ArchiveError as exc:
-        raise ArchiveError(name, "empty article: no title or text to match; give the draft's text") from exc
+    return parse_article(text, name)
+
+
+MAX_ARTICLE_BYTES = 2_000_000
+"""An article longer than this (a draft is tens of kB; 2 MB is a book) is cut to it, with a
+warning: the ranking's cost grows with the article's length."""
+
+_DOCUMENTS = (
+    (b"%PDF-", "a PDF document"),
+    (b"PK\x03\x04", "a zipped document (.docx, .odt...)"),
+    (b"{\\rtf", "an RTF document"),
+)
+
+
+def _as_article(reason: str, data: bytes) -> str:
+    """The reader's reason for refusing a file, said of an article rather than of an archive
+    file (no "remove it from the archive")."""
+    if reason.startswith("empty file"):
+        return "empty article: no title or text to match; give the draft's text"
+    if reason.startswith("binary data"):
+        kind = next((k for magic, k in _DOCUMENTS if data.startswith(magic)), "binary data")
+        return f"{kind}, not plain text; save the draft as plain text (.txt) and give that file"
+    return reason
 
 
 def explain_lines(s: Suggestion, check_titles: dict[str, str]) -> list[str]:
