@@ -99,7 +99,8 @@ def iter_files(root: Path, archive: Archive) -> Iterator[tuple[Path, str | None]
     """Archive files in a stable order, with the category their folder names.
 
     Folders and files whose name starts with ``.`` (such as the saved index) are passed over;
-    symlinked folders are reported, not followed (they can loop); files that are neither
+    symlinked folders are reported, not followed (they can loop), and so are symlinked files
+    that lead out of the archive (to ``/etc/passwd``, say); files that are neither
     ``.txt`` nor ``.jsonl`` are listed in ``archive.ignored``.
     """
     if not root.is_dir():
@@ -111,6 +112,7 @@ def iter_files(root: Path, archive: Archive) -> Iterator[tuple[Path, str | None]
             Problem(safe_text(str(e.filename)), f"cannot list folder ({e.strerror}); check its permissions")
         )
 
+    real_root = os.path.realpath(root)
     for dirpath, dirnames, filenames in os.walk(root, onerror=unlistable):
         here = Path(dirpath)
         kept = []
@@ -131,9 +133,21 @@ def iter_files(root: Path, archive: Archive) -> Iterator[tuple[Path, str | None]
             if f.startswith("."):
                 continue
             if reader_for(p) is not None:
+                if p.is_symlink() and not _within(os.path.realpath(p), real_root):
+                    archive.problems.append(
+                        Problem(
+                            safe_text(str(p)),
+                            "symlink that leads out of the archive, not read; copy the file into the archive",
+                        )
+                    )
+                    continue
                 yield p, category
             else:
                 archive.ignored.append(str(p))
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def slim(c: Check) -> Check:

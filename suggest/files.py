@@ -336,9 +336,30 @@ def locked(path: Path) -> Iterator[None]:
     with f:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)
         try:
+            if not _same_file(path, f.fileno()):  # removed (`drop_lock`) while we waited: lock anew
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+                with locked(path):
+                    yield
+                return
             yield
         finally:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _same_file(path: Path, fd: int) -> bool:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    own = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
+
+
+def drop_lock(path: Path) -> None:
+    """Remove the lock file ``path`` while holding it (inside `locked`), when what it guarded
+    was never made: a waiter that then gets the old file sees it is gone and locks anew."""
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 # -- outputs never replace what they did not write ---------------------------------------------

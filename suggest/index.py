@@ -678,14 +678,20 @@ def open_index(
     ix = fresh()
     if ix is not None:
         return ix, None
-    with files.locked(folder.parent / f".{folder.name}.lock"):
+    lock = folder.parent / f".{folder.name}.lock"
+    with files.locked(lock):
         force_once = force
         force = False
         ix = None if force_once else fresh_quiet(folder, fp, config)
         if ix is not None:
             return ix, None
         store.check_replaceable(folder)  # before the work of a build, not after it
-        built, arch = _build_from(archive, folder, config, fp, jobs or os.cpu_count() or 1, say, progress)
+        try:
+            built, arch = _build_from(archive, folder, config, fp, jobs or os.cpu_count() or 1, say, progress)
+        except SuggestError:
+            if not os.path.lexists(folder):  # no index was ever made here: leave nothing behind
+                files.drop_lock(lock)
+            raise
         built.save(folder)
         return Index.load(folder), arch
 

@@ -408,8 +408,10 @@ def check_from_json(obj: object, path: str | Path, line: int | None = None) -> C
     obj = cast(dict, _safe_json(obj))
     title = _json_title(obj.get("title"), path, line)
     checked_on = _json_date(obj.get("checked_on"), path, line)
-    sections = _json_sections(obj.get("sections") or [], path, line)
-    qs = obj.get("questions") or []
+    # Absent or null means none; any other value must have the field's type (0, "" or false
+    # for a list is reported, not read as empty).
+    sections = _json_sections([] if obj.get("sections") is None else obj["sections"], path, line)
+    qs = [] if obj.get("questions") is None else obj["questions"]
     if not isinstance(qs, list) or not all(isinstance(q, str) for q in qs):
         raise ArchiveError(path, '"questions" must be a list of strings', line)
     url = obj.get("url")

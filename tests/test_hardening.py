@@ -430,3 +430,93 @@ def test_an_article_over_the_size_limit_is_cut_with_a_warning(archive, tmp_path)
     assert whole.stdout == cli("for", cut, *args).stdout
     piped = cli("for", "-", *args, input=big.read_text())
     assert piped.stdout == whole.stdout and "only its first 2 MB" in piped.stderr
+
+
+# -- 6. messages that mislead ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("questions", 0, '"questions" must be a list of strings'),
+        ("questions", "", '"questions" must be a list of strings'),
+        ("questions", False, '"questions" must be a list of strings'),
+        ("questions", {}, '"questions" must be a list of strings'),
+        ("sections", 0, '"sections" must be a list'),
+        ("sections", "", '"sections" must be a list'),
+        ("summary", 0, '"summary" must be a string'),
+        ("summary", [], '"summary" must be a string'),
+        ("url", 0, '"url" must be a string'),
+        ("category", 0, '"category" must be a string'),
+        ("checked_on", 0, '"checked_on" is not an ISO date'),
+        ("id", False, '"id" must be a non-empty string'),
+    ],
+)
+def test_wrong_json_types_are_reported_not_read_as_empty(tmp_path, field, value, message):
+    from suggest.archive import read_archive
+
+    good = {"id": "ok1", "title": "Is it fine?", "questions": ["Why?"]}
+    bad = {"id": "bad1", "title": "Is it broken?", "questions": ["How?"], field: value}
+    f = tmp_path / "a.jsonl"
+    f.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    a = read_archive(f)
+    assert [c.id for c in a.checks] == ["ok1"]
+    assert [(p.line, p.skipped) for p in a.problems] == [(2, True)]
+    assert message in a.problems[0].message
+
+
+def test_a_symlink_that_leads_out_of_the_archive_is_reported_not_read(archive, tmp_path):
+    from suggest.archive import read_archive
+
+    outside = tmp_path / "secret.txt"
+    outside.write_text("Is this private?\nA file that is not part of the archive.\n")
+    (archive / "health" / "leak.txt").symlink_to(outside)
+    (archive / "passwd.txt").symlink_to("/etc/passwd")
+    inner = archive / "health" / "flu-shot-cause-flu-a5d4e8.txt"
+    (archive / "same.txt").symlink_to(inner)  # a link inside the archive is read
+    a = read_archive(archive)
+    said = {Path(p.path).name: p.message for p in a.problems}
+    assert "leads out of the archive" in said["leak.txt"] and "leads out of the archive" in said["passwd.txt"]
+    assert all("secret" not in c.title.lower() and "root:" not in c.title for c in a.checks)
+    assert len(a.checks) == 8 and any(c.path.endswith("same.txt") for c in a.checks)
+
+
+def test_show_exits_as_its_help_says(tmp_path):
+    folder = tmp_path / "a"
+    shutil.copytree(CORPUS / "health", folder)
+    bad = folder / "bad.txt"
+    bad.write_bytes(b"\x00\x01binary")
+    assert "a file named on the command line could not be read" in " ".join(cli("show", "--help").stdout.split())
+    assert cli("show", folder).exit_code == 0  # skipped inside a folder: reported, exit 0
+    assert cli("show", folder, "--strict").exit_code == 1
+    r = cli("show", bad)  # named: an error whatever --strict says
+    assert r.exit_code == 1 and "bad.txt" in r.stderr
+
+
+@pytest.mark.parametrize("content", ["none", "bad"])
+def test_an_archive_with_no_checks_leaves_nothing_behind(tmp_path, content):
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    if content == "bad":
+        (archive / "bad.txt").write_bytes(b"\x00\x01")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    r = cli("index", "--archive", archive, "--index", tmp_path / "ix")
+    one_error(r, "no readable checks")
+    r = cli("index", "--archive", archive)  # the default index, inside the archive
+    one_error(r, "no readable checks")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # no lock file, no work folder
+
+
+def test_a_lock_file_removed_while_waited_for_is_locked_anew(tmp_path):
+    import threading
+
+    from suggest import files
+
+    lock = tmp_path / ".ix.lock"
+    inside: list[str] = []
+    with files.locked(lock):
+        waiter = threading.Thread(target=lambda: files.locked(lock).__enter__() and None or inside.append("in"))
+        waiter.start()
+        files.drop_lock(lock)
+    waiter.join(10)
+    assert inside == ["in"] and lock.exists()  # it locked a new file, not the removed one

@@ -16,9 +16,15 @@ from suggest.cli.common import echo, err, user_errors
 @app.command("show")
 def show(
     files: Annotated[list[Path], typer.Argument(help="Saved articles, .jsonl exports or folders.", exists=True)],
-    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any file is skipped.")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Also exit 1 when a file inside a FOLDER is skipped.")
+    ] = False,
 ) -> None:
     """Print the records read from FILES as JSON (one object for one check, else a list).
+
+    Exit codes: 0 everything named was read (files skipped inside a folder are reported on
+    stderr); 1 a file named on the command line could not be read, or, with --strict, a file
+    inside a folder was skipped.
 
     Example: suggest show corpus/health/vaccines-autism-evidence-a3f91c.txt
     """
