@@ -520,3 +520,143 @@ def test_a_lock_file_removed_while_waited_for_is_locked_anew(tmp_path):
         files.drop_lock(lock)
     waiter.join(10)
     assert inside == ["in"] and lock.exists()  # it locked a new file, not the removed one
+
+
+# -- the HTML rule as a property: any archive string, every HTML path -----------------------------
+
+_TAGS = set(
+    "a body br code dd details div dl dt h1 h2 h3 head html li line meta nav ol p rect section small span style "
+    "summary svg table tbody td text th thead time title tr ul".split()
+)
+_ATTRS = set(
+    "aria-label charset class content data-status height href id lang name role text-anchor transform width x y "
+    "viewbox x1 x2 y1 y2 datetime colspan open".split()
+)
+_NASTY = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)",
+    "<img src=x onerror=alert(1)>",
+    "'><svg onload=alert(1)>",
+    '" onmouseover="alert(1)',
+    "javascript:alert(1)",
+    " JaVaScRiPt:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "[click](javascript:alert(1))",
+    '<a href="javascript:alert(1)">x</a>',
+    "<iframe src=//evil.example>",
+    "&lt;script&gt;",
+    "<<script>script>",
+    "</textarea><script>",
+    "{{ 7*7 }}",
+    "<style>x{}</style>",
+    "\u2028<b>",
+]
+
+
+def unsafe_html(html: str) -> list[str]:
+    """What in ``html`` could run or load: a tag or attribute the templates never write, an
+    ``on*`` attribute, a link that is not http(s) or in-page (parsed with html.parser)."""
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Parser(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag not in _TAGS:
+                found.append(f"<{tag}>")
+            for k, v in attrs:
+                if k not in _ATTRS or k.startswith("on"):
+                    found.append(f"{tag} {k}")
+                if (
+                    k == "href"
+                    and v
+                    and not (v.startswith(("http://", "https://", "#")) or "/" not in v and ":" not in v)
+                ):
+                    found.append(f"{tag} href={v}")
+
+        handle_startendtag = handle_starttag
+
+    Parser().feed(html)
+    return found
+
+
+def _archive_strings():
+    from hypothesis import strategies as st
+
+    piece = st.one_of(st.sampled_from(_NASTY), st.text(max_size=12), st.sampled_from(["flu", "vaccine", "toxins"]))
+    return st.lists(piece, min_size=1, max_size=5).map(" ".join)
+
+
+def _property_test():
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @given(
+        titles=st.lists(_archive_strings(), min_size=2, max_size=3),
+        questions=st.lists(_archive_strings(), min_size=2, max_size=4),
+        ids=st.lists(_archive_strings(), min_size=3, max_size=3, unique=True),
+        urls=st.lists(
+            st.one_of(st.none(), _archive_strings(), st.just('https://e.example/x"><script>')), min_size=3, max_size=3
+        ),
+        category=_archive_strings(),
+        template_name=st.sampled_from(["t.j2", "t.txt", "t.html", "t.md.j2", "t", "t.xml.jinja"]),
+    )
+    @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    def run(tmp_path_factory, titles, questions, ids, urls, category, template_name):
+        from suggest.archive import read_archive
+        from suggest.backlog import backlog
+        from suggest.batch import iter_lists, run_batch
+        from suggest.index import build_index
+        from suggest.rank import check_record, suggest
+        from suggest.records import Check, RankOptions
+        from suggest.render import render, render_backlog, safe_url
+        from suggest.report import build_report
+
+        work = tmp_path_factory.mktemp("prop")
+        records = []
+        for k, cid in enumerate(ids):
+            records.append(
+                {
+                    "id": cid.strip() or f"id{k}",
+                    "title": (titles[k % len(titles)] + " flu vaccine?").strip(),
+                    "summary": "Flu vaccine toxins " + questions[k % len(questions)],
+                    "questions": [q + " flu vaccine toxins?" for q in questions],
+                    "url": urls[k],
+                    "category": category,
+                }
+            )
+        (work / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+        arch = read_archive(work / "a.jsonl")
+        if not arch.checks:
+            return
+        ix = build_index(arch.checks)
+        draft = Check(id="draft", title="Does the flu vaccine flush toxins?", summary="Flu vaccine toxins.")
+        got = suggest(ix, draft, RankOptions(min_score=0))
+        cited = {c for s in got for c in s.sources + s.answered_by}
+        records_of = {c: check_record(ix, c) for c in cited}
+        link = lambda c: safe_url(records_of[c].get("url")) or f"#check-{c}"  # noqa: E731
+        tpl = work / template_name
+        tpl.write_text(
+            "{% for s in suggestions %}<a href=\"{{ s.link.href if s.link else '#' }}\">{{ s.question }}</a>"
+            "{{ s.sources | join(' ') }}{% for c in s.checks.values() %}{{ c.title }}{% endfor %}{% endfor %}"
+        )
+        pages = {
+            "for html": render(got, "html", check_url=link, check_info=lambda c: records_of[c]),
+            "for template": render(got, "text", template=tpl, check_url=link, check_info=lambda c: records_of[c]),
+            "backlog html": render_backlog(backlog(ix), "html"),
+            "report": build_report(ix, list(iter_lists(ix, RankOptions(min_score=0))), backlog(ix), arch),
+        }
+        out = work / "out"
+        run_batch(ix, out, "html", RankOptions(min_score=0), jobs=1)
+        pages.update({f"batch {p.name}": p.read_text() for p in out.glob("*.html")})
+        for name, html in pages.items():
+            assert unsafe_html(html) == [], name
+
+    return run
+
+
+def test_no_archive_string_becomes_executable_html(tmp_path_factory):
+    """Any archive string (title, question, id, URL, category), through `for -f html`, a user's
+    template of any name, the backlog, the report and the batch's per-check pages."""
+    pytest.importorskip("hypothesis")
+    _property_test()(tmp_path_factory)
