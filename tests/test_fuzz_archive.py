@@ -123,8 +123,10 @@ def build(root: Path, rng: random.Random) -> dict[str, list[Path]]:
     (links / "up").symlink_to("..")  # a folder symlink loop
     (links / "zero.txt").symlink_to("/dev/zero")
     (root.parent / "outside-0c0c0c.txt").write_bytes(b"Is a file linked from outside read?\n")
-    (links / "good-link.txt").symlink_to(root.parent / "outside-0c0c0c.txt")
-    made["links"] = [links / n for n in ("self.txt", "ping.txt", "pong.txt", "broken.txt", "zero.txt", "good-link.txt")]
+    (links / "out-link.txt").symlink_to(root.parent / "outside-0c0c0c.txt")  # reported, never read
+    (root / "inside-0d0d0d.txt").write_bytes(b"Is a file linked from inside read?\n")
+    (links / "good-link.txt").symlink_to(root / "inside-0d0d0d.txt")
+    made["links"] = [links / n for n in ("self.txt", "ping.txt", "pong.txt", "broken.txt", "zero.txt", "out-link.txt", "good-link.txt")]
     os.mkfifo(root / "links" / "pipe.txt")
     made["links"].append(root / "links" / "pipe.txt")
     put("unreadable", "locked/secret-0badf0.txt", rng.choice(real)).chmod(0)
@@ -206,7 +208,8 @@ def test_fuzzed_archive_every_file_read_or_reported(fuzzed):
     assert by_path[str(root / "links" / "self.txt")].message == "cannot read (symlink loop); remove the link"
     assert by_path[str(root / "links" / "ping.txt")].reason == "cannot read"
     assert by_path[str(root / "links" / "pipe.txt")].reason == "not a regular file"
-    assert by_path[str(root / "links" / "zero.txt")].reason == "not a regular file"
+    assert by_path[str(root / "links" / "zero.txt")].reason == "symlink that leads out of the archive, not read"
+    assert by_path[str(root / "links" / "out-link.txt")].reason == "symlink that leads out of the archive, not read"
     assert by_path[str(root / "giant" / "title-line.txt")].reason == "no recognisable title"
     for p in made["giant line"][:-1]:
         assert by_path[str(p)].reason == "line too long"
