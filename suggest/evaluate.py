@@ -42,6 +42,7 @@ _VCLAIM_PATTERNS = ("*vclaims.jsonl", "*vclaims.jsonl.gz")
 _DATE_2B = re.compile(r"([A-Z][a-z]+\.? \d{1,2}, \d{4})")
 _TWEET_DATE = re.compile(r"\(@\w+\)\s*([A-Z][a-z]+\.? \d{1,2}, \d{4})\s*$")
 _ID_DATE = re.compile(r"^((?:19|20)\d{6})_")
+_ID_DATE_WORDS = re.compile(r"^((?:19|20)\d\d)_([A-Za-z]{3})[a-z]*_(\d{1,2})_")
 
 UNUSED_OPTIONS = frozenset({"top", "open_only", "since", "until"})
 """RankOptions fields the evaluation fixes: the official list is 5 long and nothing is filtered."""
@@ -78,6 +79,8 @@ class Evaluation:
     figures: dict[str, dict[str, float]] = field(default_factory=dict)
     runs: dict[str, Run] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    dated: int = 0  # queries that carried a date (`query_date`)
+    semantic: bool = False  # the ranking used the embeddings
 
 
 # -- reading the folder -------------------------------------------------------------------------
@@ -245,7 +248,13 @@ def load_split(folder: str | Path, name: str) -> Split:
 
 def query_date(query_id: str, text: str) -> str | None:
     """The date a query was said or posted, when it carries one: the "Month D, YYYY" that ends
-    an embedded tweet (2A), or the ``YYYYMMDD_`` debate-file prefix of a 2B query id."""
+    an embedded tweet (2A), or the debate's date that starts a 2B query id, in any style the
+    CheckThat! releases use (``20170822_Trump_phoenix_0204``, ``2019_oct_03_221``,
+    ``2019_nov_21_fact-checking-fifth-democratic-presidential-debate_0235``).
+
+    >>> [query_date(q, "") for q in ("20170822_x_0204", "2019_oct_03_221", "2019_nov_21_debate_0235", "tweet-1")]
+    ['2017-08-22', '2019-10-03', '2019-11-21', None]
+    """
     m = _TWEET_DATE.search(text)
     if m:
         with contextlib.suppress(ValueError):
@@ -254,6 +263,10 @@ def query_date(query_id: str, text: str) -> str | None:
     if m:
         with contextlib.suppress(ValueError):
             return datetime.strptime(m.group(1), "%Y%m%d").date().isoformat()
+    m = _ID_DATE_WORDS.match(query_id)
+    if m:
+        with contextlib.suppress(ValueError):
+            return datetime.strptime(f"{m.group(1)} {m.group(2).lower()} {m.group(3)}", "%Y %b %d").date().isoformat()
     return None
 
 
@@ -274,6 +287,7 @@ def rank_suggest(
     depth: int = DEPTH,
     batch: int = 256,
     vectors: Sequence[Article] | None = None,
+    embedder: Callable[[Sequence[str]], np.ndarray] | None = None,
 ) -> Run:
     """Rank the archive's fact-checks for each article with the code `suggest for` runs.
 
@@ -290,7 +304,8 @@ def rank_suggest(
     (questions the article itself answers: here exactly the match sought).
 
     ``vectors``: the articles already vectorised (`article_from_check`), e.g. rewritten by an
-    experiment; by default they are vectorised here.
+    experiment; by default they are vectorised here. ``embedder``: encodes the articles when
+    the index carries embeddings (default: `suggest.embed.Embedder` without a cache).
 
     Returns
     -------
@@ -303,7 +318,7 @@ def rank_suggest(
     members = [np.array([row_of[c] for c in rec["answered_by"]], dtype=np.int64) for rec in index.pool_records]
     limit = max(depth, opts.top)
     run: Run = {}
-    ranker = Ranker(index, opts, rules=False, kernel=True)
+    ranker = Ranker(index, opts, rules=False, kernel=True, embedder=embedder)
     for start in range(0, len(articles), batch):
         chunk = articles[start : start + batch]
         if vectors is not None:
@@ -572,9 +587,25 @@ class CheckThat:
     >>> data.evaluate("dev", settings(preset="no-dates")).figures["suggest"]["map@5"]  # doctest: +SKIP
     """
 
-    def __init__(self, folder: str | Path, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        progress: Progress | None = None,
+        semantic: bool | None = None,
+        cache: str | Path | None = None,
+        encoding: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """``semantic``: give the indexes embeddings (None: when the ``semantic`` extra is
+        installed); vectors are cached by content in ``cache`` (default: none kept)."""
+        from suggest import embed
+
+        semantic = embed.choice(semantic)
+        if semantic:
+            embed.require()
         self.folder = Path(folder)
         self.say = progress or (lambda _m: None)
+        self.semantic = embed.available() if semantic is None else semantic
+        self.embedder = embed.Embedder(cache, encoding) if self.semantic else None
         self._checks: list[Check] | None = None
         self._splits: dict[str, Split] = {}
         self._indexes: dict[IndexConfig, Index] = {}
@@ -599,7 +630,7 @@ class CheckThat:
             checks = self.checks
             t = time.perf_counter()
             self.say(f"indexing {len(checks)} fact-checks")
-            self._indexes[config] = build_index(checks, config)
+            self._indexes[config] = build_index(checks, config, embedder=self.embedder)
             self.seconds["index"] = time.perf_counter() - t
         return self._indexes[config]
 
@@ -629,10 +660,16 @@ class CheckThat:
             self.say(f"note: {split}.qrels repeats {data.duplicates} row(s); counted once")
         result = Evaluation(str(self.folder), split)
         articles = query_articles(data, how.cleaning)
+        result.dated = sum(1 for a in articles if a.checked_on)
         index = self.index(how.config)
+        result.semantic = (
+            index.semantic
+            and any(str(s).startswith("meaning") for s in how.opts.signals)
+            and bool(how.opts.meaning_weight or how.opts.meaning_question_weight)
+        )
         t = time.perf_counter()
         self.say(f"ranking {len(articles)} {split} queries")
-        result.runs["suggest"] = rank_suggest(index, articles, how.opts, depth)
+        result.runs["suggest"] = rank_suggest(index, articles, how.opts, depth, embedder=self.embedder)
         result.seconds = {k: v for k, v in self.seconds.items()}
         result.seconds["rank"] = time.perf_counter() - t
         result.figures["suggest"] = metrics(result.runs["suggest"], data.qrels)
@@ -653,6 +690,9 @@ def evaluate_checkthat(
     depth: int = DEPTH,
     limit: int | None = None,
     progress: Progress | None = None,
+    semantic: bool | None = None,
+    cache: str | Path | None = None,
+    encoding: Callable[[int, int], None] | None = None,
 ) -> Evaluation:
     """Rank one split of a CheckThat folder with `suggest` (and the peer) and measure it.
 
@@ -666,6 +706,8 @@ def evaluate_checkthat(
     depth : list length per query (the first ``how.opts.top`` are the official list).
     limit : only the first ``limit`` queries of the split (quick runs).
     progress : callback for status lines.
+    semantic, cache, encoding : the embeddings (see `CheckThat`); ``encoding`` gets (done,
+        total) of the texts being encoded.
 
     Returns
     -------
@@ -681,7 +723,7 @@ def evaluate_checkthat(
     --------
     >>> evaluate_checkthat("data/2021-2a-en", "dev").figures["bm25s"]["map@5"]  # doctest: +SKIP
     """
-    data = CheckThat(folder, progress)
+    data = CheckThat(folder, progress, semantic, cache, encoding)
     data.split(split)  # a missing split fails before the slow reading of the fact-checks
     return data.evaluate(split, how, peer, depth, limit)
 

@@ -75,6 +75,8 @@ class Index:
     char_matrix: sp.csr_matrix = field(default_factory=lambda: sp.csr_matrix((0, 0), dtype=np.float32))
     char_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))  # mean of char_matrix rows
     manifest: dict = field(default_factory=dict)
+    check_emb: np.ndarray | None = None  # checks x embedding dims, unit rows (`suggest.embed`)
+    pool_emb: np.ndarray | None = None  # pool items x embedding dims; zero rows: not encoded
     _char_lookup: Callable[[str], int] | None = None
     _search: dict[str, sp.csr_matrix] = field(default_factory=dict)
     _check_pairs: tuple[np.ndarray, np.ndarray] | None = None
@@ -269,6 +271,9 @@ class Index:
                 store.save_array(built, f"{name}.indptr", m.indptr.astype(np.int64))
             for name in _ARRAYS:
                 store.save_array(built, name, np.asarray(getattr(self, name)))
+            if self.check_emb is not None and self.pool_emb is not None:
+                store.save_array(built, "check_emb", np.asarray(self.check_emb, dtype=np.float32))
+                store.save_array(built, "pool_emb", np.asarray(self.pool_emb, dtype=np.float32))
             order, start = self.check_pairs()
             store.save_array(built, "pair_order", np.asarray(order, dtype=np.int64))
             store.save_array(built, "pair_start", np.asarray(start, dtype=np.int64))
@@ -365,7 +370,19 @@ class Index:
             raise IndexFormatError(f"{shown}: pair tables are damaged; run `suggest index`")
         index._check_pairs = (order, start)
         index.check_ids = _LazyIds(check_records)  # type: ignore[assignment]
+        if manifest.get("semantic"):
+            check_emb = store.load_array(folder, "check_emb")
+            pool_emb = store.load_array(folder, "pool_emb")
+            dim = manifest["semantic"].get("dim")
+            if check_emb.shape != (counts["checks"], dim) or pool_emb.shape != (counts["pool"], dim):
+                raise IndexFormatError(f"{shown}: the embeddings do not match the index; run `suggest index`")
+            index.check_emb, index.pool_emb = check_emb, pool_emb
         return index
+
+    @property
+    def semantic(self) -> bool:
+        """Whether the index carries embeddings (`suggest.embed`)."""
+        return self.check_emb is not None and self.pool_emb is not None
 
 
 def _read_manifest(shown: Path, folder: Path, verify: bool) -> tuple[dict, IndexConfig, dict]:
@@ -455,6 +472,7 @@ def build_index(
     jobs: int = 1,
     workdir: str | Path | None = None,
     spilled: Archive | None = None,
+    embedder: Callable[[Sequence[str]], np.ndarray] | None = None,
 ) -> Index:
     """Build the TF-IDF index and the question pool for ``checks``.
 
@@ -469,6 +487,8 @@ def build_index(
         they take about as much space as the saved index and are removed at the end.
     spilled : the archive ``checks`` come from, when it was read with ``spill`` (slim checks):
         their texts are read back from its spill files, a chunk at a time.
+    embedder : texts -> unit vectors (`suggest.embed.Embedder`): the index then carries the
+        embeddings of its checks and questions (`add_embeddings`); None: words only.
 
     Returns
     -------
@@ -524,7 +544,44 @@ def build_index(
         "archive": {"root": archive_root, "fingerprint": archive_fingerprint},
         "python": platform.python_version(),
     }
-    return _assemble(config, built, pool, checks, unigram, pool_matrix, pool_records, manifest)
+    index = _assemble(config, built, pool, checks, unigram, pool_matrix, pool_records, manifest)
+    if embedder is not None:
+        say("encoding checks and questions")
+        add_embeddings(index, checks, embedder)
+    return index
+
+
+def embedding_texts(index: Index, checks: Sequence[Check]) -> tuple[list[str], list[int], list[str]]:
+    """(each check's text, the pool items encoded, their texts): a check stands for itself by
+    its title and summary (`suggest.embed.check_text`); the items encoded are the questions some
+    check raised (a title alone scores through its check, `suggest.rank`)."""
+    from suggest.embed import check_text
+
+    texts = [check_text(c.title, c.summary, "\n".join(c.questions)) for c in checks]
+    raised = np.zeros(len(index.pool_records), dtype=bool)
+    raised[np.asarray(index.pair_item)[np.asarray(index.pair_raised, dtype=bool)]] = True
+    items = np.flatnonzero(raised).tolist()
+    return texts, items, [index.pool_records[i]["text"] for i in items]
+
+
+def add_embeddings(index: Index, checks: Sequence[Check], embedder: Callable[[Sequence[str]], np.ndarray]) -> None:
+    """Give ``index`` (built from ``checks``, sorted by id) the embeddings of its checks and of
+    its raised questions (other pool rows stay zero), and say so in its manifest."""
+    from suggest import embed
+
+    texts, items, item_texts = embedding_texts(index, checks)
+    vecs = embedder([*texts, *item_texts])
+    index.check_emb = np.ascontiguousarray(vecs[: len(texts)], dtype=np.float32)
+    pool_emb = np.zeros((len(index.pool_records), embed.DIM), dtype=np.float32)
+    pool_emb[items] = vecs[len(texts) :]
+    index.pool_emb = pool_emb
+    index.manifest["semantic"] = {
+        "model": embed.MODEL,
+        "weights_sha256": embed.WEIGHTS_SHA256,
+        "dim": embed.DIM,
+        "checks": "title and summary (else questions), at most 200 words",
+        "questions": int(len(items)),
+    }
 
 
 def _assemble(
@@ -637,6 +694,8 @@ def open_index(
     force: bool = False,
     jobs: int | None = None,
     progress: Callable[[str], None] | None = None,
+    semantic: bool | None = None,
+    encoding: Callable[[int, int], None] | None = None,
 ) -> tuple[Index, Archive | None]:
     """The up-to-date index of ``archive``: loaded if fresh, else (re)built and saved.
 
@@ -648,8 +707,18 @@ def open_index(
     checks is built in this process); ``progress``: status lines of a build. The `Archive`
     returned after a build holds its checks without their sections (`suggest.archive.slim`).
 
+    ``semantic`` (None: $SUGGEST_SEMANTIC, `suggest.embed.choice`): True, the index must carry embeddings (an index without them is rebuilt;
+    `SemanticUnavailable` when the extra is missing); False, a build leaves them out; None, a
+    build adds them when the ``semantic`` extra is installed, and a fresh index is used as it
+    is. Vectors are cached by content beside the index (``.NAME.embeddings``): a rebuild
+    encodes only new and changed texts, and a killed one resumes. ``encoding``: (done, total)
+    of the texts being encoded.
+
     Returns the index and the `Archive` when it had to read the archive (else None).
     """
+    from suggest.embed import choice
+
+    semantic = choice(semantic)
     say = notify or (lambda _m: None)
     archive = Path(archive)
     if not archive.exists():
@@ -673,8 +742,15 @@ def open_index(
         if ix.config != config:
             say("note: index settings changed; rebuilding the index")
             return None
+        if semantic and not ix.semantic:
+            say("note: the index has no embeddings; rebuilding it with them")
+            return None
         return ix
 
+    if semantic:
+        from suggest.embed import require
+
+        require()  # before any work
     ix = fresh()
     if ix is not None:
         return ix, None
@@ -683,17 +759,37 @@ def open_index(
         force_once = force
         force = False
         ix = None if force_once else fresh_quiet(folder, fp, config)
-        if ix is not None:
+        if ix is not None and not (semantic and not ix.semantic):
             return ix, None
         store.check_replaceable(folder)  # before the work of a build, not after it
+        embedder = None
+        if semantic or (semantic is None and _semantic_installed()):
+            from suggest.embed import Embedder
+
+            embedder = Embedder(embedding_cache(folder), encoding)
         try:
-            built, arch = _build_from(archive, folder, config, fp, jobs or os.cpu_count() or 1, say, progress)
+            built, arch = _build_from(archive, folder, config, fp, jobs or os.cpu_count() or 1, say, progress, embedder)
         except SuggestError:
             if not os.path.lexists(folder):  # no index was ever made here: leave nothing behind
                 files.drop_lock(lock)
             raise
         built.save(folder)
+        if embedder is not None:
+            texts, _, item_texts = embedding_texts(built, arch.checks)
+            embedder.compact([*texts, *item_texts])
         return Index.load(folder), arch
+
+
+def _semantic_installed() -> bool:
+    from suggest.embed import available
+
+    return available()
+
+
+def embedding_cache(folder: str | Path) -> Path:
+    """The embedding cache of the index in ``folder``: beside it, hidden."""
+    p = Path(folder)
+    return p.parent / f".{p.name.lstrip('.')}.embeddings"
 
 
 def _build_from(
@@ -704,6 +800,7 @@ def _build_from(
     workers: int,
     say: Callable[[str], None],
     progress: Callable[[str], None] | None,
+    embedder: Callable[[Sequence[str]], np.ndarray] | None = None,
 ) -> tuple[Index, Archive]:
     """Read ``archive`` and build its index (not saved), reporting every skipped file.
 
@@ -729,7 +826,15 @@ def _build_from(
             say(str(p))
         say(f"indexing {archive}: {arch.summary()}")
         built = build_index(
-            arch.checks, config, str(archive), fp, progress=progress, jobs=workers, workdir=work, spilled=arch
+            arch.checks,
+            config,
+            str(archive),
+            fp,
+            progress=progress,
+            jobs=workers,
+            workdir=work,
+            spilled=arch,
+            embedder=embedder,
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -9,17 +9,20 @@ exactly the list it would get alone.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
 
 from suggest import kernels, select
 from suggest.build import field_texts
+from suggest.embed import check_text
 from suggest.index import Index
 from suggest.kernels import Workspace
 from suggest.records import Check, RankOptions, Suggestion, day_number
-from suggest.signals import Article, Chunk, check_rows, combine, query_words, question_rows
+from suggest.signals import Article, Chunk, check_rows, combine, query_words, question_rows, resolve
+from suggest.signals import shares as signal_shares
 from suggest.text import analyze_with, words
 
 SCORE_DECIMALS = 6
@@ -40,6 +43,7 @@ def article_from_check(index: Index, check: Check) -> Article:
         day=day_number(check.checked_on),
         check_row=own_check_row(index, check.id),
         text="\n".join(parts.values()),
+        embed_text=check_text(check.title, check.summary, "\n".join(check.questions) or check.body()),
     )
 
 
@@ -54,6 +58,7 @@ def article_from_row(index: Index, row: int) -> Article:
         char_vector=index.char_matrix[row],
         day=int(index.check_dates[row]),
         check_row=row,
+        embedding=np.asarray(index.check_emb[row], dtype=np.float32) if index.check_emb is not None else None,
     )
 
 
@@ -103,9 +108,16 @@ class Ranker:
     """
 
     def __init__(
-        self, index: Index, opts: RankOptions, rules: bool = True, kernel: bool = False, profile: bool = False
+        self,
+        index: Index,
+        opts: RankOptions,
+        rules: bool = True,
+        kernel: bool = False,
+        profile: bool = False,
+        embedder: Callable[[Sequence[str]], np.ndarray] | None = None,
     ) -> None:
         self.index = index
+        self.embedder = embedder
         self.opts = opts
         self.rules = rules
         self.kernel = kernel
@@ -117,8 +129,23 @@ class Ranker:
         self.keep = select.filter_mask(index, opts) if rules else np.ones(n_items, dtype=bool)
 
     def chunk(self, articles: list[Article]) -> Chunk:
+        self._embed(articles)
         words = query_words(self.index, articles, self.opts)
         return Chunk(self.index, self.opts, articles, words, self.ws, self.kernel, self.memo)
+
+    def _embed(self, articles: list[Article]) -> None:
+        """Encode the articles that have no embedding yet, when a signal of meaning counts."""
+        if not any(s.name.startswith("meaning") and s.weight(self.index, self.opts) for s in resolve(self.opts)):
+            return
+        todo = [a for a in articles if a.embedding is None]
+        if not todo:
+            return
+        if self.embedder is None:
+            from suggest.embed import Embedder
+
+            self.embedder = Embedder()
+        for a, v in zip(todo, self.embedder([a.embed_text for a in todo]), strict=True):
+            a.embedding = v
 
     def check_scores(self, articles: list[Article]) -> sp.csr_matrix:
         """Each article's score for the archive checks it reaches (articles x checks, sparse):
@@ -382,16 +409,39 @@ def explain(index: Index, article: Check, opts: RankOptions | None = None, words
     words each matched."""
     opts = opts or RankOptions()
     art = article_from_check(index, article)
-    row = Ranker(index, opts).score([art])[0]
+    ranker = Ranker(index, opts)
+    row = ranker.score([art])[0]
     chosen = select.select(index, row, opts)
     text = art.text if words else None
     held = select.held_back(index, art, row, opts, chosen)
+    listed = to_suggestions(index, chosen, row, text)
     suggestions = to_suggestions(index, [i for i, _, _ in held], row, text)
+    if words:  # each signal's share of each score
+        every = [*listed, *suggestions]
+        parts = signal_shares(
+            ranker.chunk([art]), 0, [(s.item, best_check(index, row, s.item)) for s in every], ranker.share
+        )
+        every = [
+            replace(s, signals=tuple(sorted(p.items(), key=lambda kv: -kv[1])))
+            for s, p in zip(every, parts, strict=True)
+        ]
+        listed, suggestions = every[: len(listed)], every[len(listed) :]
     return Explained(
-        to_suggestions(index, chosen, row, text),
+        listed,
         [(s, why) for s, (_, _, why) in zip(suggestions, held, strict=True)],
         select.floor(row, opts),
     )
+
+
+def best_check(index: Index, row: RowScores, item: int) -> int:
+    """The check that gives ``item`` its check score for this article: the best-scoring check
+    that raised or answered it (equal scores: lowest row); -1 without one."""
+    item_start = index.item_start()
+    cis = np.asarray(index.pair_check)[item_start[item] : item_start[item + 1]]
+    if not len(cis):
+        return -1
+    sims = row.scores_of_checks(cis)
+    return int(cis[np.lexsort((cis, -sims))[0]])
 
 
 def check_scores(index: Index, articles: list[Article], opts: RankOptions) -> sp.csr_matrix:

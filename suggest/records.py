@@ -243,6 +243,11 @@ class RankOptions:
         while their postings in the checks fit. For archives of a million checks, where the
         postings of an article's terms grow to their cap (`IndexConfig.postings_max`): off
         by default (see bench/README.md).
+    meaning_weight, meaning_question_weight : weights of the embedding cosine (`suggest.embed`)
+        among a check's signals and among a question's own signals, when the index carries
+        embeddings (0: off); tuned on the CheckThat train splits (docs/evaluation.md).
+    meaning_items : a question's embedding cosine counts for the article's this many nearest
+        pool items (others get 0 from it), so that the ranking can bound what it leaves out.
     """
 
     top: int = 5
@@ -264,7 +269,10 @@ class RankOptions:
     query_grams: int = 150
     gram_postings: int = 0
     term_postings: int = 0
-    signals: tuple[str | Signal, ...] = ("words", "chars", "dates")
+    meaning_weight: float = 1.25
+    meaning_question_weight: float = 0.5
+    meaning_items: int = 200
+    signals: tuple[str | Signal, ...] = ("words", "chars", "dates", "meaning", "meaning-q")
 
     def __post_init__(self) -> None:
         from suggest.signals import SIGNALS
@@ -290,6 +298,11 @@ class RankOptions:
             raise OptionError(
                 f"query_terms {self.query_terms}, query_grams {self.query_grams}, gram_postings "
                 f"{self.gram_postings}, term_postings {self.term_postings}: use 0 (all, no budget) or more"
+            )
+        if self.meaning_weight < 0 or self.meaning_question_weight < 0 or self.meaning_items < 1:
+            raise OptionError(
+                f"meaning_weight {self.meaning_weight} and meaning_question_weight {self.meaning_question_weight} "
+                f"must be >= 0, meaning_items {self.meaning_items} >= 1"
             )
         if self.max_per_source < 1:
             raise OptionError(f"max_per_source {self.max_per_source}: use 1 or more")
@@ -325,6 +338,7 @@ class Suggestion:
     matched: tuple[str, ...] = field(default=())
     question_score: float = 0.0
     check_score: float = 0.0
+    signals: tuple[tuple[str, float], ...] = ()  # each signal's share of the score (`--explain`)
 
     def to_dict(self) -> dict:
         return {

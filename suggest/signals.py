@@ -47,6 +47,8 @@ class Article:
     check_row: int | None = None
     text: str | None = None
     own_words: tuple[np.ndarray, np.ndarray] | None = None  # see `suggest.select.own_words`
+    embedding: np.ndarray | None = None  # unit vector (`suggest.embed`), when the index has them
+    embed_text: str = ""  # the text it is encoded from (`suggest.embed.check_text`)
 
 
 @dataclass
@@ -191,8 +193,83 @@ class Dates(Signal):
         return out
 
 
-SIGNALS: dict[str, Signal] = {s.name: s for s in (Words(), Characters(), Dates())}
-"""The signals `RankOptions.signals` can name (by default all three)."""
+class Meaning(Signal):
+    """The cosine of the article's sentence embedding with each check's (its title and
+    summary, `suggest.embed`), for the checks the words reached: it finds the same claim in
+    other words ("jab" / "vaccine"); 0 when the index has no embeddings."""
+
+    name = "meaning"
+
+    def weight(self, index: Index, opts: RankOptions) -> float:
+        return float(opts.meaning_weight) if index.semantic else 0.0
+
+    def at(self, chunk: Chunk, reach: sp.csr_matrix) -> np.ndarray:
+        emb = chunk.index.check_emb
+        assert emb is not None
+        out = np.zeros(reach.nnz, dtype=np.float64)
+        for r, a in enumerate(chunk.articles):
+            lo, hi = reach.indptr[r], reach.indptr[r + 1]
+            if a.embedding is None or lo == hi:
+                continue
+            rows = np.asarray(emb[reach.indices[lo:hi]], dtype=np.float32)
+            out[lo:hi] = np.maximum(rows @ np.asarray(a.embedding, dtype=np.float32), 0.0)
+        return out
+
+
+class QuestionMeaning(Signal):
+    """The cosine of the article's embedding with each raised question's, among the article's
+    ``meaning_items`` nearest (0 for the others): one more own-words signal of a question."""
+
+    name = "meaning-q"
+    level = "question"
+    BLOCK = 65536  # pool rows per dense product
+
+    def weight(self, index: Index, opts: RankOptions) -> float:
+        return float(opts.meaning_question_weight) if index.semantic else 0.0
+
+    def rows(self, chunk: Chunk) -> sp.csr_matrix:
+        emb = chunk.index.pool_emb
+        assert emb is not None
+        n, k = len(chunk.articles), chunk.opts.meaning_items
+        vecs = np.zeros((n, emb.shape[1]), dtype=np.float32)
+        for r, a in enumerate(chunk.articles):
+            if a.embedding is not None:
+                vecs[r] = a.embedding
+        best_c = np.zeros((n, 0), dtype=np.int64)
+        best_v = np.zeros((n, 0), dtype=np.float32)
+        for lo in range(0, emb.shape[0], self.BLOCK):  # dense products a block of the pool at a time
+            block = np.asarray(emb[lo : lo + self.BLOCK], dtype=np.float32)
+            sims = vecs @ block.T
+            cols = np.broadcast_to(np.arange(lo, lo + block.shape[0], dtype=np.int64), sims.shape)
+            best_c, best_v = _top_k(np.hstack([best_c, cols]), np.hstack([best_v, sims]), k)
+        keep = best_v > 0
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(keep.sum(axis=1), out=indptr[1:])
+        m = sp.csr_matrix(
+            (best_v[keep].astype(np.float64), best_c[keep], indptr), shape=(n, chunk.index.pool_matrix.shape[0])
+        )
+        m.sort_indices()
+        return m
+
+
+def _top_k(cols: np.ndarray, vals: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the ``k`` largest values (ties: lowest column), with their columns."""
+    if vals.shape[1] <= k:
+        return cols, vals
+    out_c = np.zeros((vals.shape[0], k), dtype=np.int64)
+    out_v = np.zeros((vals.shape[0], k), dtype=vals.dtype)
+    for r in range(vals.shape[0]):
+        v, c = vals[r], cols[r]
+        t = v[np.argpartition(-v, k - 1)[:k]].min()
+        cand = np.flatnonzero(v >= t)  # the k largest and any ties with the k-th
+        pick = cand[np.lexsort((c[cand], -v[cand]))[:k]]
+        out_c[r], out_v[r] = c[pick], v[pick]
+    return out_c, out_v
+
+
+SIGNALS: dict[str, Signal] = {s.name: s for s in (Words(), Characters(), Dates(), Meaning(), QuestionMeaning())}
+"""The signals `RankOptions.signals` can name (by default all five; the two of meaning count
+only when the index carries embeddings)."""
 
 
 def resolve(opts: RankOptions) -> list[Signal]:
@@ -234,6 +311,9 @@ def check_rows(chunk: Chunk) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per article, the checks it reaches and their scores (`combine` over the check signals)."""
     signals = [s for s in resolve(chunk.opts) if s.level in ("check", "both")]
     weights = [s.weight(chunk.index, chunk.opts) for s in signals]
+    # A signal of weight 0 adds nothing; dropping it here keeps the fused kernel's case.
+    kept = [(s, w) for s, w in zip(signals, weights, strict=True) if w or s.name in ("words", "chars", "dates")]
+    signals, weights = [s for s, _ in kept], [w for _, w in kept]
     words = signals[0]
     assert isinstance(words, Words)
     reach = words.reach(chunk)
@@ -301,4 +381,51 @@ def question_rows(chunk: Chunk) -> list[tuple[float, sp.csr_matrix]]:
             w = s.weight(chunk.index, chunk.opts)
             if w:
                 out.append((w, s.rows(chunk)))
+    return out
+
+
+def shares(chunk: Chunk, row: int, item_ctx: list[tuple[int, int]], question_share: np.ndarray) -> list[dict]:
+    """For article ``row`` of the chunk and each (pool item, its best check or -1), each
+    signal's share of the item's score: the terms of the score formula (`combine` over the
+    check signals at that check, over the question signals at that item, mixed by the item's
+    ``question_share``), so that the shares add up to the score (a prior's share is what its
+    factor adds). For `--explain`; one article, so plain products."""
+    index, opts = chunk.index, chunk.opts
+    sigs = resolve(opts)
+    check_sigs = [(s, s.weight(index, opts)) for s in sigs if s.level in ("check", "both")]
+    check_sigs = [(s, w) for s, w in check_sigs if w]
+    words = check_sigs[0][0]
+    assert isinstance(words, Words)
+    reach = words.reach(chunk)
+    lo, hi = reach.indptr[row], reach.indptr[row + 1]
+    at = {s.name: s.at(chunk, reach)[lo:hi] for s, _ in check_sigs}
+    reached = reach.indices[lo:hi]
+    q_sigs = [(s, s.weight(index, opts)) for s in sigs if s.level in ("question", "both")]
+    q_sigs = [(s, w) for s, w in q_sigs if w]
+    q_rows = {s.name: s.rows(chunk)[row] for s, _ in q_sigs}
+    out = []
+    for item, check in item_ctx:
+        part: dict[str, float] = {}
+        share = float(question_share[item])
+        qw = sum(w for _, w in q_sigs)
+        for s, w in q_sigs:
+            r = q_rows[s.name]
+            hit = np.flatnonzero(r.indices == item)
+            x = float(r.data[hit[0]]) if len(hit) else 0.0
+            part[s.name] = part.get(s.name, 0.0) + share * w * x / qw
+        k = np.flatnonzero(reached == check) if check >= 0 else np.zeros(0, dtype=np.int64)
+        if len(k):
+            means = [(s, w) for s, w in check_sigs if s.role == "mean"]
+            mw = sum(w for _, w in means)
+            mean = sum(w * float(at[s.name][k[0]]) for s, w in means) / mw
+            factor = 1.0
+            for s, w in check_sigs:
+                if s.role == "prior":
+                    factor *= 1.0 + w * float(at[s.name][k[0]])
+            for s, w in means:
+                part[s.name] = part.get(s.name, 0.0) + (1 - share) * w * float(at[s.name][k[0]]) / mw
+            priors = [s for s, _ in check_sigs if s.role == "prior"]
+            for s in priors:  # with one prior (dates) exact; with more, split evenly
+                part[s.name] = part.get(s.name, 0.0) + (1 - share) * mean * (factor - 1.0) / len(priors)
+        out.append({name: round(v, 6) for name, v in part.items()})
     return out

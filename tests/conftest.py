@@ -13,6 +13,11 @@ import pytest
 
 TESTS = Path(__file__).resolve().parent
 
+# The suite pins the words-only path: with the `semantic` extra installed, an index would get
+# embeddings by default and every command started in a subprocess would load the model. The
+# embedding signal has its own tests (tests/test_semantic.py), which turn it on.
+os.environ.setdefault("SUGGEST_SEMANTIC", "0")
+
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:

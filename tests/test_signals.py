@@ -108,7 +108,7 @@ def test_a_check_signal_enters_the_weighted_mean(corpus_index):
 
 
 def test_signals_are_named_or_given_and_unknown_names_fail():
-    assert [s.name for s in G.resolve(RankOptions())] == ["words", "chars", "dates"]
+    assert [s.name for s in G.resolve(RankOptions())] == ["words", "chars", "dates", "meaning", "meaning-q"]
     assert [s.name for s in G.resolve(RankOptions(signals=("dates",)))] == ["words", "dates"]
     with pytest.raises(OptionError, match="signals: unknown 'embedding'"):
         RankOptions(signals=("words", "embedding"))

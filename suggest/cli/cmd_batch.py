@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -16,10 +14,14 @@ from suggest.cli.common import (
     IndexOpt,
     JobsOpt,
     QuietOpt,
+    SemanticOpt,
     TopOpt,
     default_archive,
     err,
     notifier,
+    progress_bar,
+    rank_signals,
+    semantic_choice,
     user_errors,
 )
 
@@ -30,55 +32,6 @@ RecentOpt = Annotated[
     int,
     typer.Option("--recent", min=0, help="Backlog: 'recent' means dated within this many days of the newest check."),
 ]
-
-
-@contextlib.contextmanager
-def progress_bar(label: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar on stderr (rate and ETA), fed with (done, total); silent if quiet."""
-    if quiet:
-        yield lambda _done, _total: None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        ProgressColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-    from rich.text import Text
-
-    class Rate(ProgressColumn):
-        def render(self, task) -> Text:  # type: ignore[no-untyped-def]
-            return Text(f"{task.speed:,.0f} checks/s" if task.speed else "- checks/s")
-
-    columns = (
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        Rate(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
-    bar = Progress(*columns, console=Console(stderr=True))
-    task = None
-
-    def update(done: int, total: int) -> None:
-        nonlocal task
-        if task is None:  # shown from the first report on, so early errors stay one line
-            bar.start()
-            task = bar.add_task(label, total=total, completed=done)
-        else:
-            bar.update(task, completed=done)
-
-    try:
-        yield update
-    finally:
-        if task is not None:
-            bar.stop()
 
 
 @app.command("batch")
@@ -94,6 +47,7 @@ def batch(
         Path | None, typer.Option("--report", help="Also write the HTML report to this file.", dir_okay=False)
     ] = None,
     recent: RecentOpt = 90,
+    semantic: SemanticOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Write every check's list, as if it were new, into OUT (suggestions.jsonl + one file per check).
@@ -116,13 +70,15 @@ def batch(
         if report is not None:
             check_report_path(report, root, "--report")
         say = notifier(quiet)
-        ix, arch = open_index(root, index_dir, notify=say, jobs=jobs, progress=say)
+        choice = semantic_choice(semantic)
+        with progress_bar("encoding", quiet, "texts") as bar:
+            ix, arch = open_index(root, index_dir, notify=say, jobs=jobs, progress=say, semantic=choice, encoding=bar)
         with progress_bar("batch", quiet) as bar:
             stats = run_batch(
                 ix,
                 out,
                 fmt,
-                RankOptions(top=top),
+                RankOptions(top=top, **rank_signals(choice)),
                 jobs,
                 chunk,
                 index_dir or default_index_dir(root),

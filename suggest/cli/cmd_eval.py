@@ -10,7 +10,20 @@ from typing import Annotated, Any
 import typer
 
 from suggest.cli import app
-from suggest.cli.common import ArchiveOpt, IndexOpt, QuietOpt, default_archive, echo, err, notifier, user_errors
+from suggest.cli.common import (
+    ArchiveOpt,
+    IndexOpt,
+    QuietOpt,
+    SemanticOpt,
+    default_archive,
+    echo,
+    err,
+    notifier,
+    progress_bar,
+    rank_signals,
+    semantic_choice,
+    user_errors,
+)
 from suggest.errors import OptionError, SuggestError
 
 
@@ -64,6 +77,16 @@ def eval_(
         ),
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N queries.")] = None,
+    semantic: SemanticOpt = None,
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache",
+            help="checkthat: keep the fact-checks' embeddings here, so a second run encodes nothing "
+            "[default: $XDG_CACHE_HOME/suggest/embeddings, else ~/.cache/suggest/embeddings].",
+            file_okay=False,
+        ),
+    ] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Measure the ranking: on a CheckThat! folder (MAP@1, MAP@5, MRR, P@1, Recall@5), or on the
@@ -74,7 +97,7 @@ def eval_(
     from suggest.evaluate import check_run_path, evaluate_checkthat, figures_table, settings, write_run
 
     if layout is Layout.judged:
-        _judged(folder, archive, index_dir, as_json, setting or [], quiet)
+        _judged(folder, archive, index_dir, as_json, setting or [], quiet, semantic_choice(semantic))
         return
     with user_errors():
         need_extra(["ranx", *(["bm25s", "Stemmer"] if peer is Peer.bm25s else [])])
@@ -83,12 +106,30 @@ def eval_(
         if run is not None:
             check_run_path(run, folder)
         how = settings(setting or [], preset)
-        result = evaluate_checkthat(folder, split, how, peer=peer.value, limit=limit, progress=lambda m: err(m, quiet))
+        from suggest.embed import user_cache
+
+        with progress_bar("encoding", quiet, "texts") as bar:
+            result = evaluate_checkthat(
+                folder,
+                split,
+                how,
+                peer=peer.value,
+                limit=limit,
+                progress=lambda m: err(m, quiet),
+                semantic=semantic_choice(semantic),
+                cache=cache or user_cache(),
+                encoding=bar,
+            )
         if run is not None:
             write_run(run, result.runs["suggest"])
             err(f"wrote {run}", quiet)
         timing = ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items())
-        err(f"{folder.name} {split}: {timing}", quiet)
+        n = int(result.figures["suggest"]["queries"])
+        err(
+            f"{folder.name} {split}: {timing}; {result.dated} of {len(result.runs['suggest'])} queries carried a date; "
+            f"embeddings {'on' if result.semantic else 'off'} ({n} judged)",
+            quiet,
+        )
         if as_json:
             out = result.figures if peer is Peer.bm25s else result.figures["suggest"]
             echo(json.dumps(out, sort_keys=False))
@@ -110,7 +151,13 @@ def need_extra(modules: list[str]) -> None:
 
 
 def _judged(
-    folder: Path | None, archive: Path | None, index_dir: Path | None, as_json: bool, pairs: list[str], quiet: bool
+    folder: Path | None,
+    archive: Path | None,
+    index_dir: Path | None,
+    as_json: bool,
+    pairs: list[str],
+    quiet: bool,
+    semantic: bool | None = None,
 ) -> None:
     """`suggest eval judged`: `suggest for` as shipped (or with ``--set`` RankOptions fields) on
     every judged draft."""
@@ -126,7 +173,7 @@ def _judged(
         if not here.is_dir():
             raise OptionError(f"{here}: no judged collection here; pass its folder")
         collection = load_collection(here)
-        opts = RankOptions()
+        opts = RankOptions(**rank_signals(semantic))
         known = {f.name: f.type for f in fields(RankOptions)}
         for pair in pairs:
             key, _, value = pair.partition("=")
@@ -135,7 +182,10 @@ def _judged(
             default = getattr(opts, key)
             changed: dict[str, Any] = {key: type(default)(value) if default is not None else value}
             opts = replace(opts, **changed)
-        ix, _ = open_index(archive or default_archive(), index_dir, notify=notifier(quiet))
+        with progress_bar("encoding", quiet, "texts") as bar:
+            ix, _ = open_index(
+                archive or default_archive(), index_dir, notify=notifier(quiet), semantic=semantic, encoding=bar
+            )
         result = evaluate_judged(ix, collection, opts)
         if as_json:
             echo(json.dumps(result))

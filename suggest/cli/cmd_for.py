@@ -14,11 +14,15 @@ from suggest.cli.common import (
     FormatOpt,
     IndexOpt,
     QuietOpt,
+    SemanticOpt,
     TopOpt,
     default_archive,
     echo,
     err,
     notifier,
+    progress_bar,
+    rank_signals,
+    semantic_choice,
     user_errors,
 )
 from suggest.errors import ArchiveError, SuggestError
@@ -95,6 +99,8 @@ def explain_lines(s: Suggestion, check_titles: dict[str, str]) -> list[str]:
         raised = ", ".join(f"{cid} ({check_titles.get(cid, '')})" for cid in s.sources)
         lines.append(f"       raised by {raised}")
     lines.append(f"       matched: {', '.join(s.matched) or '(only through its checks)'}")
+    if s.signals:
+        lines.append("       signals: " + ", ".join(f"{name} {v:.3f}" for name, v in s.signals))
     return lines
 
 
@@ -115,6 +121,7 @@ def for_(
     fmt: FormatOpt = "text",
     template: Annotated[Path | None, typer.Option(help="Render with this Jinja2 template instead.")] = None,
     explain: Annotated[bool, typer.Option("--explain", help="Show why each question was chosen (on stderr).")] = False,
+    semantic: SemanticOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Print the "Want to dive deeper?" list for ARTICLE.
@@ -125,10 +132,16 @@ def for_(
     Example: suggest for examples/draft-sea-level.txt --format markdown
     """
     with user_errors():
-        opts = RankOptions(top=top, open_only=open_only, since=since, until=until, min_score=min_score)
+        choice = semantic_choice(semantic)
+        opts = RankOptions(
+            top=top, open_only=open_only, since=since, until=until, min_score=min_score, **rank_signals(choice)
+        )
         load_template(fmt, template)  # a bad format or template fails before any work
         art = read_article(article)
-        ix, _ = open_index(archive or default_archive(), index_dir, notify=notifier(quiet))
+        with progress_bar("encoding", quiet, "texts") as bar:
+            ix, _ = open_index(
+                archive or default_archive(), index_dir, notify=notifier(quiet), semantic=choice, encoding=bar
+            )
         if ix.manifest["counts"]["questions"] == 0:
             raise SuggestError(
                 "the archive has no dive-deeper questions to suggest; add checks that end with a 'Want to dive deeper?' list"

@@ -7,7 +7,19 @@ from typing import Annotated
 import typer
 
 from suggest.cli import app
-from suggest.cli.common import ArchiveOpt, IndexOpt, JobsOpt, QuietOpt, default_archive, err, notifier, user_errors
+from suggest.cli.common import (
+    ArchiveOpt,
+    IndexOpt,
+    JobsOpt,
+    QuietOpt,
+    SemanticOpt,
+    default_archive,
+    err,
+    notifier,
+    progress_bar,
+    semantic_choice,
+    user_errors,
+)
 from suggest.index import default_index_dir, open_index
 
 
@@ -18,6 +30,7 @@ def index(
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if the index is up to date.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any archive file is skipped.")] = False,
     jobs: JobsOpt = None,
+    semantic: SemanticOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Build the index of the archive (reused by `suggest for`; rebuilt when the archive changes).
@@ -27,13 +40,23 @@ def index(
     with user_errors():
         root = archive or default_archive()
         say = notifier(quiet)
-        ix, arch = open_index(root, index_dir, notify=say, force=force, jobs=jobs, progress=say)
+        with progress_bar("encoding", quiet, "texts") as bar:
+            ix, arch = open_index(
+                root,
+                index_dir,
+                notify=say,
+                force=force,
+                jobs=jobs,
+                progress=say,
+                semantic=semantic_choice(semantic),
+                encoding=bar,
+            )
         c = ix.manifest["counts"]
         where = index_dir or default_index_dir(root)
         state = "built" if arch is not None else "up to date"
         err(
             f"index {state}: {c['checks']} checks, {c['questions']} questions in {c['pool']} pool items "
-            f"({c['open']} open), {c['terms']} terms -> {where}",
+            f"({c['open']} open), {c['terms']} terms{', with embeddings' if ix.semantic else ''} -> {where}",
             quiet,
         )
         if strict and arch is not None and arch.skipped:

@@ -8,17 +8,21 @@ from typing import Annotated
 import typer
 
 from suggest.cli import app
-from suggest.cli.cmd_batch import ChunkOpt, RecentOpt, progress_bar
+from suggest.cli.cmd_batch import ChunkOpt, RecentOpt
 from suggest.cli.common import (
     ArchiveOpt,
     IndexOpt,
     JobsOpt,
     QuietOpt,
+    SemanticOpt,
     TopOpt,
     default_archive,
     echo,
     err,
     notifier,
+    progress_bar,
+    rank_signals,
+    semantic_choice,
     user_errors,
 )
 
@@ -35,6 +39,7 @@ def report(
     top: TopOpt = 5,
     jobs: JobsOpt = None,
     chunk: ChunkOpt = None,
+    semantic: SemanticOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Write the HTML report: archive figures, charts, the research backlog and every check's list.
@@ -54,11 +59,22 @@ def report(
         if out is not None:
             check_report_path(out, root)
         say = notifier(quiet)
-        ix, arch = open_index(root, index_dir, notify=say, jobs=jobs, progress=say)
+        choice = semantic_choice(semantic)
+        with progress_bar("encoding", quiet, "texts") as bar:
+            ix, arch = open_index(root, index_dir, notify=say, jobs=jobs, progress=say, semantic=choice, encoding=bar)
         arch = arch or read_archive(root)
         b = backlog(ix, recent_days=recent, top=backlog_top)
         with progress_bar("ranking", quiet) as bar:
-            lists = list(iter_lists(ix, RankOptions(top=top), jobs, chunk, index_dir or default_index_dir(root), bar))
+            lists = list(
+                iter_lists(
+                    ix,
+                    RankOptions(top=top, **rank_signals(choice)),
+                    jobs,
+                    chunk,
+                    index_dir or default_index_dir(root),
+                    bar,
+                )
+            )
         if out is None:
             echo(build_report(ix, lists, b, arch), nl=False)
         else:

@@ -116,3 +116,79 @@ def os_error(exc: OSError) -> str:
     }
     fix = fixes.get(exc.errno or 0, "check the path and the disk")
     return f"{where}{exc.strerror or exc}; {fix}"
+
+
+@contextlib.contextmanager
+def progress_bar(label: str, quiet: bool, unit: str = "checks") -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on stderr (rate in ``unit`` per second, ETA), fed with (done, total);
+    silent if quiet."""
+    if quiet:
+        yield lambda _done, _total: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task) -> Text:  # type: ignore[no-untyped-def]
+            return Text(f"{task.speed:,.0f} {unit}/s" if task.speed else f"- {unit}/s")
+
+    columns = (
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        Rate(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    bar = Progress(*columns, console=Console(stderr=True))
+    task = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal task
+        if task is None:  # shown from the first report on, so early errors stay one line
+            bar.start()
+            task = bar.add_task(label, total=total, completed=done)
+        else:
+            bar.update(task, completed=done)
+
+    try:
+        yield update
+    finally:
+        if task is not None:
+            bar.stop()
+
+
+SemanticOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--semantic/--no-semantic",
+        help="Sentence embeddings as one more signal (needs: pip install 'suggest[semantic]') "
+        "[default: $SUGGEST_SEMANTIC, else on when the index has them; a new index gets them when the extra is installed].",
+    ),
+]
+
+
+def semantic_choice(flag: bool | None) -> bool | None:
+    """--semantic / --no-semantic, else $SUGGEST_SEMANTIC, else None (`suggest.embed.choice`)."""
+    from suggest.embed import choice
+
+    return choice(flag)
+
+
+def rank_signals(choice: bool | None) -> dict:
+    """RankOptions fields for the choice: --no-semantic drops the signals of meaning."""
+    from suggest.records import RankOptions
+
+    if choice is False:
+        return {"signals": tuple(s for s in RankOptions().signals if not str(s).startswith("meaning"))}
+    return {}
