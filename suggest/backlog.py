@@ -13,6 +13,9 @@ title). Each open question gets three parts, each from 0 to 1:
   question and its ``neighbours`` most similar checks among those that did not raise it
   (fewer such checks count as 0), divided by the largest such mean over all open questions.
 
+When the index carries embeddings (`suggest.embed`), a question's similarity to a check is
+the mean of their word cosine and their embedding cosine (``semantic=False``: words only).
+
 A question is compared with whole checks, so cosines are small (often under 0.3); dividing
 by the maximum puts all three parts on the same 0..1 scale before they are weighted.
 
@@ -102,7 +105,9 @@ def _scaled(x: np.ndarray) -> np.ndarray:
     return _round(x / top) if top > 0 else _round(x)
 
 
-def backlog(index: Index, recent_days: int = 90, top: int | None = 20, neighbours: int = 5) -> Backlog:
+def backlog(
+    index: Index, recent_days: int = 90, top: int | None = 20, neighbours: int = 5, semantic: bool = True
+) -> Backlog:
     """Rank the archive's open questions (see the module docstring for the formula).
 
     Parameters
@@ -111,6 +116,7 @@ def backlog(index: Index, recent_days: int = 90, top: int | None = 20, neighbour
     recent_days : "recent" means dated within this many days of the newest check date.
     top : how many rows to keep (None: all open questions).
     neighbours : how many most similar checks make a question's ``central`` part.
+    semantic : use the index's embeddings when it has them.
 
     Returns
     -------
@@ -148,7 +154,7 @@ def backlog(index: Index, recent_days: int = 90, top: int | None = 20, neighbour
         np.flatnonzero(dated & (dates >= newest - recent_days)) if newest is not None else np.zeros(0, np.int64)
     )
 
-    recent, central = _closeness(index, open_items, recent_rows, neighbours)
+    recent, central = _closeness(index, open_items, recent_rows, neighbours, semantic and index.semantic)
 
     n = raised_n[open_items]
     n_max = int(n.max()) if len(n) else 0
@@ -179,10 +185,11 @@ def backlog(index: Index, recent_days: int = 90, top: int | None = 20, neighbour
 
 
 def _closeness(
-    index: Index, open_items: np.ndarray, recent_rows: np.ndarray, neighbours: int
+    index: Index, open_items: np.ndarray, recent_rows: np.ndarray, neighbours: int, semantic: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per open item: its best cosine to a recent check, and its mean cosine to its
-    ``neighbours`` closest checks other than its own (a block of items at a time)."""
+    """Per open item: its best similarity to a recent check, and its mean similarity to its
+    ``neighbours`` closest checks other than its own (a block of items at a time); similarity
+    is the word cosine, or with ``semantic`` the mean of it and the embedding cosine."""
     pool, checks = index.pool_matrix, index.checks_matrix
     n_checks = checks.shape[0]
     pair_item = np.asarray(index.pair_item, dtype=np.int64)
@@ -195,6 +202,10 @@ def _closeness(
         items = open_items[s : s + block]
         # The big matrix on the left, as the ranker does, so similarities agree to the last bit.
         sims = np.asarray((checks @ pool[items].T).T.todense(), dtype=np.float64)
+        if semantic:
+            assert index.pool_emb is not None and index.check_emb is not None
+            emb = np.asarray(index.pool_emb[items], dtype=np.float32) @ np.asarray(index.check_emb, dtype=np.float32).T
+            sims = (sims + np.maximum(emb, 0).astype(np.float64)) / 2.0
         if len(recent_rows):
             recent[s : s + len(items)] = sims[:, recent_rows].max(axis=1)
         lo, hi = np.searchsorted(pair_item, [items[0], items[-1] + 1])

@@ -44,6 +44,7 @@ def article_from_check(index: Index, check: Check) -> Article:
         check_row=own_check_row(index, check.id),
         text="\n".join(parts.values()),
         embed_text=check_text(check.title, check.summary, "\n".join(check.questions) or check.body()),
+        own_texts=tuple(t for t in (check.title, *check.questions) if t.strip()),
     )
 
 
@@ -59,6 +60,10 @@ def article_from_row(index: Index, row: int) -> Article:
         day=int(index.check_dates[row]),
         check_row=row,
         embedding=np.asarray(index.check_emb[row], dtype=np.float32) if index.check_emb is not None else None,
+        # Its title and questions as the pool holds them (a title no check raised has a zero row).
+        own_embeddings=np.asarray(index.pool_emb[index.member_item[lo:hi]], dtype=np.float32)
+        if index.pool_emb is not None
+        else None,
     )
 
 
@@ -127,6 +132,7 @@ class Ranker:
         n_items = index.pool_matrix.shape[0]
         self.share = _question_share(index, opts)
         self.keep = select.filter_mask(index, opts) if rules else np.ones(n_items, dtype=bool)
+        self.min_score = select.min_score(index, opts)
 
     def chunk(self, articles: list[Article]) -> Chunk:
         self._embed(articles)
@@ -135,17 +141,24 @@ class Ranker:
 
     def _embed(self, articles: list[Article]) -> None:
         """Encode the articles that have no embedding yet, when a signal of meaning counts."""
-        if not any(s.name.startswith("meaning") and s.weight(self.index, self.opts) for s in resolve(self.opts)):
-            return
-        todo = [a for a in articles if a.embedding is None]
-        if not todo:
+        index, opts = self.index, self.opts
+        signal = any(s.name.startswith("meaning") and s.weight(index, opts) for s in resolve(opts))
+        todo = [a for a in articles if a.embedding is None] if signal else []
+        own = [a for a in articles if a.own_embeddings is None] if index.semantic and opts.restate_meaning else []
+        if not todo and not own:
             return
         if self.embedder is None:
             from suggest.embed import Embedder
 
             self.embedder = Embedder()
-        for a, v in zip(todo, self.embedder([a.embed_text for a in todo]), strict=True):
+        texts = [a.embed_text for a in todo] + [t for a in own for t in a.own_texts]
+        vecs = self.embedder(texts)
+        for a, v in zip(todo, vecs, strict=False):
             a.embedding = v
+        at = len(todo)
+        for a in own:
+            a.own_embeddings = vecs[at : at + len(a.own_texts)]
+            at += len(a.own_texts)
 
     def check_scores(self, articles: list[Article]) -> sp.csr_matrix:
         """Each article's score for the archive checks it reaches (articles x checks, sparse):
@@ -251,7 +264,7 @@ class Ranker:
             w = self.share[items]
             score = np.round(w * q + (1 - w) * ctx, SCORE_DECIMALS)
             bound = float(np.round(max(bound_c, bound_q), SCORE_DECIMALS))
-            eligible = self.keep[items] & (score >= opts.min_score) & (score > 0) & (q >= opts.question_floor)
+            eligible = self.keep[items] & (score >= self.min_score) & (score > 0) & (q >= opts.question_floor)
             if own is not None:
                 eligible &= ~np.isin(items, own)
             allowed = (
@@ -259,7 +272,7 @@ class Ranker:
                 if not self.rules
                 else select.allowed(index, article, items, score, eligible, need, opts)
             )
-            complete = bound <= 0 or bound < opts.min_score
+            complete = bound <= 0 or bound < self.min_score
             if complete or int((allowed & (score > bound)).sum()) >= need:
                 if m > start_m or not ahead:
                     self.head_start = (int(m > first), 0)
@@ -429,7 +442,7 @@ def explain(index: Index, article: Check, opts: RankOptions | None = None, words
     return Explained(
         listed,
         [(s, why) for s, (_, _, why) in zip(suggestions, held, strict=True)],
-        select.floor(row, opts),
+        select.floor(index, row, opts),
     )
 
 

@@ -216,7 +216,8 @@ class RankOptions:
     top : how many questions at most.
     open_only : leave out questions an archive check already answers.
     since, until : ISO dates; keep questions raised (or answered) in that range.
-    min_score : below this a question is noise, not a suggestion.
+    min_score : below this a question is noise, not a suggestion (words only).
+    meaning_min_score : the same when the signals of meaning count (`suggest.select.min_score`).
     relative_floor : nor below this share of the article's best allowed item's score (a floor
         that means the same on any archive: scores are higher where the archive covers the
         article well).
@@ -246,6 +247,8 @@ class RankOptions:
     meaning_weight, meaning_question_weight : weights of the embedding cosine (`suggest.embed`)
         among a check's signals and among a question's own signals, when the index carries
         embeddings (0: off); tuned on the CheckThat train splits (docs/evaluation.md).
+    restate_meaning : an item whose embedding cosine with the article's title or one of its
+        own questions reaches this restates it (left out; 0: off; needs embeddings).
     meaning_items : a question's embedding cosine counts for the article's this many nearest
         pool items (others get 0 from it), so that the ranking can bound what it leaves out.
     """
@@ -255,6 +258,7 @@ class RankOptions:
     since: str | None = None
     until: str | None = None
     min_score: float = 0.12
+    meaning_min_score: float = 0.15
     relative_floor: float = 0.0
     question_floor: float = 0.0
     restate_threshold: float | None = None
@@ -272,6 +276,7 @@ class RankOptions:
     meaning_weight: float = 1.25
     meaning_question_weight: float = 0.5
     meaning_items: int = 200
+    restate_meaning: float = 0.0
     signals: tuple[str | Signal, ...] = ("words", "chars", "dates", "meaning", "meaning-q")
 
     def __post_init__(self) -> None:
@@ -282,7 +287,7 @@ class RankOptions:
             raise OptionError(f"signals: unknown {', '.join(map(repr, unknown))}; use some of: {', '.join(SIGNALS)}")
         if self.top < 1:
             raise OptionError(f"--top {self.top}: ask for at least 1 question")
-        if not 0 <= self.min_score <= 1:
+        if not 0 <= self.min_score <= 1 or not 0 <= self.meaning_min_score <= 1:
             raise OptionError(f"--min-score {self.min_score}: use a value from 0 to 1")
         if not 0 <= self.relative_floor <= 1 or not 0 <= self.question_floor <= 1:
             raise OptionError("relative_floor and question_floor must be from 0 to 1")
@@ -304,6 +309,8 @@ class RankOptions:
                 f"meaning_weight {self.meaning_weight} and meaning_question_weight {self.meaning_question_weight} "
                 f"must be >= 0, meaning_items {self.meaning_items} >= 1"
             )
+        if not 0 <= self.restate_meaning <= 1:
+            raise OptionError(f"restate_meaning {self.restate_meaning}: use a cosine from 0 (off) to 1")
         if self.max_per_source < 1:
             raise OptionError(f"max_per_source {self.max_per_source}: use 1 or more")
         for name in ("since", "until"):

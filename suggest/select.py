@@ -64,10 +64,23 @@ def allowed(
         ok = ~near_duplicates(index, article, items[block], opts.restate_threshold if opts else None)
         if opts is not None and opts.restate_whole:
             ok &= ~answered_by_article(index, article, items[block], opts.restate_whole)
+        if opts is not None and opts.restate_meaning and index.semantic:
+            ok &= ~restates_by_meaning(index, article, items[block], opts.restate_meaning)
         allowed[block[ok]] = True
         passed += int(ok.sum())
         at, step = stop, 2 * step
     return allowed
+
+
+def restates_by_meaning(index: Index, article: Article, items: np.ndarray, threshold: float) -> np.ndarray:
+    """Per item: its embedding cosine with the article's title or one of its own questions
+    reaches ``threshold`` (the same question in other words: "If police don't read you your
+    rights, is your case thrown out?"). Items without an embedding (titles) are never flagged."""
+    own = article.own_embeddings
+    if own is None or not len(own) or not len(items) or index.pool_emb is None:
+        return np.zeros(len(items), dtype=bool)
+    sims = np.asarray(index.pool_emb[items], dtype=np.float32) @ np.asarray(own, dtype=np.float32).T
+    return sims.max(axis=1) >= threshold
 
 
 def answered_by_article(index: Index, article: Article, items: np.ndarray, threshold: float) -> np.ndarray:
@@ -147,7 +160,7 @@ def select(index: Index, row: RowScores, opts: RankOptions, why: dict[int, str] 
     added; the same cosine drives the MMR penalty. Returns pool item numbers; ``why``, when
     given, gets the reason each candidate passed over in the loop was held back.
     """
-    ok = row.allowed & (row.score >= floor(row, opts)) & (row.score > 0)
+    ok = row.allowed & (row.score >= floor(index, row, opts)) & (row.score > 0)
     local = top_items(row.score, np.flatnonzero(ok), opts.candidates)
     if not len(local):
         return []
@@ -186,13 +199,23 @@ def select(index: Index, row: RowScores, opts: RankOptions, why: dict[int, str] 
     return [int(cand[r]) for r in sorted(chosen, key=lambda r: (-score[r], int(cand[r])))]
 
 
-def floor(row: RowScores, opts: RankOptions) -> float:
-    """The article's floor: ``min_score``, or ``relative_floor`` of its best allowed item's
+def min_score(index: Index, opts: RankOptions) -> float:
+    """The fixed floor: ``meaning_min_score`` when the signals of meaning count (scores then
+    run higher: unrelated texts still have embedding cosines of about 0.1), else ``min_score``."""
+    from suggest.signals import resolve
+
+    meaning = any(s.name.startswith("meaning") and s.weight(index, opts) for s in resolve(opts))
+    return opts.meaning_min_score if meaning else opts.min_score
+
+
+def floor(index: Index, row: RowScores, opts: RankOptions) -> float:
+    """The article's floor: `min_score`, or ``relative_floor`` of its best allowed item's
     score when that is higher."""
-    ok = row.allowed & (row.score >= opts.min_score) & (row.score > 0)
+    fixed = min_score(index, opts)
+    ok = row.allowed & (row.score >= fixed) & (row.score > 0)
     if opts.relative_floor and ok.any():
-        return max(opts.min_score, float(opts.relative_floor * row.score[ok].max()))
-    return opts.min_score
+        return max(fixed, float(opts.relative_floor * row.score[ok].max()))
+    return fixed
 
 
 def held_back(
@@ -203,7 +226,7 @@ def held_back(
     misses). Returns (pool item, score, reason), best first."""
     why: dict[int, str] = {}
     select(index, row, opts, why)
-    cut = floor(row, opts)
+    cut = floor(index, row, opts)
     order = np.argsort(-row.score, kind="stable")
     listed = set(chosen)
     out: list[tuple[int, float, str]] = []
@@ -252,6 +275,12 @@ def _reason(
         return "restates the article's title or one of its questions"
     if opts.restate_whole and answered_by_article(index, article, np.array([item]), opts.restate_whole)[0]:
         return "the article covers it already"
+    if (
+        opts.restate_meaning
+        and index.semantic
+        and restates_by_meaning(index, article, np.array([item]), opts.restate_meaning)[0]
+    ):
+        return "restates the article's title or one of its questions in other words"
     if row.score[k] < cut:
         return f"below the floor ({row.score[k]:.3f} < {cut:.3f})"
     return why.get(item, "held back")

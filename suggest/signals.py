@@ -49,6 +49,8 @@ class Article:
     own_words: tuple[np.ndarray, np.ndarray] | None = None  # see `suggest.select.own_words`
     embedding: np.ndarray | None = None  # unit vector (`suggest.embed`), when the index has them
     embed_text: str = ""  # the text it is encoded from (`suggest.embed.check_text`)
+    own_texts: tuple[str, ...] = ()  # its title and own questions (restatements by meaning)
+    own_embeddings: np.ndarray | None = None  # their unit vectors, when needed
 
 
 @dataclass

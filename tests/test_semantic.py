@@ -180,6 +180,7 @@ def test_lists_with_meaning_are_exact(fake_model, corpus_checks):
     w = 0.8
     opts = RankOptions(
         min_score=0.02,
+        meaning_min_score=0.02,
         candidates=3,
         top=3,
         restate_whole=0,

@@ -8,7 +8,19 @@ import typer
 
 from suggest.cli import app
 from suggest.cli.cmd_batch import RecentOpt
-from suggest.cli.common import ArchiveOpt, FormatOpt, IndexOpt, QuietOpt, default_archive, echo, notifier, user_errors
+from suggest.cli.common import (
+    ArchiveOpt,
+    FormatOpt,
+    IndexOpt,
+    QuietOpt,
+    SemanticOpt,
+    default_archive,
+    echo,
+    notifier,
+    progress_bar,
+    semantic_choice,
+    user_errors,
+)
 
 
 @app.command("backlog")
@@ -18,6 +30,7 @@ def backlog(
     recent: RecentOpt = 90,
     top: Annotated[int, typer.Option("--top", "-n", min=1, help="How many questions at most.")] = 20,
     fmt: FormatOpt = "text",
+    semantic: SemanticOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Print the open questions (none answered yet), ranked by how often they were raised, how
@@ -31,5 +44,10 @@ def backlog(
 
     with user_errors():
         output_format(fmt)  # an unknown format fails before the index is opened
-        ix, _ = open_index(archive or default_archive(), index_dir, notify=notifier(quiet))
-        echo(render_backlog(rank_backlog(ix, recent_days=recent, top=top), fmt), nl=False)
+        choice = semantic_choice(semantic)
+        with progress_bar("encoding", quiet, "texts") as bar:
+            ix, _ = open_index(
+                archive or default_archive(), index_dir, notify=notifier(quiet), semantic=choice, encoding=bar
+            )
+        b = rank_backlog(ix, recent_days=recent, top=top, semantic=choice is not False)
+        echo(render_backlog(b, fmt), nl=False)

@@ -98,5 +98,7 @@ def batch(
             from suggest.report import write_report
 
             arch = arch or read_archive(root)
-            written = write_report(report, ix, read_results(out), backlog(ix, recent_days=recent), arch)
+            written = write_report(
+                report, ix, read_results(out), backlog(ix, recent_days=recent, semantic=choice is not False), arch
+            )
             err(f"report {'written' if written else 'unchanged'}: {report}", quiet)

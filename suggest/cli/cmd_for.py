@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -116,8 +117,12 @@ def for_(
         str | None, typer.Option(help="Only questions raised on or before this date (YYYY-MM-DD).")
     ] = None,
     min_score: Annotated[
-        float, typer.Option(help="Leave out questions scoring below this (0-1).")
-    ] = RankOptions.min_score,
+        float | None,
+        typer.Option(
+            help=f"Leave out questions scoring below this (0-1) [default: {RankOptions.min_score}, "
+            f"{RankOptions.meaning_min_score} with embeddings]."
+        ),
+    ] = None,
     fmt: FormatOpt = "text",
     template: Annotated[Path | None, typer.Option(help="Render with this Jinja2 template instead.")] = None,
     explain: Annotated[bool, typer.Option("--explain", help="Show why each question was chosen (on stderr).")] = False,
@@ -134,8 +139,14 @@ def for_(
     with user_errors():
         choice = semantic_choice(semantic)
         opts = RankOptions(
-            top=top, open_only=open_only, since=since, until=until, min_score=min_score, **rank_signals(choice)
+            top=top,
+            open_only=open_only,
+            since=since,
+            until=until,
+            **rank_signals(choice),
         )
+        if min_score is not None:  # one floor, whatever the signals
+            opts = replace(opts, min_score=min_score, meaning_min_score=min_score)
         load_template(fmt, template)  # a bad format or template fails before any work
         art = read_article(article)
         with progress_bar("encoding", quiet, "texts") as bar:

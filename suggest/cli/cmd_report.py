@@ -63,7 +63,7 @@ def report(
         with progress_bar("encoding", quiet, "texts") as bar:
             ix, arch = open_index(root, index_dir, notify=say, jobs=jobs, progress=say, semantic=choice, encoding=bar)
         arch = arch or read_archive(root)
-        b = backlog(ix, recent_days=recent, top=backlog_top)
+        b = backlog(ix, recent_days=recent, top=backlog_top, semantic=choice is not False)
         with progress_bar("ranking", quiet) as bar:
             lists = list(
                 iter_lists(
