@@ -472,12 +472,12 @@ class Settings:
     The defaults are those of `suggest for`, except the list rules the evaluation fixes
     (`LIST_RULES`)."""
 
-    config: IndexConfig = field(default_factory=lambda: IndexConfig(dup_threshold=1.0))
+    config: IndexConfig = field(default_factory=lambda: IndexConfig(dup_threshold=1.0, dup_meaning_threshold=1.0))
     opts: RankOptions = field(default_factory=lambda: RankOptions(mmr_lambda=1.0, min_score=0.0, meaning_min_score=0.0))
     cleaning: QueryCleaning = field(default_factory=QueryCleaning)
 
 
-LIST_RULES = ("dup_threshold=1", "mmr_lambda=1", "min_score=0", "meaning_min_score=0")
+LIST_RULES = ("dup_threshold=1", "dup_meaning_threshold=1", "mmr_lambda=1", "min_score=0", "meaning_min_score=0")
 """What `suggest for` does to make a list an editor reads, off in the evaluation, which ranks
 fact-checks: it would merge near-identical fact-check titles into one item (hiding relevant
 fact-checks), push down a check for resembling one ranked above it (MMR), and stop at a score

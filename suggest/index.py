@@ -522,7 +522,13 @@ def build_index(
     members = built.members
     mc, mt, member_text = built.member_check, built.member_is_title, built.member_text
     unigram = np.fromiter((" " not in t for t in vocab), dtype=bool, count=len(vocab))
-    pool = build_pool(checks, unigram_view(members, unigram), built.pool_checks1, mc, mt, member_text, config)
+    member_emb = None
+    if embedder is not None and config.dup_meaning_threshold < 1:  # questions in other words merge
+        say("encoding titles and questions")
+        member_emb = embedder(member_text)
+    pool = build_pool(
+        checks, unigram_view(members, unigram), built.pool_checks1, mc, mt, member_text, config, member_emb=member_emb
+    )
     del built.pool_checks1
     n_items = len(pool.texts)
     pool_matrix = _pool_matrix(pool, members)
@@ -546,15 +552,16 @@ def build_index(
     }
     index = _assemble(config, built, pool, checks, unigram, pool_matrix, pool_records, manifest)
     if embedder is not None:
-        say("encoding checks and questions")
+        say("encoding checks")
         add_embeddings(index, checks, embedder)
     return index
 
 
 def embedding_texts(index: Index, checks: Sequence[Check]) -> tuple[list[str], list[int], list[str]]:
-    """(each check's text, the pool items encoded, their texts): a check stands for itself by
-    its title and summary (`suggest.embed.check_text`); the items encoded are the questions some
-    check raised (a title alone scores through its check, `suggest.rank`)."""
+    """What an index's embeddings encode: (each check's text, the pool items encoded, their
+    texts). A check stands for itself by its title and summary (`suggest.embed.check_text`); the
+    items encoded are the questions some check raised (a title alone scores through its check,
+    `suggest.rank`), by the text each shows."""
     from suggest.embed import check_text
 
     texts = [check_text(c.title, c.summary, "\n".join(c.questions)) for c in checks]
@@ -562,6 +569,14 @@ def embedding_texts(index: Index, checks: Sequence[Check]) -> tuple[list[str], l
     raised[np.asarray(index.pair_item)[np.asarray(index.pair_raised, dtype=bool)]] = True
     items = np.flatnonzero(raised).tolist()
     return texts, items, [index.pool_records[i]["text"] for i in items]
+
+
+def embedded_texts(index: Index, checks: Sequence[Check]) -> list[str]:
+    """Every text a build of ``index`` encodes (what its cache keeps): `embedding_texts`, and
+    every title and question when the pool merges by meaning."""
+    texts, _, item_texts = embedding_texts(index, checks)
+    members = [v for r in index.pool_records for v in r["variants"]] if index.config.dup_meaning_threshold < 1 else []
+    return [*texts, *item_texts, *members]
 
 
 def add_embeddings(index: Index, checks: Sequence[Check], embedder: Callable[[Sequence[str]], np.ndarray]) -> None:
@@ -775,8 +790,7 @@ def open_index(
             raise
         built.save(folder)
         if embedder is not None:
-            texts, _, item_texts = embedding_texts(built, arch.checks)
-            embedder.compact([*texts, *item_texts])
+            embedder.compact(embedded_texts(built, arch.checks))
         return Index.load(folder), arch
 
 

@@ -106,6 +106,10 @@ def row_dots(a: sp.csr_matrix, ai: np.ndarray, b: sp.csr_matrix, bi: np.ndarray)
     return np.bincount(pair, weights=prod, minlength=len(ai))
 
 
+MEANING_PAIR_FLOOR = 0.2
+"""Pairs of questions tested for the same meaning: those whose single-word cosine reaches
+this (a rewording keeps some words); it bounds the test as the word postings bound the rest."""
+
 ANSWER_CANDIDATES = 200
 """Titles per question tested as its answer: its closest ones by title cosine."""
 
@@ -140,16 +144,19 @@ def build_pool(
     member_text: list[str],
     config: IndexConfig,
     chunk: int = 2048,
+    member_emb: np.ndarray | None = None,
 ) -> Pool:
     """Merge near-duplicate questions and link questions to the titles that answer them.
 
     ``members1`` and ``checks1`` are unigram views. Two questions (or two titles) of different
     checks merge at ``dup_threshold``; a question joins a check's title (is answered by it) when
     it is close to the title (``answer_title_threshold``) and to the whole check
-    (``answer_threshold``).
+    (``answer_threshold``). With ``member_emb`` (unit embeddings of the members), two of the
+    same kind also merge at ``dup_meaning_threshold`` of their embedding cosine when their
+    single-word cosine reaches `MEANING_PAIR_FLOOR`.
     """
     n = members1.shape[0]
-    a, b, w = _links(members1, checks1, member_check, member_is_title, config, chunk)
+    a, b, w = _links(members1, checks1, member_check, member_is_title, config, chunk, member_emb)
     item = _leader_groups(n, a, b, w)
     return _items(checks, item, member_check, member_is_title, member_text)
 
@@ -161,6 +168,7 @@ def _links(
     member_is_title: np.ndarray,
     config: IndexConfig,
     chunk: int,
+    member_emb: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The member pairs (a, b, cosine) to group: near-duplicates, and each question with the
     title of the check that answers it best."""
@@ -177,7 +185,8 @@ def _links(
     ath = config.answer_title_threshold
     for start in range(0, n, chunk):
         block = (members1[start : start + chunk] @ mt).tocoo()
-        close = np.flatnonzero(block.data >= min(ath, config.dup_threshold))  # most pairs share a word, no more
+        lowest = min(ath, config.dup_threshold, MEANING_PAIR_FLOOR if member_emb is not None else 1.0)
+        close = np.flatnonzero(block.data >= lowest)  # most pairs share a word, no more
         row = block.row[close].astype(np.int64) + start
         col = block.col[close].astype(np.int64)
         sim = block.data[close]
@@ -192,8 +201,19 @@ def _links(
         answers.append((q[good], t[good], whole[good]))
         # Near-duplicates: two questions or two titles. Exact products are symmetric: each pair
         # once. Cut ones: the pair is seen from either side.
-        same = other & (member_is_title[row] == member_is_title[col]) & (sim >= config.dup_threshold)
-        same &= (row < col) if exact else (row != col)
+        kind = other & (member_is_title[row] == member_is_title[col])
+        kind &= (row < col) if exact else (row != col)
+        same = kind & (sim >= config.dup_threshold)
+        if member_emb is not None:  # the same question in other words
+            test = np.flatnonzero(kind & ~same & (sim >= MEANING_PAIR_FLOOR))
+            cos = np.einsum(
+                "ij,ij->i",
+                np.asarray(member_emb[row[test]], dtype=np.float32),
+                np.asarray(member_emb[col[test]], dtype=np.float32),
+            ).astype(np.float64)
+            # Kept with their word cosine as the edge's strength (below every word rule's edge):
+            # grouping still prefers the pairs the words find.
+            same[test[cos >= config.dup_meaning_threshold]] = True
         dups.append((np.minimum(row, col)[same], np.maximum(row, col)[same], sim[same]))
     rows_a, rows_b, weights = [d[0] for d in dups], [d[1] for d in dups], [d[2] for d in dups]
     if not exact and rows_a:  # a pair seen from both sides: its higher score

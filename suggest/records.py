@@ -151,6 +151,10 @@ class IndexConfig:
     ngram_max : longest word n-gram (2: unigrams and bigrams).
     sublinear_tf : use 1 + log(tf).
     dup_threshold : cosine (single-word view) at which two questions are one question.
+    dup_meaning_threshold : when the index has embeddings, two questions (or titles) that share
+        a word (single-word cosine at least `suggest.pool.MEANING_PAIR_FLOOR`) are also one
+        question when their embedding cosine reaches this: the same question in other words.
+        Set on the sample corpus's designed pairs (docs/ranking.md).
     answer_title_threshold, answer_threshold : a check answers a question when the question's
         cosine to the check's title and to the whole check reach these (single-word view).
     char_weight : weight of the character n-gram view of a check (its first ``char_chars``
@@ -176,6 +180,7 @@ class IndexConfig:
     ngram_max: int = 2
     sublinear_tf: bool = True
     dup_threshold: float = 0.45
+    dup_meaning_threshold: float = 0.85
     answer_title_threshold: float = 0.15
     answer_threshold: float = 0.35
     char_weight: float = 1.5
