@@ -78,7 +78,7 @@ def batch(
                 ix,
                 out,
                 fmt,
-                RankOptions(top=top, **rank_signals(choice)),
+                RankOptions(top=top, **rank_signals(choice, ix)),
                 jobs,
                 chunk,
                 index_dir or default_index_dir(root),

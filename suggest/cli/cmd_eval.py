@@ -173,7 +173,7 @@ def _judged(
         if not here.is_dir():
             raise OptionError(f"{here}: no judged collection here; pass its folder")
         collection = load_collection(here)
-        opts = RankOptions(**rank_signals(semantic))
+        opts = RankOptions()
         known = {f.name: f.type for f in fields(RankOptions)}
         for pair in pairs:
             key, _, value = pair.partition("=")
@@ -186,7 +186,7 @@ def _judged(
             ix, _ = open_index(
                 archive or default_archive(), index_dir, notify=notifier(quiet), semantic=semantic, encoding=bar
             )
-        result = evaluate_judged(ix, collection, opts)
+        result = evaluate_judged(ix, collection, replace(opts, **rank_signals(semantic, ix)))
         if as_json:
             echo(json.dumps(result))
         else:

@@ -143,7 +143,6 @@ def for_(
             open_only=open_only,
             since=since,
             until=until,
-            **rank_signals(choice),
         )
         if min_score is not None:  # one floor, whatever the signals
             opts = replace(opts, min_score=min_score, meaning_min_score=min_score)
@@ -153,6 +152,7 @@ def for_(
             ix, _ = open_index(
                 archive or default_archive(), index_dir, notify=notifier(quiet), semantic=choice, encoding=bar
             )
+        opts = replace(opts, **rank_signals(choice, ix))
         if ix.manifest["counts"]["questions"] == 0:
             raise SuggestError(
                 "the archive has no dive-deeper questions to suggest; add checks that end with a 'Want to dive deeper?' list"

@@ -68,7 +68,7 @@ def report(
             lists = list(
                 iter_lists(
                     ix,
-                    RankOptions(top=top, **rank_signals(choice)),
+                    RankOptions(top=top, **rank_signals(choice, ix)),
                     jobs,
                     chunk,
                     index_dir or default_index_dir(root),

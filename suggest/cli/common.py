@@ -185,10 +185,12 @@ def semantic_choice(flag: bool | None) -> bool | None:
     return choice(flag)
 
 
-def rank_signals(choice: bool | None) -> dict:
-    """RankOptions fields for the choice: --no-semantic drops the signals of meaning."""
+def rank_signals(choice: bool | None, index: object) -> dict:
+    """RankOptions fields for the choice: --no-semantic drops the signals of meaning from an
+    index that has embeddings (without them the signals count for nothing, and the options
+    stay the defaults: the batch's saved results are keyed by them)."""
     from suggest.records import RankOptions
 
-    if choice is False:
+    if choice is False and getattr(index, "semantic", False):
         return {"signals": tuple(s for s in RankOptions().signals if not str(s).startswith("meaning"))}
     return {}
