@@ -154,6 +154,7 @@ class Embedder:
         self.progress = progress
         self.known: dict[bytes, np.ndarray] = {}
         self.encoded = 0  # texts encoded by this embedder (not found in the cache)
+        self.unsaved: str | None = None  # why the cache could not be written, if it could not
         if self.folder is not None and self.folder.is_dir():
             for p in sorted(self.folder.iterdir()):
                 if _CHUNK.fullmatch(p.name):
@@ -200,7 +201,7 @@ class Embedder:
         entries["key"] = np.frombuffer(b"".join(k for k, _ in part), dtype=np.uint8).reshape(-1, 32)
         entries["vec"] = vecs
         name = "chunk-" + hashlib.sha256(b"".join(k for k, _ in part)).hexdigest()[:16] + ".npy"
-        _write_atomic(self.folder, name, entries)
+        self.unsaved = _write_atomic(self.folder, name, entries) or self.unsaved
 
     def compact(self, keep: Sequence[str]) -> None:
         """Fold the cache into one chunk holding the vectors of ``keep`` (the texts in use)."""
@@ -213,16 +214,20 @@ class Embedder:
             entries["key"] = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, 32)
             entries["vec"] = np.stack([self.known[k] for k in keys])
         name = "chunk-" + hashlib.sha256(b"".join(keys)).hexdigest()[:16] + ".npy"
-        _write_atomic(self.folder, name, entries)
+        failed = _write_atomic(self.folder, name, entries)
+        if failed:
+            self.unsaved = failed
+            return
         for p in olds:
             if p.name != name:
                 with contextlib.suppress(OSError):
                     p.unlink()
 
 
-def _write_atomic(folder: Path, name: str, arr: np.ndarray) -> None:
-    """Write ``arr`` to ``folder/name`` through a temporary file and a rename. A cache that
-    cannot be written costs only speed: the error is swallowed."""
+def _write_atomic(folder: Path, name: str, arr: np.ndarray) -> str | None:
+    """Write ``arr`` to ``folder/name`` through a temporary file and a rename; None, or the
+    reason it could not be written (a cache that cannot be written costs only time: the
+    caller says so and goes on)."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npy", dir=folder)
@@ -234,8 +239,9 @@ def _write_atomic(folder: Path, name: str, arr: np.ndarray) -> None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-    except OSError:
-        return
+    except OSError as exc:
+        return f"{exc.strerror or exc}"
+    return None
 
 
 def cosines(vectors: np.ndarray, matrix: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:

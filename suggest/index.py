@@ -791,6 +791,11 @@ def open_index(
         built.save(folder)
         if embedder is not None:
             embedder.compact(embedded_texts(built, arch.checks))
+            if embedder.unsaved:
+                say(
+                    f"note: {embedding_cache(folder)}: the embedding cache could not be written "
+                    f"({embedder.unsaved}); the index is complete, but the next build encodes again"
+                )
         return Index.load(folder), arch
 
 

@@ -323,6 +323,14 @@ def test_the_real_model_runs_offline_and_is_pinned(monkeypatch):
     # Each text is encoded on its own: its vector does not depend on the other texts.
     np.testing.assert_array_equal(embed.encode(texts[::-1])[::-1], v)
     np.testing.assert_array_equal(embed.encode([texts[3]])[0], v[3])
+    # Weights other than the pinned ones are refused, in one line.
+    monkeypatch.setattr(embed, "WEIGHTS_SHA256", "0" * 64)
+    embed._model.cache_clear()
+    try:
+        with pytest.raises(embed.SemanticUnavailable, match="not the pinned all-MiniLM-L6-v2 weights"):
+            embed.encode(["x"])
+    finally:
+        embed._model.cache_clear()
 
 
 @needs_model
@@ -399,6 +407,16 @@ def test_check_text_is_title_and_summary_at_most_200_words():
     assert embed.check_text("Is it?", "Yes.") == "Is it? Yes."
     assert embed.check_text("Is it?", "", "Q1?\nQ2?") == "Is it? Q1? Q2?"
     assert len(embed.check_text("t", " ".join(["w"] * 500)).split()) == embed.MAX_WORDS
+
+
+def test_a_cache_that_cannot_be_written_is_said_once_and_the_index_is_complete(tmp_path, fake_model, corpus_dir):
+    cache = embedding_cache(tmp_path / "ix")
+    cache.write_text("not a folder")  # the cache cannot be created
+    notes: list[str] = []
+    ix, _ = open_index(corpus_dir, tmp_path / "ix", semantic=True, notify=notes.append)
+    assert ix.semantic
+    said = [n for n in notes if "embedding cache" in n]
+    assert len(said) == 1 and said[0].startswith(f"note: {cache}: the embedding cache could not be written (")
 
 
 def test_cache_keys_ending_in_a_zero_byte_survive_the_round_trip(tmp_path, monkeypatch):
