@@ -108,8 +108,14 @@ def main() -> None:
         "words": lambda p: ours(p, "--no-semantic"),
         "bm25s": lambda p: [PYTHON, str(PEER), "query", str(peer_index), str(p)],
     }
+    def timed(cmd: list[str]) -> float:
+        r = run(cmd, check=False)
+        if r.returncode not in (0, 3):  # 3: `suggest for` found nothing above its floor
+            sys.exit(f"error: {' '.join(cmd)} exited {r.returncode}:\n{r.stderr[-2000:]}")
+        return r.wall
+
     for make in sides.values():  # warm-up: page cache, byte code
-        run(make(queries[0]))
+        timed(make(queries[0]))
     times: dict[str, list[float]] = {s: [] for s in sides}
     k = 0
     for r in range(args.rounds):
@@ -118,7 +124,7 @@ def main() -> None:
             order = order[k % 3 :] + order[: k % 3]  # each side goes first in turn
             k += 1
             for side in order:
-                times[side].append(run(sides[side](path)).wall)
+                times[side].append(timed(sides[side](path)))
         say(f"for, round {r + 1}/{args.rounds}: " + ", ".join(f"{s} {median(v):.2f} s" for s, v in times.items()))
     one = {s: {"median_s": round(median(v), 3), "runs": len(v)} for s, v in times.items()}
 
