@@ -10,6 +10,7 @@ followed. `fingerprint` sees files by the same suffix rule as the reader.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -118,6 +119,9 @@ def iter_files(root: Path, archive: Archive) -> Iterator[tuple[Path, str | None]
         kept = []
         for d in sorted(dirnames):
             if d.startswith("."):
+                archive.hidden.append(str(here / d))
+                continue
+            if is_index(here / d):  # a saved index (``--index`` inside the archive) is not the archive
                 continue
             if (here / d).is_symlink():
                 archive.problems.append(
@@ -131,6 +135,7 @@ def iter_files(root: Path, archive: Archive) -> Iterator[tuple[Path, str | None]
         for f in sorted(filenames):
             p = here / f
             if f.startswith("."):
+                archive.hidden.append(str(p))
                 continue
             if reader_for(p) is not None:
                 if p.is_symlink() and not _within(os.path.realpath(p), real_root):
@@ -144,6 +149,15 @@ def iter_files(root: Path, archive: Archive) -> Iterator[tuple[Path, str | None]
                 yield p, category
             else:
                 archive.ignored.append(str(p))
+
+
+def is_index(folder: Path) -> bool:
+    """Whether ``folder`` (or the folder a link points to) is a saved index: it holds the
+    manifest and the record offsets an index is made of (`suggest.store`)."""
+    try:
+        return (folder / "manifest.json").is_file() and (folder / "checks.offsets.npy").is_file()
+    except OSError:  # a folder that cannot be searched is not an index; the walk reports it
+        return False
 
 
 def _within(path: str, root: str) -> bool:
@@ -309,25 +323,36 @@ def read_archive(path: str | Path, jobs: int = 1, spill: str | Path | None = Non
 
 
 def fingerprint(root: str | Path) -> str:
-    """Hash of every archive file's relative path, size and modification time (cheap stat walk)."""
+    """Hash of what the reader would see (cheap stat walk): every archive file's relative path,
+    size, modification time and permission bits, and every folder's path and permission bits
+    (a folder that cannot be listed, then fixed, is a change). Hidden paths and saved indexes
+    inside the archive are not part of it, as for the reader."""
     root = Path(root)
     h = hashlib.sha256()
     if root.is_file():
         st = root.stat()
-        h.update(f"{root.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        h.update(f"{root.name}\0{st.st_size}\0{st.st_mtime_ns}\0{stat.S_IMODE(st.st_mode)}\n".encode())
         return h.hexdigest()
     entries = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+
+    def unlistable(e: OSError) -> None:
+        entries.append(f"{e.filename}\0unlistable\0{e.errno}\n")
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unlistable):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not is_index(here / d))
+        with contextlib.suppress(OSError):
+            entries.append(f"{here.relative_to(root)}/\0{stat.S_IMODE(here.stat().st_mode)}\n")
         for f in filenames:
             if f.startswith(".") or reader_for(f) is None:
                 continue
-            p = Path(dirpath) / f
+            p = here / f
             try:
                 st = p.stat()
-            except OSError:
+            except OSError as exc:
+                entries.append(f"{p.relative_to(root)}\0error\0{exc.errno}\n")
                 continue
-            entries.append(f"{p.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n")
+            entries.append(f"{p.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\0{stat.S_IMODE(st.st_mode)}\n")
     for e in sorted(entries):
         h.update(e.encode("utf-8", "surrogateescape"))
     return h.hexdigest()

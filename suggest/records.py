@@ -103,6 +103,7 @@ class Archive:
     problems: list[Problem] = field(default_factory=list)
     files_read: int = 0
     ignored: list[str] = field(default_factory=list)
+    hidden: list[str] = field(default_factory=list)  # files and folders whose name starts with '.'
     spill: str | None = None  # read with ``spill``: the folder of the full checks
     sources: list[tuple[int, int]] = field(default_factory=list)  # each check's (spill file, place)
 
@@ -133,6 +134,8 @@ class Archive:
             text += f", {_count(warnings, 'warning')}"
         if self.ignored:
             text += f", ignored {_count(len(self.ignored), 'other file')} (not .txt or .jsonl)"
+        if self.hidden:
+            text += f", passed over {_count(len(self.hidden), 'hidden path')}"
         return text
 
 

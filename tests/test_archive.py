@@ -693,8 +693,9 @@ def test_reading_a_folder_never_stops_at_a_bad_file(tmp_path):
     assert arch.summary() == (
         "read 5 files (4 checks), skipped 6 (1 an HTML page, not a saved article; 1 binary data, not a saved "
         "article; 1 duplicate id; 1 empty file; 1 invalid JSON; 1 no recognisable title), 1 warning, "
-        "ignored 1 other file (not .txt or .jsonl)"
+        "ignored 1 other file (not .txt or .jsonl), passed over 2 hidden paths"
     )
+    assert sorted(arch.hidden) == [str(tmp_path / ".DS_Store"), str(tmp_path / ".suggest-index")]
 
 
 def test_missing_archive_is_a_named_error(tmp_path):
