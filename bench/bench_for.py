@@ -43,6 +43,18 @@ def pick_queries(n: int) -> list[tuple[str, str]]:
     return [rows[round(i * (len(rows) - 1) / (n - 1))] for i in range(n)] if n > 1 else rows[:1]
 
 
+def write_queries(n: int, prefix: str) -> list[tuple[str, Path]]:
+    """`pick_queries` written one per file under bench/scratch/queries/ (``PREFIXkk-QID.txt``)."""
+    qdir = WORK / "queries"
+    qdir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for k, (qid, text) in enumerate(pick_queries(n), 1):
+        path = qdir / f"{prefix}{k:02d}-{qid}.txt"
+        path.write_text(text + "\n", "utf-8")
+        out.append((qid, path))
+    return out
+
+
 def qrels() -> dict[str, set[str]]:
     rel: dict[str, set[str]] = {}
     for line in (DEV / "dev.qrels").read_text("utf-8").splitlines():
@@ -79,13 +91,7 @@ def main() -> None:
     if not (peer_index / "params.index.json").is_file():
         run([PYTHON, PEER, "build", archive, peer_index])
 
-    qdir = WORK / "queries"
-    qdir.mkdir(parents=True, exist_ok=True)
-    queries = []
-    for k, (qid, text) in enumerate(pick_queries(args.queries), 1):
-        path = qdir / f"q{k:02d}-{qid}.txt"
-        path.write_text(text + "\n", "utf-8")
-        queries.append((qid, path))
+    queries = write_queries(args.queries, "q")
 
     def ours(path: Path) -> list[str]:
         return [SUGGEST, "for", str(path), "--archive", str(archive), "--index", str(ours_index),

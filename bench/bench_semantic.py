@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchlib  # noqa: E402
-from bench_for import PEER, pick_queries  # noqa: E402
+from bench_for import PEER, write_queries  # noqa: E402
 from benchlib import PYTHON, SUGGEST, WORK, median, run  # noqa: E402
 from make_archive import DEFAULT_ARCHIVE, ensure_politifact  # noqa: E402
 
@@ -91,13 +91,7 @@ def main() -> None:
         say(f"  {build}")
     run([SUGGEST, "index", "--archive", archive, "--index", index, "--semantic", "--quiet"])
 
-    qdir = WORK / "queries"
-    qdir.mkdir(parents=True, exist_ok=True)
-    queries = []
-    for k, (qid, text) in enumerate(pick_queries(args.queries), 1):
-        path = qdir / f"s{k:02d}-{qid}.txt"
-        path.write_text(text + "\n", "utf-8")
-        queries.append(path)
+    queries = [path for _, path in write_queries(args.queries, "s")]
 
     def ours(path: Path, flag: str) -> list[str]:
         return [SUGGEST, "for", str(path), "--archive", str(archive), "--index", str(index), flag,

@@ -14,11 +14,8 @@ from suggest.cli.common import (
     IndexOpt,
     QuietOpt,
     SemanticOpt,
-    default_archive,
     echo,
-    notifier,
-    progress_bar,
-    semantic_choice,
+    open_archive_index,
     user_errors,
 )
 
@@ -39,15 +36,10 @@ def backlog(
     Example: suggest backlog --archive corpus --recent 30 --top 10 --format markdown
     """
     from suggest.backlog import backlog as rank_backlog
-    from suggest.index import open_index
     from suggest.render import output_format, render_backlog
 
     with user_errors():
         output_format(fmt)  # an unknown format fails before the index is opened
-        choice = semantic_choice(semantic)
-        with progress_bar("encoding", quiet, "texts") as bar:
-            ix, _ = open_index(
-                archive or default_archive(), index_dir, notify=notifier(quiet), semantic=choice, encoding=bar
-            )
+        ix, _, choice = open_archive_index(archive, index_dir, quiet, semantic)
         b = rank_backlog(ix, recent_days=recent, top=top, semantic=choice is not False)
         echo(render_backlog(b, fmt), nl=False)

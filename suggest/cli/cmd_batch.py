@@ -18,10 +18,9 @@ from suggest.cli.common import (
     TopOpt,
     default_archive,
     err,
-    notifier,
+    open_archive_index,
     progress_bar,
     rank_signals,
-    semantic_choice,
     user_errors,
 )
 
@@ -59,7 +58,7 @@ def batch(
     """
     from suggest.batch import check_settings, run_batch
     from suggest.files import outside_archive
-    from suggest.index import default_index_dir, open_index
+    from suggest.index import default_index_dir
     from suggest.records import RankOptions
     from suggest.report import check_report_path
 
@@ -69,10 +68,7 @@ def batch(
         outside_archive(out, root, "--out")
         if report is not None:
             check_report_path(report, root, "--report")
-        say = notifier(quiet)
-        choice = semantic_choice(semantic)
-        with progress_bar("encoding", quiet, "texts") as bar:
-            ix, arch = open_index(root, index_dir, notify=say, jobs=jobs, progress=say, semantic=choice, encoding=bar)
+        ix, arch, choice = open_archive_index(root, index_dir, quiet, semantic, jobs=jobs, status=True)
         with progress_bar("batch", quiet) as bar:
             stats = run_batch(
                 ix,

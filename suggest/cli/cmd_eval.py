@@ -15,10 +15,9 @@ from suggest.cli.common import (
     IndexOpt,
     QuietOpt,
     SemanticOpt,
-    default_archive,
     echo,
     err,
-    notifier,
+    open_archive_index,
     progress_bar,
     rank_signals,
     semantic_choice,
@@ -97,7 +96,7 @@ def eval_(
     from suggest.evaluate import check_run_path, evaluate_checkthat, figures_table, settings, write_run
 
     if layout is Layout.judged:
-        _judged(folder, archive, index_dir, as_json, setting or [], quiet, semantic_choice(semantic))
+        _judged(folder, archive, index_dir, as_json, setting or [], quiet, semantic)
         return
     with user_errors():
         need_extra(["ranx", *(["bm25s", "Stemmer"] if peer is Peer.bm25s else [])])
@@ -163,7 +162,6 @@ def _judged(
     every judged draft."""
     from dataclasses import fields, replace
 
-    from suggest.index import open_index
     from suggest.judged import evaluate_judged, judged_table, load_collection
     from suggest.records import RankOptions
 
@@ -182,11 +180,8 @@ def _judged(
             default = getattr(opts, key)
             changed: dict[str, Any] = {key: type(default)(value) if default is not None else value}
             opts = replace(opts, **changed)
-        with progress_bar("encoding", quiet, "texts") as bar:
-            ix, _ = open_index(
-                archive or default_archive(), index_dir, notify=notifier(quiet), semantic=semantic, encoding=bar
-            )
-        result = evaluate_judged(ix, collection, replace(opts, **rank_signals(semantic, ix)))
+        ix, _, choice = open_archive_index(archive, index_dir, quiet, semantic)
+        result = evaluate_judged(ix, collection, replace(opts, **rank_signals(choice, ix)))
         if as_json:
             echo(json.dumps(result))
         else:

@@ -17,17 +17,13 @@ from suggest.cli.common import (
     QuietOpt,
     SemanticOpt,
     TopOpt,
-    default_archive,
     echo,
     err,
-    notifier,
-    progress_bar,
+    open_archive_index,
     rank_signals,
-    semantic_choice,
     user_errors,
 )
 from suggest.errors import ArchiveError, SuggestError
-from suggest.index import open_index
 from suggest.rank import Explained, check_record
 from suggest.rank import explain as explain_list
 from suggest.readers import decode, parse_article
@@ -137,7 +133,6 @@ def for_(
     Example: suggest for examples/draft-sea-level.txt --format markdown
     """
     with user_errors():
-        choice = semantic_choice(semantic)
         opts = RankOptions(
             top=top,
             open_only=open_only,
@@ -148,10 +143,7 @@ def for_(
             opts = replace(opts, min_score=min_score, meaning_min_score=min_score)
         load_template(fmt, template)  # a bad format or template fails before any work
         art = read_article(article)
-        with progress_bar("encoding", quiet, "texts") as bar:
-            ix, _ = open_index(
-                archive or default_archive(), index_dir, notify=notifier(quiet), semantic=choice, encoding=bar
-            )
+        ix, _, choice = open_archive_index(archive, index_dir, quiet, semantic)
         opts = replace(opts, **rank_signals(choice, ix))
         if ix.manifest["counts"]["questions"] == 0:
             raise SuggestError(

@@ -15,12 +15,10 @@ from suggest.cli.common import (
     SemanticOpt,
     default_archive,
     err,
-    notifier,
-    progress_bar,
-    semantic_choice,
+    open_archive_index,
     user_errors,
 )
-from suggest.index import default_index_dir, open_index
+from suggest.index import default_index_dir
 
 
 @app.command("index")
@@ -39,18 +37,7 @@ def index(
     """
     with user_errors():
         root = archive or default_archive()
-        say = notifier(quiet)
-        with progress_bar("encoding", quiet, "texts") as bar:
-            ix, arch = open_index(
-                root,
-                index_dir,
-                notify=say,
-                force=force,
-                jobs=jobs,
-                progress=say,
-                semantic=semantic_choice(semantic),
-                encoding=bar,
-            )
+        ix, arch, _ = open_archive_index(root, index_dir, quiet, semantic, jobs=jobs, force=force, status=True)
         c = ix.manifest["counts"]
         where = index_dir or default_index_dir(root)
         state = "built" if arch is not None else "up to date"

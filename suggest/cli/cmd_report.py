@@ -19,10 +19,9 @@ from suggest.cli.common import (
     default_archive,
     echo,
     err,
-    notifier,
+    open_archive_index,
     progress_bar,
     rank_signals,
-    semantic_choice,
     user_errors,
 )
 
@@ -49,7 +48,7 @@ def report(
     from suggest.archive import read_archive
     from suggest.backlog import backlog
     from suggest.batch import check_settings, iter_lists
-    from suggest.index import default_index_dir, open_index
+    from suggest.index import default_index_dir
     from suggest.records import RankOptions
     from suggest.report import build_report, check_report_path, write_report
 
@@ -58,10 +57,7 @@ def report(
         root = archive or default_archive()
         if out is not None:
             check_report_path(out, root)
-        say = notifier(quiet)
-        choice = semantic_choice(semantic)
-        with progress_bar("encoding", quiet, "texts") as bar:
-            ix, arch = open_index(root, index_dir, notify=say, jobs=jobs, progress=say, semantic=choice, encoding=bar)
+        ix, arch, choice = open_archive_index(root, index_dir, quiet, semantic, jobs=jobs, status=True)
         arch = arch or read_archive(root)
         b = backlog(ix, recent_days=recent, top=backlog_top, semantic=choice is not False)
         with progress_bar("ranking", quiet) as bar:

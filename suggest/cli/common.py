@@ -7,11 +7,15 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from suggest.errors import SuggestError
+
+if TYPE_CHECKING:
+    from suggest.index import Index
+    from suggest.records import Archive
 
 
 def default_archive() -> Path:
@@ -194,3 +198,35 @@ def rank_signals(choice: bool | None, index: object) -> dict:
     if choice is False and getattr(index, "semantic", False):
         return {"signals": tuple(s for s in RankOptions().signals if not str(s).startswith("meaning"))}
     return {}
+
+
+def open_archive_index(
+    archive: Path | None,
+    index_dir: Path | None,
+    quiet: bool,
+    semantic: bool | None,
+    *,
+    jobs: int | None = None,
+    force: bool = False,
+    status: bool = False,
+) -> tuple[Index, Archive | None, bool | None]:
+    """What every command does to get its index: resolve --semantic/--no-semantic, open (or
+    build) the index with notes on stderr and a progress bar while texts are encoded.
+    ``status``: also the build's status lines. Returns (index, the `Archive` when it was read,
+    the semantic choice)."""
+    from suggest.index import open_index
+
+    choice = semantic_choice(semantic)
+    say = notifier(quiet)
+    with progress_bar("encoding", quiet, "texts") as bar:
+        ix, arch = open_index(
+            archive or default_archive(),
+            index_dir,
+            notify=say,
+            force=force,
+            jobs=jobs,
+            progress=say if status else None,
+            semantic=choice,
+            encoding=bar,
+        )
+    return ix, arch, choice
