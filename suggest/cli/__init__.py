@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 # Each command lives in cmd_<name>.py and registers itself on `app` when imported. Only the
 # module of the command being run is imported; help and unknown names load them all. In the
 # order `suggest --help` has always listed them.
-COMMANDS = ("batch", "backlog", "eval", "for", "index", "report", "show")
+COMMANDS = ("batch", "backlog", "eval", "for", "index", "report", "serve", "show")
 
 
 class _OneLineErrors(TyperGroup):

@@ -17,6 +17,7 @@ from suggest.cli.common import (
     QuietOpt,
     SemanticOpt,
     TopOpt,
+    default_archive,
     echo,
     err,
     open_archive_index,
@@ -24,11 +25,13 @@ from suggest.cli.common import (
     user_errors,
 )
 from suggest.errors import ArchiveError, SuggestError
-from suggest.rank import Explained, check_record
-from suggest.rank import explain as explain_list
+from suggest.rank import Explained
 from suggest.readers import decode, parse_article
 from suggest.records import RankOptions, Suggestion
 from suggest.render import load_template, render, safe_id, safe_url
+from suggest.serve.drafts import MAX_DRAFT_BYTES, as_article
+from suggest.serve.feedback import NO_FEEDBACK, article_key
+from suggest.serve.lists import article_list, feedback_store, rank_options
 
 
 def read_article(source: str):
@@ -58,32 +61,15 @@ def read_article(source: str):
     try:
         text, warning = decode(data, name)
     except ArchiveError as exc:
-        raise ArchiveError(name, _as_article(exc.reason, data)) from None
+        raise ArchiveError(name, as_article(exc.reason, data)) from None
     if warning:
         err(f"warning: {name}: {warning}")
     return parse_article(text, name)
 
 
-MAX_ARTICLE_BYTES = 2_000_000
+MAX_ARTICLE_BYTES = MAX_DRAFT_BYTES
 """An article longer than this (a draft is tens of kB; 2 MB is a book) is cut to it, with a
 warning: the ranking's cost grows with the article's length."""
-
-_DOCUMENTS = (
-    (b"%PDF-", "a PDF document"),
-    (b"PK\x03\x04", "a zipped document (.docx, .odt...)"),
-    (b"{\\rtf", "an RTF document"),
-)
-
-
-def _as_article(reason: str, data: bytes) -> str:
-    """The reader's reason for refusing a file, said of an article rather than of an archive
-    file (no "remove it from the archive")."""
-    if reason.startswith("empty file"):
-        return "empty article: no title or text to match; give the draft's text"
-    if reason.startswith("binary data"):
-        kind = next((k for magic, k in _DOCUMENTS if data.startswith(magic)), "binary data")
-        return f"{kind}, not plain text; save the draft as plain text (.txt) and give that file"
-    return reason
 
 
 def explain_lines(s: Suggestion, check_titles: dict[str, str]) -> list[str]:
@@ -123,6 +109,14 @@ def for_(
     template: Annotated[Path | None, typer.Option(help="Render with this Jinja2 template instead.")] = None,
     explain: Annotated[bool, typer.Option("--explain", help="Show why each question was chosen (on stderr).")] = False,
     semantic: SemanticOpt = None,
+    feedback: Annotated[
+        bool,
+        typer.Option(
+            "--feedback/--no-feedback",
+            help="Leave out the questions editors blocked or rejected for this article, list the ones pinned "
+            "for its category first (`suggest serve` keeps them beside the index).",
+        ),
+    ] = True,
     quiet: QuietOpt = False,
 ) -> None:
     """Print the "Want to dive deeper?" list for ARTICLE.
@@ -133,26 +127,18 @@ def for_(
     Example: suggest for examples/draft-sea-level.txt --format markdown
     """
     with user_errors():
-        opts = RankOptions(
-            top=top,
-            open_only=open_only,
-            since=since,
-            until=until,
-        )
-        if min_score is not None:  # one floor, whatever the signals
-            opts = replace(opts, min_score=min_score, meaning_min_score=min_score)
+        opts = rank_options(top, open_only, since, until, min_score)
         load_template(fmt, template)  # a bad format or template fails before any work
         art = read_article(article)
         ix, _, choice = open_archive_index(archive, index_dir, quiet, semantic)
         opts = replace(opts, **rank_signals(choice, ix))
-        if ix.manifest["counts"]["questions"] == 0:
-            raise SuggestError(
-                "the archive has no dive-deeper questions to suggest; add checks that end with a 'Want to dive deeper?' list"
-            )
-        result = explain_list(ix, art, opts, words=explain)
+        said = NO_FEEDBACK
+        if feedback:
+            store = feedback_store(archive or default_archive(), index_dir)
+            said = store.for_article(article_key(art), art.category)
+        got = article_list(ix, art, opts, said, words=explain)
+        result, records = got.result, got.records
         ranked = result.listed
-        cited = sorted({c for s in [*ranked, *(h for h, _ in result.held)] for c in s.sources + s.answered_by})
-        records = {cid: check_record(ix, cid) for cid in cited}
         if ranked or (fmt == "json" and template is None):  # JSON stays parseable: []
             out = render(
                 ranked,

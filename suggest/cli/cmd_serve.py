@@ -1,0 +1,66 @@
+"""suggest serve: the editor's page and JSON API on this machine."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from suggest.cli import app
+from suggest.cli.common import (
+    ArchiveOpt,
+    IndexOpt,
+    QuietOpt,
+    SemanticOpt,
+    default_archive,
+    err,
+    notifier,
+    semantic_choice,
+    user_errors,
+)
+from suggest.errors import SuggestError
+
+
+@app.command("serve")
+def serve(
+    archive: ArchiveOpt = None,
+    index_dir: IndexOpt = None,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; anything but 127.0.0.1/localhost warns.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    semantic: SemanticOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Serve the editor's page (paste a draft, see its list, give feedback, triage the backlog)
+    and the JSON API for a CMS, until Ctrl+C. Feedback is kept beside the index.
+
+    Example: suggest serve --archive corpus --port 8000
+    """
+    from suggest.serve.app import LOOPBACK
+
+    with user_errors():
+        try:
+            import uvicorn
+
+            from suggest.serve.app import create_app
+        except ImportError as exc:
+            raise SuggestError(
+                f"suggest serve needs the serve extra ({exc.name} is missing): pip install 'suggest[serve]'"
+            ) from None
+        loopback = host in LOOPBACK
+        if not loopback:
+            err(
+                f"warning: listening on {host}: other machines can reach the page and the API, which have no login; "
+                "use --host 127.0.0.1 unless you mean it"
+            )
+        web = create_app(
+            archive or default_archive(),
+            index_dir,
+            semantic=semantic_choice(semantic),
+            notify=notifier(quiet),
+            allowed_hosts=[*LOOPBACK, "[::1]"] if loopback else None,
+        )
+        shown = f"[{host}]" if ":" in host else host
+        err(f"serving {web.state.suggest.name} at http://{shown}:{port}/ (Ctrl+C stops)", quiet)
+        uvicorn.run(web, host=host, port=port, log_level="warning", server_header=False)
