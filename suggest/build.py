@@ -22,7 +22,6 @@ end (on POSIX a removed file stays readable while mapped; the space is freed wit
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import tempfile
@@ -34,6 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from suggest.archive import spill_file
+from suggest.count import Merger
 from suggest.records import FIELDS, Archive, Check
 from suggest.text import stem, words
 from suggest.workers import parallel, run_task, worker_count
@@ -198,12 +198,15 @@ counted no faster per check (0.98x, measured on PolitiFact-sized checks) at twic
 
 @dataclass
 class Analysed:
-    """What one chunk's analysis sends back (its counts stay in the work folder)."""
+    """What one chunk's analysis sends back (its counts stay in the work folder): its
+    vocabularies as `suggest.count` digits over its own sorted symbols."""
 
     chunk: int
-    terms: list[str]  # the chunk's word n-grams, sorted
+    words: list[str]  # the chunk's stems, sorted
+    terms: np.ndarray  # its word n-grams: digits over ``words``, sorted
     df: np.ndarray  # checks of the chunk with each term
-    grams: list[str]  # the chunk's character n-grams, sorted
+    alphabet: np.ndarray  # the code points of its character view, sorted
+    grams: np.ndarray  # its character n-grams: digits over ``alphabet``, sorted
     gram_df: np.ndarray
     stems: dict[str, str]  # every indexed word of the chunk and its stem
 
@@ -226,29 +229,6 @@ class Built:
     chars: sp.csr_matrix  # checks x character n-grams, unit rows, float32 (memory-mapped)
 
 
-def _field_ngrams(doc: tuple[list[str], ...], n_max: int) -> list[str]:
-    from suggest.text import ngrams
-
-    out: list[str] = []
-    for tokens in doc:
-        out.extend(ngrams(tokens, n_max))
-    return out
-
-
-def _count(analyzer: Callable, docs: list, extra: Sequence[list] = ()) -> tuple[list[str], sp.csr_matrix, list]:
-    """(sorted terms, counts of ``docs``, counts of each list in ``extra``) over the terms
-    ``docs`` contain. No term at all: an empty vocabulary and empty matrices."""
-    from sklearn.feature_extraction.text import CountVectorizer
-
-    cv = CountVectorizer(analyzer=analyzer, dtype=np.float64)
-    try:
-        x = cv.fit_transform(docs)
-    except ValueError:  # empty vocabulary
-        return [], sp.csr_matrix((len(docs), 0)), [sp.csr_matrix((len(e), 0)) for e in extra]
-    terms = sorted(cv.vocabulary_)  # CountVectorizer numbers its terms in sorted order
-    return terms, sp.csr_matrix(x), [sp.csr_matrix(cv.transform(e)) for e in extra]
-
-
 Spilled = tuple[tuple[str, tuple[int, ...]], ...]
 """A chunk of a spilled archive: (spill file of `read_archive`, places in it) in order."""
 
@@ -268,45 +248,60 @@ def _load(source: Sequence[Check] | Spilled) -> Sequence[Check]:
 
 
 def analyse(source: Sequence[Check] | Spilled, chunk: int, config, work: str) -> Analysed:  # type: ignore[no-untyped-def]
-    """Pass 1 for one chunk: count its terms; counts saved under ``work``."""
+    """Pass 1 for one chunk: count its terms (`suggest.count`); counts saved under ``work``."""
+    from suggest.count import Symbols, char_ngrams, count_matrix, terms_of, word_ngrams
 
     checks = _load(source)
-
+    symbols = Symbols()
     stems: dict[str, str] = {}
+    word_id: dict[str, int] = {}
 
-    def tokens(text: str) -> list[str]:
+    def ids(text: str) -> list[int]:
         out = []
         for w in words(text):
-            s = stems.get(w)
-            if s is None:
+            i = word_id.get(w)
+            if i is None:  # each distinct word stemmed once
                 s = stems[w] = stem(w)
-            out.append(s)
+                i = word_id[w] = symbols.id(s)
+            out.append(i)
         return out
 
-    field_tokens: dict[str, list[list[str]]] = {f: [] for f in FIELDS}
-    member_tokens: list[list[str]] = []
-    for c in checks:
-        for name, text in field_texts(c).items():
-            field_tokens[name].append(tokens(text))
-        member_tokens.append(field_tokens["title"][-1])
-        member_tokens.extend(tokens(q) for q in c.questions)
-    docs = [tuple(field_tokens[f][i] for f in FIELDS) for i in range(len(checks))]
-    extra = [[(t,) for t in field_tokens[f]] for f in FIELDS] + [[(t,) for t in member_tokens]]
-    terms, x, counts = _count(functools.partial(_field_ngrams, n_max=config.ngram_max), docs, extra)
-    df = np.bincount(x.indices, minlength=len(terms)).astype(np.int64)
-    grams: list[str] = []
-    gram_df = np.zeros(0, dtype=np.int64)
-    chars = sp.csr_matrix((len(checks), 0))
+    n = len(checks)
+    seqs: list[list[int]] = []  # the fields of every check, field by field, then the members
+    texts = [field_texts(c) for c in checks]
+    for name in FIELDS:
+        seqs.extend(ids(t[name]) for t in texts)
+    titles = seqs[:n]
+    for i, c in enumerate(checks):
+        seqs.append(titles[i])
+        seqs.extend(ids(q) for q in c.questions)
+    sorted_words, rank = symbols.sorted()
+    width = max(config.ngram_max, 1)
+    seq, terms, col = terms_of(word_ngrams(seqs, width, rank), width, len(rank) + 1)
+    counts = []
+    bounds = [k * n for k in range(len(FIELDS) + 1)] + [len(seqs)]
+    for k in range(len(FIELDS) + 1):
+        at = (seq >= bounds[k]) & (seq < bounds[k + 1])
+        counts.append(count_matrix(seq[at] - bounds[k], col[at], bounds[k + 1] - bounds[k], len(terms)))
+    doc = counts[0]
+    for m in counts[1 : len(FIELDS)]:
+        doc = doc + m  # a term anywhere in the check
+    df = np.bincount(doc.indices, minlength=len(terms)).astype(np.int64)
+    width = max(config.char_ngram_max, 1)
+    grams, gram_df, alphabet = np.zeros((0, width), dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, np.int64)
+    chars = sp.csr_matrix((n, 0))
     if config.char_weight:
-        texts = [char_text(c, config.char_chars) for c in checks]
-        analyzer = functools.partial(char_grams, n_min=config.char_ngram_min, n_max=config.char_ngram_max)
-        grams, chars, _ = _count(analyzer, texts)
+        grams_at, alphabet = char_ngrams(
+            [char_text(c, config.char_chars) for c in checks], config.char_ngram_min, config.char_ngram_max
+        )
+        rows, grams, gcol = terms_of(grams_at, width, len(alphabet) + 1)
+        chars = count_matrix(rows, gcol, n, len(grams))
         gram_df = np.bincount(chars.indices, minlength=len(grams)).astype(np.int64)
     folder = Path(work) / f"a{chunk:06d}"
     folder.mkdir()
     for name, m in zip((*FIELDS, "members", "chars"), (*counts, chars), strict=True):
         sp.save_npz(folder / f"{name}.npz", m, compressed=False)
-    return Analysed(chunk, terms, df, grams, gram_df, stems)
+    return Analysed(chunk, sorted_words, terms, df, alphabet, grams, gram_df, stems)
 
 
 def _tfidf(counts: sp.csr_matrix, idf: np.ndarray, sublinear: bool) -> sp.csr_matrix:
@@ -446,21 +441,6 @@ def _step(k: int, n: int) -> bool:
     return (k + 1) * 10 // n != k * 10 // n
 
 
-def _merge(into: dict[str, int], terms: list[str], df: np.ndarray) -> None:
-    get = into.get
-    for t, d in zip(terms, df.tolist(), strict=True):
-        into[t] = get(t, 0) + d
-
-
-def _number(df: dict[str, int]) -> tuple[list[str], np.ndarray]:
-    """Sorted terms and their document frequencies; ``df`` then maps each term to its id."""
-    terms = sorted(df)
-    counts = np.fromiter((df[t] for t in terms), dtype=np.int64, count=len(terms))
-    for i, t in enumerate(terms):
-        df[t] = i
-    return terms, counts
-
-
 def _idf(df: np.ndarray, n: int) -> np.ndarray:
     """scikit-learn's smoothed idf: ln((1 + n) / (1 + df)) + 1, computed as it computes it."""
     d = df.astype(np.float64) + 1.0
@@ -496,14 +476,13 @@ def build_matrices(
     work = Path(tempfile.mkdtemp(prefix="suggest-build-", dir=workdir))
     try:
         say(f"counting terms: {n} checks in {len(bounds)} chunks, {jobs} process{'es' if jobs > 1 else ''}")
-        word_df, gram_df, stems = _count_chunks(_sources(checks, bounds, spilled), config, work, jobs, bounds, say)
-        vocab = _Vocabulary.of(word_df, gram_df, n, config)
+        vocab = _count_chunks(_sources(checks, bounds, spilled), config, work, jobs, bounds, say)
         say(f"{len(vocab.terms)} terms, {len(vocab.grams)} character n-grams; weighing")
-        lens = _weigh_chunks(vocab, word_df, gram_df, config, work, jobs, bounds, say)
-        word_df.clear()  # the largest structure of the build: gone before the rows are gathered
-        gram_df.clear()
+        lens = _weigh_chunks(vocab, config, work, jobs, bounds, say)
+        vocab.word_ids.clear()
+        vocab.gram_ids.clear()
         say("gathering rows")
-        return _gather_rows(checks, vocab, stems, lens, work, bounds)
+        return _gather_rows(checks, vocab, vocab.stems, lens, work, bounds)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -527,67 +506,68 @@ def _sources(checks: Sequence[Check], bounds: list[tuple[int, int]], spilled: Ar
 
 def _count_chunks(
     sources: list,
-    config,
+    config,  # type: ignore[no-untyped-def]
     work: Path,
     jobs: int,
     bounds: list[tuple[int, int]],
-    say: Callable[[str], None],  # type: ignore[no-untyped-def]
-) -> tuple[dict[str, int], dict[str, int], dict[str, str]]:
-    """Pass 1 (`analyse` in workers): the archive's document frequencies of words and character
-    n-grams, and its word-to-stem table; each chunk's own terms are left in the work folder."""
-    import json
-
+    say: Callable[[str], None],
+) -> _Vocabulary:
+    """Pass 1 (`analyse` in workers) and the archive's vocabularies from the chunks'; each
+    chunk's counts are left in the work folder."""
     import joblib
 
     from suggest.errors import EmptyArchiveError
 
-    word_df: dict[str, int] = {}
-    gram_df: dict[str, int] = {}
+    word_terms, char_terms = Merger(), Merger()
     stems: dict[str, str] = {}
     me = os.getpid()
     tasks = (joblib.delayed(run_task)(me, analyse, src, k, config, str(work)) for k, src in enumerate(sources))
     for a in _run(tasks, len(bounds), jobs):
-        _merge(word_df, a.terms, a.df)
-        _merge(gram_df, a.grams, a.gram_df)
+        word_terms.add(a.words, a.terms, a.df)
+        char_terms.add(a.alphabet.tolist(), a.grams, a.gram_df)
         stems.update(a.stems)
-        (work / f"a{a.chunk:06d}" / "terms.json").write_text(json.dumps([a.terms, a.grams]), "utf-8")
         if _step(a.chunk, len(bounds)):
             say(f"counted the terms of {bounds[a.chunk][1]} of {bounds[-1][1]} checks")
-    if not word_df:
+    vocab = _Vocabulary.of(word_terms, char_terms, bounds[-1][1], config)
+    if not vocab.terms:
         raise EmptyArchiveError("the archive's checks contain no indexable words")
-    return word_df, gram_df, stems
+    vocab.stems = dict(sorted(stems.items()))
+    return vocab
 
 
 @dataclass
 class _Vocabulary:
-    """The archive's vocabularies (sorted) and idf; ``kept`` marks the character n-grams inside
-    the document-frequency range, ``gram_new`` numbers them among the kept ones."""
+    """The archive's vocabularies (sorted) and idf; each chunk's term ids in them (``word_ids``;
+    ``gram_ids``: -1 for a character n-gram outside the document-frequency range)."""
 
     terms: list[str]
     idf: np.ndarray
+    unigram: np.ndarray
     grams: list[str]
     char_idf: np.ndarray
-    kept: np.ndarray
-    gram_new: np.ndarray
+    word_ids: list[np.ndarray]
+    gram_ids: list[np.ndarray]
+    stems: dict[str, str]
 
     @classmethod
-    def of(cls, word_df: dict[str, int], gram_df: dict[str, int], n: int, config) -> _Vocabulary:  # type: ignore[no-untyped-def]
-        """Number the terms (in place: each dict then maps a term to its id) and weigh them."""
-        terms, df = _number(word_df)
-        idf = _idf(df, n)
-        grams, gdf = _number(gram_df)
+    def of(cls, words: Merger, chars: Merger, n: int, config) -> _Vocabulary:  # type: ignore[no-untyped-def]
+        """Number the terms and weigh them."""
+        from suggest.count import spell
+
+        symbols, digits, df, word_ids = words.finish()
+        terms = spell(digits, symbols, " ")
+        unigram = digits[:, 1] == 0 if digits.shape[1] > 1 else np.ones(len(terms), dtype=bool)
+        alphabet, gdigits, gdf, gram_ids = chars.finish()
         low = 2 if n > 1 else 1
         high = max(int(config.char_max_df * n), low)
         kept = (gdf >= low) & (gdf <= high)
-        gram_new = np.cumsum(kept) - 1
-        grams = [g for g, k in zip(grams, kept.tolist(), strict=True) if k]
-        return cls(terms, idf, grams, _idf(gdf[kept], n), kept, gram_new)
+        new = np.where(kept, np.cumsum(kept) - 1, -1)
+        grams = spell(gdigits[kept], [chr(c) for c in alphabet], "")
+        return cls(terms, _idf(df, n), unigram, grams, _idf(gdf[kept], n), word_ids, [new[g] for g in gram_ids], {})
 
 
 def _weigh_chunks(
     vocab: _Vocabulary,
-    word_df: dict[str, int],
-    gram_df: dict[str, int],
     config,  # type: ignore[no-untyped-def]
     work: Path,
     jobs: int,
@@ -596,19 +576,13 @@ def _weigh_chunks(
 ) -> dict[str, list[np.ndarray]]:
     """Pass 3 (`weigh` in workers): each chunk's rows weighted in the archive's term ids, left
     in the work folder; returns the row lengths of each matrix, chunk by chunk."""
-    import json
-
     import joblib
 
     me = os.getpid()
 
     def task(k: int):  # type: ignore[no-untyped-def]
-        local_terms, local_grams = json.loads((work / f"a{k:06d}" / "terms.json").read_text("utf-8"))
-        ids = np.fromiter((word_df[t] for t in local_terms), dtype=np.int64, count=len(local_terms))
-        g = np.fromiter((gram_df[t] for t in local_grams), dtype=np.int64, count=len(local_grams))
-        gids = np.where(vocab.kept[g], vocab.gram_new[g], -1)
-        gidf = vocab.char_idf[np.maximum(gids, 0)] if len(vocab.grams) else np.zeros(len(g))
-        unigram = np.array([" " not in t for t in local_terms], dtype=bool)
+        ids, gids = vocab.word_ids[k], vocab.gram_ids[k]
+        gidf = vocab.char_idf[np.maximum(gids, 0)] if len(vocab.grams) else np.zeros(len(gids))
         return joblib.delayed(run_task)(
             me,
             weigh,
@@ -617,7 +591,7 @@ def _weigh_chunks(
             config,
             ids,
             vocab.idf[ids],
-            unigram,
+            vocab.unigram[ids],
             len(vocab.terms),
             gids,
             gidf,

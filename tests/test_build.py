@@ -15,13 +15,17 @@ from hypothesis import strategies as st
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from suggest.archive import read_archive
-from suggest.build import POOL_WEIGHTS, _field_ngrams, build_matrices, field_texts
+from suggest.build import POOL_WEIGHTS, build_matrices, field_texts
 from suggest.errors import EmptyArchiveError
 from suggest.index import build_index, char_grams, char_text, l2, quantize, unigram_view
 from suggest.records import FIELDS, Check, IndexConfig, Section
-from suggest.text import analyze
+from suggest.text import analyze, ngrams
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+
+
+def _field_ngrams(doc: tuple[list[str], ...], n_max: int) -> list[str]:
+    return [g for tokens in doc for g in ngrams(tokens, n_max)]
 
 
 def one_pass(checks: list[Check], config: IndexConfig) -> dict:

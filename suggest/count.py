@@ -1,0 +1,193 @@
+"""Term counting with arrays: word n-grams and character n-grams of a chunk of checks counted
+as integer keys, never as one Python string per occurrence.
+
+A term is a row of *digits*: the 1-based ranks of its symbols (a word n-gram's stems, a
+character n-gram's characters) in the chunk's sorted symbols, padded with 0 to the longest
+n. Symbols never contain a character below the space that joins them (word n-grams are
+joined by a space, stems are ``\\w`` characters), so sorting the rows sorts the terms as
+their strings sort: the vocabulary is in string order without comparing strings.
+
+`Merger` unites the chunks' vocabularies the same way, and gives each chunk's terms their
+ids in the archive's sorted vocabulary (increasing, as `suggest.build` needs).
+
+Counts come out canonical (each row's columns ascending, no duplicates), in float64 as
+scikit-learn's ``CountVectorizer`` gives them; tests/test_build.py checks both views against
+it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+def _packable(base: int, width: int) -> bool:
+    return base**width <= _INT64_MAX
+
+
+Columns = list[tuple[np.ndarray, list[np.ndarray]]]
+"""Occurrences in groups of one length n: (their rows, their n digit columns)."""
+
+
+def terms_of(groups: Columns, width: int, base: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(each occurrence's row, the distinct terms as sorted rows of ``width`` digits, each
+    occurrence's term) for occurrences given as digit columns (digits < ``base``)."""
+    rows = np.concatenate([r for r, _ in groups]) if groups else np.zeros(0, dtype=np.int64)
+    if _packable(base, width):  # one int64 per occurrence, in the terms' order
+        keys = []
+        for _, cols in groups:
+            key = np.zeros(len(cols[0]) if cols else 0, dtype=np.int64)
+            for c in cols:
+                key *= base
+                key += c
+            key *= base ** (width - len(cols))
+            keys.append(key)
+        uniq, inverse = np.unique(np.concatenate(keys) if keys else np.zeros(0, np.int64), return_inverse=True)
+        digits = np.zeros((len(uniq), width), dtype=np.int64)
+        for j in range(width - 1, -1, -1):
+            uniq, digits[:, j] = np.divmod(uniq, base)
+        return rows, digits, inverse.ravel().astype(np.int64)
+    full = np.zeros((len(rows), width), dtype=np.int64)
+    at = 0
+    for r, cols in groups:
+        for j, c in enumerate(cols):
+            full[at : at + len(r), j] = c
+        at += len(r)
+    return rows, *unique_rows(full, base)
+
+
+def unique_rows(rows: np.ndarray, base: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct rows of digits, sorted; each row's place among them)."""
+    if not len(rows):
+        return rows, np.zeros(0, dtype=np.int64)
+    if _packable(base, rows.shape[1]):
+        return terms_of([(np.zeros(len(rows), np.int64), list(rows.T))], rows.shape[1], base)[1:]
+    uniq, inverse = np.unique(rows, axis=0, return_inverse=True)
+    return uniq, inverse.ravel().astype(np.int64)
+
+
+def count_matrix(row: np.ndarray, col: np.ndarray, n_rows: int, n_cols: int) -> sp.csr_matrix:
+    """How often each (row, col) pair occurs, as a canonical float64 CSR matrix."""
+    m = sp.csr_matrix(
+        (np.ones(len(row), dtype=np.float64), (row.astype(np.int64), col.astype(np.int64))), shape=(n_rows, n_cols)
+    )
+    m.sum_duplicates()  # sorts each row's columns too
+    m.indices = m.indices.astype(np.int32, copy=False)
+    m.indptr = m.indptr.astype(np.int64, copy=False)
+    return m
+
+
+class Symbols:
+    """Ids for a chunk's symbols (stems), in order of first sight; `ranks` sorts them."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+
+    def id(self, s: str) -> int:
+        i = self.ids.get(s)
+        if i is None:
+            i = self.ids[s] = len(self.ids)
+        return i
+
+    def sorted(self) -> tuple[list[str], np.ndarray]:
+        """(the symbols in sorted order, 1-based rank of each id)."""
+        names = list(self.ids)
+        order = sorted(range(len(names)), key=names.__getitem__)
+        rank = np.empty(len(names), dtype=np.int64)
+        rank[order] = np.arange(1, len(names) + 1)
+        return [names[i] for i in order], rank
+
+
+def word_ngrams(seqs: Sequence[Sequence[int]], n_max: int, rank: np.ndarray) -> Columns:
+    """Every word n-gram (n = 1 .. ``n_max``) of each sequence of symbol ids, as scikit-learn's
+    ``_word_ngrams`` forms them, with ``rank`` (1-based, per symbol id) as digits."""
+    lens = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+    flat = rank[np.fromiter((t for s in seqs for t in s), dtype=np.int64, count=int(lens.sum()))]
+    seq = np.repeat(np.arange(len(seqs), dtype=np.int64), lens)
+    left = np.repeat(np.cumsum(lens), lens) - np.arange(len(flat), dtype=np.int64)  # tokens to the sequence's end
+    out: Columns = []
+    for n in range(1, max(n_max, 1) + 1):
+        at = np.flatnonzero(left >= n)
+        out.append((seq[at], [flat[at + j] for j in range(n)]))
+    return out
+
+
+def char_ngrams(texts: Sequence[str], n_min: int, n_max: int) -> tuple[Columns, np.ndarray]:
+    """Every character n-gram of each text as `suggest.build.char_grams` forms them (words
+    padded with a space each side; n from ``n_min`` to ``n_max``; a padded word of at most
+    ``n_max`` characters also gives itself once, a shorter one only itself), with each
+    character's 1-based rank among the returned sorted code points as digits."""
+    parts = [t.split() for t in texts]
+    joined = [f" {w} " for p in parts for w in p]
+    sizes = np.fromiter(map(len, joined), dtype=np.int64, count=len(joined))
+    words_per = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+    codes = np.frombuffer("".join(joined).encode("utf-32-le"), dtype="<u4")
+    alphabet, ranks = np.unique(codes, return_inverse=True)
+    ranks = ranks.ravel().astype(np.int64) + 1
+    start = np.cumsum(sizes) - sizes
+    owner = np.repeat(np.arange(len(parts), dtype=np.int64), words_per)
+    out: Columns = []
+
+    def take(word: np.ndarray, n: int, windows: np.ndarray) -> None:
+        # ``windows`` grams of n characters from each word in ``word``, from its start on.
+        ends = np.cumsum(windows)
+        at = np.repeat(start[word] - (ends - windows), windows) + np.arange(int(ends[-1]) if len(ends) else 0)
+        out.append((np.repeat(owner[word], windows), [ranks[at + j] for j in range(n)]))
+
+    for n in range(n_min, n_max + 1):
+        longer = np.flatnonzero(sizes > n)
+        take(longer, n, sizes[longer] - n + 1)
+    whole = np.flatnonzero(sizes <= n_max)  # a word that fits one gram gives itself
+    for size in np.unique(sizes[whole]).tolist():
+        w = whole[sizes[whole] == size]
+        take(w, size, np.ones(len(w), dtype=np.int64))
+    return out, alphabet.astype(np.int64)
+
+
+def spell(digits: np.ndarray, symbols: Sequence[str], sep: str) -> list[str]:
+    """Each row of digits as its string: its symbols (1-based) joined by ``sep``."""
+    names = ["", *symbols]
+    cols = [digits[:, j].tolist() for j in range(digits.shape[1])]
+    if len(cols) == 1:
+        return [names[a] for a in cols[0]]
+    if len(cols) == 2 and sep:
+        return [names[a] + sep + names[b] if b else names[a] for a, b in zip(*cols, strict=True)]
+    return [sep.join(names[d] for d in row if d) for row in zip(*cols, strict=True)]
+
+
+class Merger:
+    """The archive's vocabulary from its chunks': each chunk adds its sorted symbols, its terms
+    (digits over those symbols) and their document frequencies; `finish` gives the archive's
+    symbols, its sorted distinct terms with summed frequencies, and each chunk's term ids."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.symbols: set = set()
+
+    def add(self, symbols: Sequence, digits: np.ndarray, df: np.ndarray) -> None:
+        self.parts.append((np.asarray(symbols, dtype=object), digits, df))
+        self.symbols.update(symbols)
+
+    def finish(self) -> tuple[list, np.ndarray, np.ndarray, list[np.ndarray]]:
+        symbols = sorted(self.symbols)
+        where = {s: i + 1 for i, s in enumerate(symbols)}
+        width = max((d.shape[1] for _, d, _ in self.parts), default=1)
+        remapped = []
+        for syms, digits, _ in self.parts:
+            to = np.zeros(len(syms) + 1, dtype=np.int64)
+            to[1:] = np.fromiter((where[s] for s in syms), dtype=np.int64, count=len(syms))
+            d = np.zeros((len(digits), width), dtype=np.int64)
+            d[:, : digits.shape[1]] = to[digits]
+            remapped.append(d)
+        allrows = np.concatenate(remapped) if remapped else np.zeros((0, width), dtype=np.int64)
+        terms, inverse = unique_rows(allrows, len(symbols) + 1)
+        df = np.bincount(
+            inverse, weights=np.concatenate([p[2] for p in self.parts]) if self.parts else None, minlength=len(terms)
+        )
+        bounds = np.cumsum([0, *(len(d) for d in remapped)])
+        ids = [inverse[bounds[k] : bounds[k + 1]] for k in range(len(remapped))]
+        return symbols, terms, np.rint(df).astype(np.int64), ids
