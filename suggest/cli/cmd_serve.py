@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import typer
@@ -18,7 +19,22 @@ from suggest.cli.common import (
     semantic_choice,
     user_errors,
 )
-from suggest.errors import SuggestError
+from suggest.errors import OptionError, SuggestError
+
+_HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+
+
+def check_host(host: str) -> None:
+    """An IP address or a host name, else `OptionError`."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOST_NAME.match(host):
+            raise OptionError(f"--host {host!r}: not an IP address or host name; use e.g. 127.0.0.1") from None
 
 
 @app.command("serve")
@@ -48,6 +64,7 @@ def serve(
             raise SuggestError(
                 f"suggest serve needs the serve extra ({exc.name} is missing): pip install 'suggest[serve]'"
             ) from None
+        check_host(host)
         loopback = host in LOOPBACK
         if not loopback:
             err(

@@ -568,7 +568,7 @@ async def _json_body(request: Request, model: type[BaseModel]) -> Any:
     if not body.strip():
         raise ClientError(400, "empty body: send a JSON object")
     try:
-        data = json.loads(body)
+        data = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise ClientError(400, "the body is not UTF-8 text: send a JSON object") from None
     except json.JSONDecodeError as exc:
@@ -733,8 +733,8 @@ def _page_routes(api: FastAPI, state: State) -> None:
         if draft is None:
             raise ClientError(404, "this draft is no longer held (the server keeps the last few); paste it again")
         opts = _draft_options(request.query_params)
-        _, got = await _in_thread(state.ranked, draft, replace(opts, explain=True), True)
-        payload = _list_payload(draft, replace(opts, explain=True), got, state.store)
+        _, got = await _in_thread(state.ranked, draft, opts.model_copy(update={"explain": True}), True)
+        payload = _list_payload(draft, opts.model_copy(update={"explain": True}), got, state.store)
         return _page(
             request,
             "serve_draft.html.j2",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 from pathlib import PurePath
+from typing import Any
 
 from suggest.errors import ArchiveError, SuggestError
 from suggest.readers import decode, parse_article
@@ -91,7 +92,11 @@ def draft_from_file(data: bytes, filename: str) -> Check:
 
         text, _ = _decode(data, name)
         return _parse(html_text(MarkdownIt("commonmark").render(text)), name)
-    return _parse(html_text(data), name)
+    try:
+        page: str | bytes = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except UnicodeDecodeError:
+        page = data  # lxml reads the page's <meta charset>, else Latin-1
+    return _parse(html_text(page), name)
 
 
 def _too_large(n: int) -> str:
@@ -127,12 +132,23 @@ def html_text(html: str | bytes) -> str:
     import lxml.etree
     import lxml.html
 
+    if isinstance(html, str) and html.lstrip().startswith("<?xml"):
+        html = html.encode("utf-8")  # lxml refuses text that declares an encoding
     try:
         doc = lxml.html.document_fromstring(html)
     except (lxml.etree.ParserError, ValueError):
         return ""
     for bad in doc.xpath("//script|//style|//noscript|//template|//head"):
         bad.drop_tree()
+    for ol in doc.iter("ol"):  # keep the numbers and bullets the reader knows ("1. Heading", "- item")
+        start = ol.get("start", "1")
+        n = int(start) if start.isdigit() else 1
+        for li in ol.iterchildren("li"):
+            _prefix(li, f"{n}. ")
+            n += 1
+    for ul in doc.iter("ul"):
+        for li in ul.iterchildren("li"):
+            _prefix(li, "- ")
     for el in doc.iter(*BLOCKS):
         el.text = "\n" + (el.text or "")
         el.tail = "\n" + (el.tail or "")
@@ -140,6 +156,14 @@ def html_text(html: str | bytes) -> str:
         br.tail = "\n" + (br.tail or "")
     lines = (" ".join(line.split()) for line in doc.text_content().splitlines())
     return "\n".join(line for line in lines if line)
+
+
+def _prefix(li: Any, mark: str) -> None:
+    """Put ``mark`` before the first text of a list item (inside its paragraph, if it has one)."""
+    target = li
+    while not (target.text or "").strip() and len(target) and target[0].tag in BLOCKS:
+        target = target[0]
+    target.text = mark + (target.text or "").lstrip()
 
 
 def docx_text(data: bytes, name: str = "draft.docx") -> str:
