@@ -169,8 +169,9 @@ def slim(c: Check) -> Check:
     return replace(c, sections=())
 
 
-SPILL_PIECE = 4096
-"""Full checks per spill file: a chunk of the index build reads one file, not a task's all."""
+SPILL_PIECE = 512
+"""Full checks per spill file: a chunk of the index build (about `suggest.chunks.MEAN` checks)
+reads one or two files, not a task's all."""
 
 
 def spill_file(folder: str | Path, group: int, place: int) -> tuple[str, int]:
@@ -180,13 +181,24 @@ def spill_file(folder: str | Path, group: int, place: int) -> tuple[str, int]:
     return str(Path(folder) / f"{group:06d}-{piece:04d}.pkl"), at
 
 
+def text_digest(c: Check) -> str:
+    """A digest of everything the index analyses of a check (its title, summary, body and
+    questions): equal digests, equal counts (`suggest.build` caches a chunk's by them)."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in (c.title, c.summary, c.body(), *c.questions):
+        data = part.encode("utf-8", "surrogatepass")
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()
+
+
 def _read_files(
     files: list[tuple[Path, str | None]], spill: str | None = None
-) -> list[tuple[list[Check], list[Problem]] | ArchiveError]:
-    """Each file's (checks, problems), or the error that skipped it. With ``spill`` (a path
-    prefix) the full checks are pickled as flat lists of `SPILL_PIECE` (``PREFIX-NNNN.pkl``,
-    see `spill_file`) and slim ones returned."""
-    out: list[tuple[list[Check], list[Problem]] | ArchiveError] = []
+) -> list[tuple[list[Check], list[Problem], list[str]] | ArchiveError]:
+    """Each file's (checks, problems, `text_digest` of each check), or the error that skipped
+    it. With ``spill`` (a path prefix) the full checks are pickled as flat lists of
+    `SPILL_PIECE` (``PREFIX-NNNN.pkl``, see `spill_file`) and slim ones returned."""
+    out: list[tuple[list[Check], list[Problem], list[str]] | ArchiveError] = []
     full: list[Check] = []
     for p, category in files:
         try:
@@ -194,10 +206,11 @@ def _read_files(
         except ArchiveError as exc:
             out.append(exc)
             continue
+        digests = [text_digest(c) for c in checks]
         if spill is not None:
             full.extend(checks)
             checks = [slim(c) for c in checks]
-        out.append((checks, problems))
+        out.append((checks, problems, digests))
     if spill is not None:
         import pickle  # work files of this run, read back by the build; never kept
 
@@ -301,10 +314,10 @@ def read_archive(path: str | Path, jobs: int = 1, spill: str | Path | None = Non
         if isinstance(result, ArchiveError):
             archive.problems.append(Problem(result.path, result.reason, result.line))
             continue
-        checks, problems = result
+        checks, problems, digests = result
         archive.files_read += 1
         archive.problems.extend(problems)
-        for c in checks:
+        for c, digest in zip(checks, digests, strict=True):
             place[g] += 1
             if c.id in seen:
                 archive.problems.append(
@@ -316,6 +329,7 @@ def read_archive(path: str | Path, jobs: int = 1, spill: str | Path | None = Non
                 continue
             seen[c.id] = c.path or str(p)
             archive.checks.append(c)
+            archive.digests.append(digest)
             if spill is not None:
                 archive.sources.append((g, place[g] - 1))
     archive.problems.extend(said_on_walk[walked:])

@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from suggest.archive import spill_file
+from suggest.archive import spill_file, text_digest
+from suggest.chunks import CountCache
 from suggest.count import Merger
 from suggest.records import FIELDS, Archive, Check
 from suggest.text import stem, words
@@ -378,11 +379,6 @@ def weigh(
     return {name: np.diff(m.indptr).astype(np.int64) for name, m in out.items()}
 
 
-def _chunk_size(n: int, jobs: int) -> int:
-    """At most `CHUNK` checks, and enough chunks to keep every worker busy."""
-    return max(min(CHUNK, -(-n // (4 * jobs))), 256)
-
-
 def _run(tasks: Iterable, n_tasks: int, jobs: int) -> Iterator:
     """Results of ``tasks`` (joblib ``delayed`` calls, made as they are dispatched) in order;
     in this process when there is one job or one task."""
@@ -459,24 +455,34 @@ def build_matrices(
     workdir: str | Path | None = None,
     chunk: int | None = None,
     spilled: Archive | None = None,
+    cache: CountCache | None = None,
 ) -> Built:
     """Every matrix of the index of ``checks``, rows in id order, in chunks; see the module notes.
 
     ``jobs``: worker processes (1 works in this process); ``workdir``: where the work folder
-    goes (default: the system's temporary folder); ``chunk``: checks per chunk (default:
-    `_chunk_size`; the result does not depend on it); ``spilled``: an archive read with
-    ``spill`` whose (slim) checks are ``checks``: each chunk's checks are read from the spill files
-    by the worker that counts them, so this process never holds the archive's text. Raises
-    `EmptyArchiveError` when the checks hold no indexable word.
+    goes (default: the system's temporary folder); ``chunk``: checks per chunk (default: cut by
+    content, `suggest.chunks.bounds`; the result does not depend on it); ``spilled``: an archive
+    read with ``spill`` whose (slim) checks are ``checks``: each chunk's checks are read from the
+    spill files by the worker that counts them, so this process never holds the archive's
+    text; ``cache``: chunks' counts kept from earlier builds (`suggest.chunks.CountCache`): a
+    chunk found there is not counted again. Raises `EmptyArchiveError` when the checks hold no
+    indexable word.
     """
+    from suggest.chunks import bounds as content_bounds
+    from suggest.chunks import chunk_key
+
     n = len(checks)
     jobs = max(1, min(jobs, os.cpu_count() or 1))
-    size = chunk or _chunk_size(n, jobs)
-    bounds = [(s, min(s + size, n)) for s in range(0, n, size)]
+    digests = spilled.digests if spilled is not None else [text_digest(c) for c in checks]
+    if chunk:
+        bounds = [(s, min(s + chunk, n)) for s in range(0, n, chunk)]
+    else:
+        bounds = content_bounds(digests, CHUNK)
+    keys = [chunk_key(digests[s:e], config) for s, e in bounds]
     work = Path(tempfile.mkdtemp(prefix="suggest-build-", dir=workdir))
     try:
         say(f"counting terms: {n} checks in {len(bounds)} chunks, {jobs} process{'es' if jobs > 1 else ''}")
-        vocab = _count_chunks(_sources(checks, bounds, spilled), config, work, jobs, bounds, say)
+        vocab = _count_chunks(_sources(checks, bounds, spilled), config, work, jobs, bounds, say, cache, keys)
         say(f"{len(vocab.terms)} terms, {len(vocab.grams)} character n-grams; weighing")
         lens = _weigh_chunks(vocab, config, work, jobs, bounds, say)
         vocab.word_ids.clear()
@@ -511,23 +517,47 @@ def _count_chunks(
     jobs: int,
     bounds: list[tuple[int, int]],
     say: Callable[[str], None],
+    cache: CountCache | None = None,
+    keys: Sequence[str] = (),
 ) -> _Vocabulary:
-    """Pass 1 (`analyse` in workers) and the archive's vocabularies from the chunks'; each
-    chunk's counts are left in the work folder."""
+    """Pass 1 (`analyse` in workers, for the chunks ``cache`` does not have) and the archive's
+    vocabularies from the chunks'; each chunk's counts are left in the work folder."""
     import joblib
 
     from suggest.errors import EmptyArchiveError
 
+    done: dict[int, Analysed] = {}
+    if cache is not None:
+        for k, key in enumerate(keys):
+            hit = cache.get(key, work / f"a{k:06d}")
+            if hit is not None:
+                w, arrays, st = hit
+                done[k] = Analysed(
+                    k, w, arrays["terms"], arrays["df"], arrays["alphabet"], arrays["grams"], arrays["gram_df"], st
+                )
+        if done:
+            say(
+                f"counts of {sum(bounds[k][1] - bounds[k][0] for k in done)} checks ({len(done)} of {len(bounds)} chunks) from the cache"
+            )
+    me = os.getpid()
+    todo = [k for k in range(len(bounds)) if k not in done]
+    tasks = (joblib.delayed(run_task)(me, analyse, sources[k], k, config, str(work)) for k in todo)
+    for i, a in enumerate(_run(tasks, len(todo), jobs)):
+        done[a.chunk] = a
+        if cache is not None:
+            arrays = {"terms": a.terms, "df": a.df, "alphabet": a.alphabet, "grams": a.grams, "gram_df": a.gram_df}
+            cache.put(keys[a.chunk], work / f"a{a.chunk:06d}", a.words, arrays, a.stems)
+        if _step(i, len(todo)):
+            say(
+                f"counted the terms of {sum(bounds[k][1] - bounds[k][0] for k in todo[: i + 1])} of {sum(bounds[k][1] - bounds[k][0] for k in todo)} checks"
+            )
     word_terms, char_terms = Merger(), Merger()
     stems: dict[str, str] = {}
-    me = os.getpid()
-    tasks = (joblib.delayed(run_task)(me, analyse, src, k, config, str(work)) for k, src in enumerate(sources))
-    for a in _run(tasks, len(bounds), jobs):
+    for k in range(len(bounds)):
+        a = done.pop(k)
         word_terms.add(a.words, a.terms, a.df)
         char_terms.add(a.alphabet.tolist(), a.grams, a.gram_df)
         stems.update(a.stems)
-        if _step(a.chunk, len(bounds)):
-            say(f"counted the terms of {bounds[a.chunk][1]} of {bounds[-1][1]} checks")
     vocab = _Vocabulary.of(word_terms, char_terms, bounds[-1][1], config)
     if not vocab.terms:
         raise EmptyArchiveError("the archive's checks contain no indexable words")

@@ -22,6 +22,7 @@ import scipy.sparse as sp
 from suggest import files, store
 from suggest.archive import fingerprint, read_archive
 from suggest.build import Built, build_matrices, champion_postings, char_grams, char_text, l2, quantize, unigram_view
+from suggest.chunks import CountCache
 from suggest.errors import EmptyArchiveError, IndexFormatError, OptionError, SuggestError
 from suggest.pool import Pool, build_pool
 from suggest.records import Archive, Check, IndexConfig, day_number
@@ -473,6 +474,7 @@ def build_index(
     workdir: str | Path | None = None,
     spilled: Archive | None = None,
     embedder: Callable[[Sequence[str]], np.ndarray] | None = None,
+    cache: CountCache | None = None,
 ) -> Index:
     """Build the TF-IDF index and the question pool for ``checks``.
 
@@ -489,6 +491,8 @@ def build_index(
         their texts are read back from its spill files, a chunk at a time.
     embedder : texts -> unit vectors (`suggest.embed.Embedder`): the index then carries the
         embeddings of its checks and questions (`add_embeddings`); None: words only.
+    cache : counts of chunks kept from earlier builds (`suggest.chunks.CountCache`); the index
+        is the same with or without it.
 
     Returns
     -------
@@ -512,11 +516,11 @@ def build_index(
         raise EmptyArchiveError("the archive has no readable checks; add saved articles to it")
     say = progress or (lambda _m: None)
     if spilled is not None:  # the rows come in the archive's order, read back from its spill files
-        built = build_matrices(checks, config, say, jobs=jobs, workdir=workdir, spilled=spilled)
+        built = build_matrices(checks, config, say, jobs=jobs, workdir=workdir, spilled=spilled, cache=cache)
         checks = sorted(checks, key=lambda c: c.id)
     else:
         checks = sorted(checks, key=lambda c: c.id)
-        built = build_matrices(checks, config, say, jobs=jobs, workdir=workdir)
+        built = build_matrices(checks, config, say, jobs=jobs, workdir=workdir, cache=cache)
     say("merging questions")
     vocab = built.terms
     members = built.members
@@ -782,13 +786,22 @@ def open_index(
             from suggest.embed import Embedder
 
             embedder = Embedder(embedding_cache(folder), encoding)
+        counts = CountCache(count_cache(folder), read=not force_once)
         try:
-            built, arch = _build_from(archive, folder, config, fp, jobs or os.cpu_count() or 1, say, progress, embedder)
+            built, arch = _build_from(
+                archive, folder, config, fp, jobs or os.cpu_count() or 1, say, progress, embedder, counts
+            )
         except SuggestError:
             if not os.path.lexists(folder):  # no index was ever made here: leave nothing behind
                 files.drop_lock(lock)
             raise
         built.save(folder)
+        counts.compact()
+        if counts.unsaved:
+            say(
+                f"note: {count_cache(folder)}: the cache of counts could not be written ({counts.unsaved}); "
+                "the index is complete, but the next update counts every check again"
+            )
         if embedder is not None:
             embedder.compact(embedded_texts(built, arch.checks))
             if embedder.unsaved:
@@ -803,6 +816,12 @@ def _semantic_installed() -> bool:
     from suggest.embed import available
 
     return available()
+
+
+def count_cache(folder: str | Path) -> Path:
+    """The cache of chunk counts of the index in ``folder`` (`suggest.chunks`): beside it, hidden."""
+    p = Path(folder)
+    return p.parent / f".{p.name.lstrip('.')}.counts"
 
 
 def embedding_cache(folder: str | Path) -> Path:
@@ -820,6 +839,7 @@ def _build_from(
     say: Callable[[str], None],
     progress: Callable[[str], None] | None,
     embedder: Callable[[Sequence[str]], np.ndarray] | None = None,
+    counts: CountCache | None = None,
 ) -> tuple[Index, Archive]:
     """Read ``archive`` and build its index (not saved), reporting every skipped file.
 
@@ -854,6 +874,7 @@ def _build_from(
             workdir=work,
             spilled=arch,
             embedder=embedder,
+            cache=counts,
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

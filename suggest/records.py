@@ -106,6 +106,7 @@ class Archive:
     hidden: list[str] = field(default_factory=list)  # files and folders whose name starts with '.'
     spill: str | None = None  # read with ``spill``: the folder of the full checks
     sources: list[tuple[int, int]] = field(default_factory=list)  # each check's (spill file, place)
+    digests: list[str] = field(default_factory=list)  # each check's `suggest.archive.text_digest`
 
     @property
     def skipped(self) -> list[Problem]:
