@@ -171,6 +171,7 @@ def test_api_backlog_and_its_filters(client):
     assert all(x["triage"] == "open" and x["accepted"] == 0 for x in data["rows"])
     health = client.get("/api/backlog", params={"category": "health", "top": 1000}).json()
     assert health["rows"] and all("health" in x["categories"] for x in health["rows"])
+    assert all(c["category"] and c["title"] for x in health["rows"] for c in x["checks"])
     assert len(health["rows"]) < client.get("/api/backlog", params={"top": 1000}).json()["shown"]
     recent = client.get("/api/backlog", params={"since": "2026-01-01", "top": 1000}).json()["rows"]
     assert recent and all(any((c["date"] or "") >= "2026-01-01" for c in x["checks"]) for x in recent)

@@ -236,7 +236,7 @@ class State:
         self.rank_lock = threading.Lock()
         self.load_lock = threading.Lock()
         self.drafts: OrderedDict[str, Check] = OrderedDict()
-        self._backlog: tuple[int, Backlog] | None = None
+        self._backlog: tuple[int, Backlog, list[tuple[set[str], list[dict]]]] | None = None
         self.loaded = self._open()
 
     def _open(self) -> _Loaded:
@@ -270,12 +270,13 @@ class State:
         while len(self.drafts) > KEPT_DRAFTS:
             self.drafts.popitem(last=False)
 
-    def backlog(self, ix: Index) -> Backlog:
-        """Every open question of ``ix``, ranked (made once per index)."""
+    def backlog(self, ix: Index) -> tuple[Backlog, list[tuple[set[str], list[dict]]]]:
+        """Every open question of ``ix``, ranked, and each row's categories and raising checks
+        (`_check`): made once per index."""
         if self._backlog is None or self._backlog[0] != id(ix):
             b = rank_backlog(ix, top=None, semantic=self.semantic is not False)
-            self._backlog = (id(ix), b)
-        return self._backlog[1]
+            self._backlog = (id(ix), b, [_row_checks(ix, r) for r in b.rows])
+        return self._backlog[1], self._backlog[2]
 
     def ranked(self, draft: Check, req: DraftRequest, words: bool) -> tuple[Index, ArticleList]:
         ix = self.index()
@@ -393,13 +394,12 @@ def _backlog_rows(state: State, f: BacklogFilter, limit: bool = True) -> tuple[B
     were accepted) and every category seen."""
     ix = state.index()
     with state.rank_lock:
-        b = state.backlog(ix)
+        b, extra = state.backlog(ix)
     states = state.store.triage_states()
     accepted = state.store.accepted_counts()
     rows: list[dict] = []
     cats: set[str] = set()
-    for r in b.rows:
-        cat_of = _categories(ix, r)
+    for r, (cat_of, checks) in zip(b.rows, extra, strict=True):
         cats |= cat_of
         if f.category and f.category not in cat_of:
             continue
@@ -417,7 +417,7 @@ def _backlog_rows(state: State, f: BacklogFilter, limit: bool = True) -> tuple[B
             triage=triage,
             accepted=accepted.get(key, 0),
             categories=sorted(cat_of),
-            checks=[{**_check(c), "date": c.get("checked_on")} for c in r.checks],
+            checks=checks,
         )
         rows.append(d)
         if limit and len(rows) >= f.top:
@@ -425,15 +425,12 @@ def _backlog_rows(state: State, f: BacklogFilter, limit: bool = True) -> tuple[B
     return b, rows, sorted(cats)
 
 
-def _categories(ix: Index, row: BacklogRow) -> set[str]:
+def _row_checks(ix: Index, row: BacklogRow) -> tuple[set[str], list[dict]]:
+    """The categories of the checks that raised a backlog question, and those checks (`_check`)."""
     from suggest.rank import check_record
 
-    out = set()
-    for c in row.checks:
-        cat = check_record(ix, c["id"]).get("category")
-        if cat:
-            out.add(str(cat))
-    return out
+    checks = [_check(check_record(ix, c["id"])) for c in row.checks]
+    return {str(c["category"]) for c in checks if c["category"]}, checks
 
 
 # -- the app -----------------------------------------------------------------------------------
