@@ -536,3 +536,32 @@ def test_serve_command_warns_off_loopback_and_checks_the_host(monkeypatch, archi
     local = TestClient(calls[-1][0], base_url="http://127.0.0.1:8000")
     assert local.get("/").status_code == 200
     assert TestClient(calls[-1][0], base_url="http://evil.example").get("/").status_code == 400
+
+
+def backlog_cli(archive: Path, *extra: str) -> list[dict]:
+    r = CliRunner().invoke(cli, ["backlog", "--archive", str(archive), "-f", "json", "-q", "--top", "8", *extra])
+    assert r.exit_code == 0, r.stderr
+    return json.loads(r.stdout)["rows"]
+
+
+def test_backlog_leaves_out_blocked_and_answered_questions(fresh):
+    archive, client = fresh
+    before = backlog_cli(archive)
+    blocked, answered, assigned = before[0]["question"], before[2]["question"], before[3]["question"]
+    for body in (
+        {"action": "block", "question": blocked},
+        {"action": "triage", "question": answered, "state": "answered"},
+        {"action": "triage", "question": assigned, "state": "assigned"},
+    ):
+        assert client.post("/api/feedback", json=body).status_code == 200
+    after = backlog_cli(archive)
+    got = [r["question"] for r in after]
+    assert blocked not in got and answered not in got and assigned in got
+    assert got[:5] == [before[k]["question"] for k in (1, 3, 4, 5, 6)] and [r["rank"] for r in after] == list(
+        range(1, 9)
+    )
+    assert [r["question"] for r in backlog_cli(archive, "--no-feedback")] == [r["question"] for r in before]
+    web = [r["question"] for r in client.get("/api/backlog", params={"top": 8}).json()["rows"]]
+    assert web == got
+    shown = client.get("/api/backlog", params={"state": "answered"}).json()["rows"]
+    assert [r["question"] for r in shown] == [answered]

@@ -14,6 +14,7 @@ from suggest.cli.common import (
     IndexOpt,
     QuietOpt,
     SemanticOpt,
+    default_archive,
     echo,
     open_archive_index,
     user_errors,
@@ -28,6 +29,13 @@ def backlog(
     top: Annotated[int, typer.Option("--top", "-n", min=1, help="How many questions at most.")] = 20,
     fmt: FormatOpt = "text",
     semantic: SemanticOpt = None,
+    feedback: Annotated[
+        bool,
+        typer.Option(
+            "--feedback/--no-feedback",
+            help="Leave out the questions editors blocked or marked answered (`suggest serve` keeps them beside the index).",
+        ),
+    ] = True,
     quiet: QuietOpt = False,
 ) -> None:
     """Print the open questions (none answered yet), ranked by how often they were raised, how
@@ -35,11 +43,12 @@ def backlog(
 
     Example: suggest backlog --archive corpus --recent 30 --top 10 --format markdown
     """
-    from suggest.backlog import backlog as rank_backlog
     from suggest.render import output_format, render_backlog
+    from suggest.serve.lists import feedback_store, open_backlog
 
     with user_errors():
         output_format(fmt)  # an unknown format fails before the index is opened
         ix, _, choice = open_archive_index(archive, index_dir, quiet, semantic)
-        b = rank_backlog(ix, recent_days=recent, top=top, semantic=choice is not False)
+        store = feedback_store(archive or default_archive(), index_dir) if feedback else None
+        b = open_backlog(ix, store, recent_days=recent, top=top, semantic=choice is not False)
         echo(render_backlog(b, fmt), nl=False)

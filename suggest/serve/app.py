@@ -397,6 +397,7 @@ def _backlog_rows(state: State, f: BacklogFilter, limit: bool = True) -> tuple[B
         b, extra = state.backlog(ix)
     states = state.store.triage_states()
     accepted = state.store.accepted_counts()
+    blocked = state.store.blocked_keys()
     rows: list[dict] = []
     cats: set[str] = set()
     for r, (cat_of, checks) in zip(b.rows, extra, strict=True):
@@ -410,7 +411,7 @@ def _backlog_rows(state: State, f: BacklogFilter, limit: bool = True) -> tuple[B
             continue
         key = question_key(r.question)
         triage = states.get(key, "open")
-        if f.state and triage != f.state:
+        if key in blocked or (f.state and triage != f.state) or (not f.state and triage == "answered"):
             continue
         d = r.to_dict()
         d.update(

@@ -371,6 +371,15 @@ class FeedbackStore:
         """Question key -> ``assigned`` or ``answered`` (a question not listed is open)."""
         return {q: s for q, s in self._rows("SELECT question, state FROM triage")}
 
+    def closed(self) -> frozenset[str]:
+        """Question keys the backlog leaves out: blocked, or triaged as answered."""
+        rows = self._rows("SELECT question FROM blocked UNION SELECT question FROM triage WHERE state = 'answered'")
+        return frozenset(r[0] for r in rows)
+
+    def blocked_keys(self) -> frozenset[str]:
+        """The blocked questions' keys."""
+        return frozenset(r[0] for r in self._rows("SELECT question FROM blocked"))
+
     def blocked(self) -> list[str]:
         """The blocked questions' texts, sorted."""
         return [r[0] for r in self._rows("SELECT text FROM blocked ORDER BY question")]

@@ -15,7 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from suggest.errors import EmptyArchiveError
+from suggest.backlog import Backlog
+from suggest.backlog import backlog as rank_backlog
+from suggest.errors import EmptyArchiveError, OptionError
 from suggest.index import Index
 from suggest.rank import Explained, check_record
 from suggest.rank import explain as explain_list
@@ -156,3 +158,22 @@ def _pinned(index: Index, feedback: ArticleFeedback, ranked: Explained) -> list[
             seen.add(s.item)
             out.append(s)
     return out
+
+
+def open_backlog(
+    index: Index, store: FeedbackStore | None, recent_days: int = 90, top: int | None = 20, semantic: bool = True
+) -> Backlog:
+    """`suggest.backlog.backlog` less the questions editors closed (`FeedbackStore.closed`:
+    blocked, or triaged as answered), renumbered; ``store`` None: the backlog as it is.
+
+    Raises `OptionError` for the options `suggest.backlog.backlog` refuses.
+    """
+    closed = store.closed() if store is not None else frozenset()
+    if not closed:
+        return rank_backlog(index, recent_days=recent_days, top=top, semantic=semantic)
+    if top is not None and top < 1:
+        raise OptionError(f"--top {top}: ask for at least 1 question")
+    every = rank_backlog(index, recent_days=recent_days, top=None, semantic=semantic)
+    kept = [r for r in every.rows if question_key(r.question) not in closed]
+    rows = tuple(replace(r, rank=k) for k, r in enumerate(kept[:top] if top is not None else kept, 1))
+    return replace(every, rows=rows, open_questions=len(kept))
