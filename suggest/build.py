@@ -250,7 +250,7 @@ def _load(source: Sequence[Check] | Spilled) -> Sequence[Check]:
 
 def analyse(source: Sequence[Check] | Spilled, chunk: int, config, work: str) -> Analysed:  # type: ignore[no-untyped-def]
     """Pass 1 for one chunk: count its terms (`suggest.count`); counts saved under ``work``."""
-    from suggest.count import Symbols, char_ngrams, count_matrix, terms_of, word_ngrams
+    from suggest.count import Symbols, char_terms, count_matrix, word_terms
 
     checks = _load(source)
     symbols = Symbols()
@@ -278,7 +278,7 @@ def analyse(source: Sequence[Check] | Spilled, chunk: int, config, work: str) ->
         seqs.extend(ids(q) for q in c.questions)
     sorted_words, rank = symbols.sorted()
     width = max(config.ngram_max, 1)
-    seq, terms, col = terms_of(word_ngrams(seqs, width, rank), width, len(rank) + 1)
+    seq, terms, col = word_terms(seqs, width, rank)
     counts = []
     bounds = [k * n for k in range(len(FIELDS) + 1)] + [len(seqs)]
     for k in range(len(FIELDS) + 1):
@@ -292,10 +292,9 @@ def analyse(source: Sequence[Check] | Spilled, chunk: int, config, work: str) ->
     grams, gram_df, alphabet = np.zeros((0, width), dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, np.int64)
     chars = sp.csr_matrix((n, 0))
     if config.char_weight:
-        grams_at, alphabet = char_ngrams(
+        rows, grams, gcol, alphabet = char_terms(
             [char_text(c, config.char_chars) for c in checks], config.char_ngram_min, config.char_ngram_max
         )
-        rows, grams, gcol = terms_of(grams_at, width, len(alphabet) + 1)
         chars = count_matrix(rows, gcol, n, len(grams))
         gram_df = np.bincount(chars.indices, minlength=len(grams)).astype(np.int64)
     folder = Path(work) / f"a{chunk:06d}"

@@ -10,9 +10,9 @@ their strings sort: the vocabulary is in string order without comparing strings.
 `Merger` unites the chunks' vocabularies the same way, and gives each chunk's terms their
 ids in the archive's sorted vocabulary (increasing, as `suggest.build` needs).
 
-Counts come out canonical (each row's columns ascending, no duplicates), in float64 as
-scikit-learn's ``CountVectorizer`` gives them; tests/test_build.py checks both views against
-it.
+Counts come out canonical (each row's columns ascending, no duplicates); tests/test_count.py
+checks the terms and counts against string-by-string counting, tests/test_build.py the index's
+matrices against scikit-learn's ``TfidfVectorizer``.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def terms_of(groups: Columns, width: int, base: int) -> tuple[np.ndarray, np.nda
                 key += c
             key *= base ** (width - len(cols))
             keys.append(key)
-        uniq, inverse = np.unique(np.concatenate(keys) if keys else np.zeros(0, np.int64), return_inverse=True)
+        uniq, inverse = _unique_inverse(np.concatenate(keys) if keys else np.zeros(0, np.int64), base**width)
         digits = np.zeros((len(uniq), width), dtype=np.int64)
         for j in range(width - 1, -1, -1):
             uniq, digits[:, j] = np.divmod(uniq, base)
@@ -60,6 +60,58 @@ def terms_of(groups: Columns, width: int, base: int) -> tuple[np.ndarray, np.nda
     return rows, *unique_rows(full, base)
 
 
+def _unique_inverse(keys: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_inverse=True)`` for keys in [0, ``bound``): each key's place
+    rides in its low bits through one plain sort when both fit in 63 bits (a sort of values is
+    several times faster than the indirect sort ``np.unique`` needs for the inverse)."""
+    n = len(keys)
+    if not n:
+        return keys, np.zeros(0, dtype=np.int64)
+    shift = max(int(n - 1).bit_length(), 1)
+    if int(bound - 1).bit_length() + shift > 63:
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        return uniq, inverse.ravel().astype(np.int64)
+    both = keys << shift
+    both |= np.arange(n, dtype=np.int64)
+    both.sort()
+    place = both & ((1 << shift) - 1)
+    both >>= shift  # the keys, sorted
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(both[1:], both[:-1], out=new[1:])
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[place] = np.cumsum(new) - 1
+    return both[new], inverse
+
+
+def rolling_terms(
+    sym: np.ndarray, left: np.ndarray, owner: np.ndarray, sizes: Sequence[int], width: int, base: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """`terms_of` for every run of n symbols (n in ``sizes``) that starts at a position whose
+    ``left`` (symbols from it to the end of its word or sequence) is at least n, each term's key
+    built up one symbol at a time over the whole array, with no gather per n-gram; None when
+    the keys would not fit in an int64 (`terms_of` does it then)."""
+    if not _packable(base, width):
+        return None
+    key = np.zeros(len(sym), dtype=np.int64)
+    rows, keys = [], []
+    for n in range(1, max(sizes, default=0) + 1):
+        j = n - 1  # the n-th symbol of the term that starts at i is sym[i + j]
+        if j < len(sym):
+            key[: len(sym) - j] += sym[j:] * base ** (width - n)
+        if n in sizes:
+            at = np.flatnonzero(left >= n)
+            rows.append(owner[at])
+            keys.append(key[at])
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros((0, width), np.int64), np.zeros(0, np.int64)
+    uniq, inverse = _unique_inverse(np.concatenate(keys), base**width)
+    digits = np.zeros((len(uniq), width), dtype=np.int64)
+    for j in range(width - 1, -1, -1):
+        uniq, digits[:, j] = np.divmod(uniq, base)
+    return np.concatenate(rows), digits, inverse
+
+
 def unique_rows(rows: np.ndarray, base: int) -> tuple[np.ndarray, np.ndarray]:
     """(the distinct rows of digits, sorted; each row's place among them)."""
     if not len(rows):
@@ -71,14 +123,20 @@ def unique_rows(rows: np.ndarray, base: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def count_matrix(row: np.ndarray, col: np.ndarray, n_rows: int, n_cols: int) -> sp.csr_matrix:
-    """How often each (row, col) pair occurs, as a canonical float64 CSR matrix."""
-    m = sp.csr_matrix(
-        (np.ones(len(row), dtype=np.float64), (row.astype(np.int64), col.astype(np.int64))), shape=(n_rows, n_cols)
-    )
-    m.sum_duplicates()  # sorts each row's columns too
-    m.indices = m.indices.astype(np.int32, copy=False)
-    m.indptr = m.indptr.astype(np.int64, copy=False)
-    return m
+    """How often each (row, col) pair occurs, as a canonical CSR matrix of float32 (exact: a
+    count is at most the words of one check, far below 2**24; weighing is done in float64)."""
+    width = max(n_cols, 1)
+    keys = row.astype(np.int64) * width + col
+    keys.sort()
+    new = np.empty(len(keys), dtype=bool)
+    new[:1] = True
+    np.not_equal(keys[1:], keys[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    counts = np.diff(np.append(starts, len(keys)))
+    r, c = np.divmod(keys[starts], width)
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(r, minlength=n_rows), out=indptr[1:])
+    return sp.csr_matrix((counts.astype(np.float32), c.astype(np.int32), indptr), shape=(n_rows, n_cols))
 
 
 class Symbols:
@@ -102,25 +160,33 @@ class Symbols:
         return [names[i] for i in order], rank
 
 
-def word_ngrams(seqs: Sequence[Sequence[int]], n_max: int, rank: np.ndarray) -> Columns:
-    """Every word n-gram (n = 1 .. ``n_max``) of each sequence of symbol ids, as scikit-learn's
-    ``_word_ngrams`` forms them, with ``rank`` (1-based, per symbol id) as digits."""
+def word_terms(
+    seqs: Sequence[Sequence[int]], n_max: int, rank: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`terms_of` for every word n-gram (n = 1 .. ``n_max``) of each sequence of symbol ids, as
+    scikit-learn's ``_word_ngrams`` forms them, with ``rank`` (1-based, per symbol id) as
+    digits; rows are the sequences."""
+    width, base = max(n_max, 1), len(rank) + 1
     lens = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
     flat = rank[np.fromiter((t for s in seqs for t in s), dtype=np.int64, count=int(lens.sum()))]
     seq = np.repeat(np.arange(len(seqs), dtype=np.int64), lens)
     left = np.repeat(np.cumsum(lens), lens) - np.arange(len(flat), dtype=np.int64)  # tokens to the sequence's end
+    fast = rolling_terms(flat, left, seq, range(1, width + 1), width, base)
+    if fast is not None:
+        return fast
     out: Columns = []
-    for n in range(1, max(n_max, 1) + 1):
+    for n in range(1, width + 1):
         at = np.flatnonzero(left >= n)
         out.append((seq[at], [flat[at + j] for j in range(n)]))
-    return out
+    return terms_of(out, width, base)
 
 
-def char_ngrams(texts: Sequence[str], n_min: int, n_max: int) -> tuple[Columns, np.ndarray]:
-    """Every character n-gram of each text as `suggest.build.char_grams` forms them (words
-    padded with a space each side; n from ``n_min`` to ``n_max``; a padded word of at most
-    ``n_max`` characters also gives itself once, a shorter one only itself), with each
-    character's 1-based rank among the returned sorted code points as digits."""
+def char_terms(texts: Sequence[str], n_min: int, n_max: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`terms_of` for every character n-gram of each text as `suggest.build.char_grams` forms
+    them (words padded with a space each side; n from ``n_min`` to ``n_max``; a padded word of
+    at most ``n_max`` characters also gives itself once, a shorter one only itself), with each
+    character's 1-based rank among the sorted code points as digits; and those code points."""
+    width = max(n_max, 1)
     parts = [t.split() for t in texts]
     joined = [f" {w} " for p in parts for w in p]
     sizes = np.fromiter(map(len, joined), dtype=np.int64, count=len(joined))
@@ -128,8 +194,15 @@ def char_ngrams(texts: Sequence[str], n_min: int, n_max: int) -> tuple[Columns, 
     codes = np.frombuffer("".join(joined).encode("utf-32-le"), dtype="<u4")
     alphabet, ranks = np.unique(codes, return_inverse=True)
     ranks = ranks.ravel().astype(np.int64) + 1
+    alphabet = alphabet.astype(np.int64)
+    base = len(alphabet) + 1
     start = np.cumsum(sizes) - sizes
     owner = np.repeat(np.arange(len(parts), dtype=np.int64), words_per)
+    if not len(sizes) or sizes.min() >= n_min:  # every gram is a window inside its padded word
+        left = np.repeat(start + sizes, sizes) - np.arange(len(ranks), dtype=np.int64)
+        fast = rolling_terms(ranks, left, np.repeat(owner, sizes), range(n_min, n_max + 1), width, base)
+        if fast is not None:
+            return (*fast, alphabet)
     out: Columns = []
 
     def take(word: np.ndarray, n: int, windows: np.ndarray) -> None:
@@ -145,7 +218,7 @@ def char_ngrams(texts: Sequence[str], n_min: int, n_max: int) -> tuple[Columns, 
     for size in np.unique(sizes[whole]).tolist():
         w = whole[sizes[whole] == size]
         take(w, size, np.ones(len(w), dtype=np.int64))
-    return out, alphabet.astype(np.int64)
+    return (*terms_of(out, width, base), alphabet)
 
 
 def spell(digits: np.ndarray, symbols: Sequence[str], sep: str) -> list[str]:

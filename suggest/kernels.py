@@ -467,3 +467,29 @@ def gram(m: sp.csr_matrix) -> np.ndarray:
     used, local = np.unique(m.indices, return_inverse=True)
     compact = sp.csr_matrix((m.data, local.ravel(), m.indptr), shape=(m.shape[0], len(used))).toarray()
     return compact @ compact.T
+
+
+@functools.lru_cache(maxsize=1)
+def row_dots_kernel():  # type: ignore[no-untyped-def]
+    """numba's compiled form of `suggest.pool.row_dots` (the same float64 sums, in the same
+    order), or None without numba."""
+
+    def dots(a_indptr, a_indices, a_data, ai, b_indptr, b_indices, b_data, bi, out):  # type: ignore[no-untyped-def]
+        for k in range(len(ai)):
+            r, q = ai[k], bi[k]
+            start, end = b_indptr[q], b_indptr[q + 1]
+            s = 0.0
+            for p in range(a_indptr[r], a_indptr[r + 1]):
+                needle = a_indices[p]
+                lo, hi = start, end
+                while lo < hi:  # the needle's place in b's sorted row
+                    mid = (lo + hi) // 2
+                    if b_indices[mid] < needle:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                if lo < end and b_indices[lo] == needle:
+                    s += np.float64(a_data[p]) * np.float64(b_data[lo])
+            out[k] = s
+
+    return compiled(dots)

@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from suggest.build import champion_postings
+from suggest.kernels import row_dots_kernel
 from suggest.records import Check, IndexConfig
 
 
@@ -82,6 +83,11 @@ def row_dots(a: sp.csr_matrix, ai: np.ndarray, b: sp.csr_matrix, bi: np.ndarray)
         return np.zeros(0)
     if not b.has_sorted_indices:
         b = b.sorted_indices()
+    kernel = row_dots_kernel()
+    if kernel is not None:
+        out = np.zeros(len(ai))
+        kernel(a.indptr, a.indices, a.data, ai, b.indptr, b.indices, b.data, bi, out)
+        return out
     starts = a.indptr[ai].astype(np.int64)
     lens = a.indptr[ai + 1].astype(np.int64) - starts
     pair = np.repeat(np.arange(len(ai)), lens)

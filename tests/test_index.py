@@ -449,6 +449,11 @@ def test_row_dots_equal_the_rows_products(case):
         got = row_dots(a, ai, m, bi)
         assert got.shape == (len(ai),)
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    # The numba kernel and the numpy path give the same sums, bit for bit.
+    from unittest import mock
+
+    with mock.patch("suggest.pool.row_dots_kernel", lambda: None):
+        np.testing.assert_array_equal(row_dots(a, ai, b, bi), got)
 
 
 @given(

@@ -79,10 +79,15 @@ def versions(index: Path) -> list[str]:
 
 
 def leftovers(index: Path) -> list[str]:
-    """What builds left beside the index besides its link, its one version folder and its lock."""
-    keep = {index.name, f".{index.name}.lock", os.readlink(index)}
+    """What builds left beside the index besides its link, its one version folder, its lock and
+    its cache of counts; and any half-written entry in that cache."""
+    keep = {index.name, f".{index.name}.lock", os.readlink(index), f".{index.name}.counts"}
     ours = (index.name, f".{index.name}")
-    return sorted(p.name for p in index.parent.iterdir() if p.name.startswith(ours) and p.name not in keep)
+    left = sorted(p.name for p in index.parent.iterdir() if p.name.startswith(ours) and p.name not in keep)
+    cache = index.parent / f".{index.name}.counts"
+    if cache.is_dir():
+        left += sorted(f"{cache.name}/{p.name}" for p in cache.iterdir() if not (p / "meta.json").is_file())
+    return left
 
 
 @pytest.fixture(scope="module")

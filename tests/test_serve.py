@@ -524,18 +524,34 @@ def test_backlog_page_triage_filter_and_csv(fresh):
 
 
 def test_serve_command_warns_off_loopback_and_checks_the_host(monkeypatch, archive):
+    import socket
+
     import uvicorn
 
     calls = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
-    r = CliRunner().invoke(cli, ["serve", "--archive", str(archive), "--host", "0.0.0.0", "--port", "8123"])
+
+    def run(self, sockets=None):
+        calls.append((self.config.app, sockets[0].getsockname()))
+        sockets[0].close()
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = CliRunner().invoke(cli, ["serve", "--archive", str(archive), "--host", "0.0.0.0", "--port", str(port)])
     assert r.exit_code == 0, r.stderr
-    assert "warning: listening on 0.0.0.0" in r.stderr and calls[-1][1]["port"] == 8123
-    r = CliRunner().invoke(cli, ["serve", "--archive", str(archive)])
-    assert r.exit_code == 0 and "warning" not in r.stderr and "at http://127.0.0.1:8000/" in r.stderr
-    local = TestClient(calls[-1][0], base_url="http://127.0.0.1:8000")
+    assert "warning: listening on 0.0.0.0" in r.stderr and calls[-1][1] == ("0.0.0.0", port)
+    r = CliRunner().invoke(cli, ["serve", "--archive", str(archive), "--port", str(port)])
+    assert r.exit_code == 0 and "warning" not in r.stderr and f"at http://127.0.0.1:{port}/" in r.stderr
+    local = TestClient(calls[-1][0], base_url=f"http://127.0.0.1:{port}")
     assert local.get("/").status_code == 200
     assert TestClient(calls[-1][0], base_url="http://evil.example").get("/").status_code == 400
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        r = CliRunner().invoke(cli, ["serve", "--archive", str(archive), "--port", str(busy)])
+    assert r.exit_code == 1 and r.stderr.splitlines()[-1].startswith(f"error: 127.0.0.1:{busy}: cannot listen there")
 
 
 def backlog_cli(archive: Path, *extra: str) -> list[dict]:
@@ -565,3 +581,37 @@ def test_backlog_leaves_out_blocked_and_answered_questions(fresh):
     assert web == got
     shown = client.get("/api/backlog", params={"state": "answered"}).json()["rows"]
     assert [r["question"] for r in shown] == [answered]
+
+
+def test_feedback_form_goes_back_only_to_this_server(client):
+    t = token(client)
+    for back, where in [
+        ("/backlog?state=assigned", "/backlog?state=assigned"),
+        ("//evil.example/x", "/"),
+        ("/\\evil.example", "/"),
+        ("https://evil.example/", "/"),
+        ("/draft/0123456789abcdef?top=3&open_only=1", "/draft/0123456789abcdef?top=3&open_only=1"),
+    ]:
+        r = client.post("/feedback", data={"csrf": t, "action": "unblock", "question": "Q?", "back": back})
+        assert r.status_code == 303 and r.headers["location"] == where, back
+
+
+def test_a_long_pasted_draft_fits_the_form(client):
+    text = BALLOTS.read_text() + "\n" + ("More words about mail ballots and counting. " * 33_000)
+    assert 1_048_576 < len(text.encode()) < MAX_DRAFT_BYTES
+    r = client.post("/", data={"csrf": token(client), "text": text, "top": "2"})
+    assert r.status_code == 303, r.text[:300]
+
+
+def test_the_server_follows_a_changed_archive(tmp_path):
+    folder = tmp_path / "arch"
+    folder.mkdir()
+    row = {"id": "a1", "title": "Do tides rise?", "checked_on": "2025-01-01", "summary": "Tides rise and fall.",
+           "questions": ["How high do spring tides reach?"]}  # fmt: skip
+    (folder / "a.jsonl").write_text(json.dumps(row) + "\n")
+    client = TestClient(create_app(folder, recheck=0))
+    assert [r["question"] for r in client.get("/api/backlog").json()["rows"]] == ["How high do spring tides reach?"]
+    row2 = {**row, "id": "b2", "title": "Do rivers flood?", "questions": ["How often do rivers flood towns?"]}
+    (folder / "b.jsonl").write_text(json.dumps(row2) + "\n")
+    got = {r["question"] for r in client.get("/api/backlog").json()["rows"]}
+    assert got == {"How high do spring tides reach?", "How often do rivers flood towns?"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from typing import Annotated
 
 import typer
@@ -53,13 +54,11 @@ def serve(
 
     Example: suggest serve --archive corpus --port 8000
     """
-    from suggest.serve.app import LOOPBACK
-
     with user_errors():
         try:
             import uvicorn
 
-            from suggest.serve.app import create_app
+            from suggest.serve.app import LOOPBACK, create_app
         except ImportError as exc:
             raise SuggestError(
                 f"suggest serve needs the serve extra ({exc.name} is missing): pip install 'suggest[serve]'"
@@ -71,13 +70,41 @@ def serve(
                 f"warning: listening on {host}: other machines can reach the page and the API, which have no login; "
                 "use --host 127.0.0.1 unless you mean it"
             )
-        web = create_app(
-            archive or default_archive(),
-            index_dir,
-            semantic=semantic_choice(semantic),
-            notify=notifier(quiet),
-            allowed_hosts=[*LOOPBACK, "[::1]"] if loopback else None,
-        )
+        sock = listen(host, port)  # a taken port is said before the index is opened
+        try:
+            web = create_app(
+                archive or default_archive(),
+                index_dir,
+                semantic=semantic_choice(semantic),
+                notify=notifier(quiet),
+                allowed_hosts=[*LOOPBACK, "[::1]"] if loopback else None,
+            )
+        except BaseException:
+            sock.close()
+            raise
         shown = f"[{host}]" if ":" in host else host
         err(f"serving {web.state.suggest.name} at http://{shown}:{port}/ (Ctrl+C stops)", quiet)
-        uvicorn.run(web, host=host, port=port, log_level="warning", server_header=False)
+        try:
+            uvicorn.Server(uvicorn.Config(web, log_level="warning", server_header=False)).run(sockets=[sock])
+        except KeyboardInterrupt:  # Ctrl+C is how it stops: uvicorn has shut down, not an error
+            err("stopped", quiet)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` and listening, or one `SuggestError` line (the port is
+    taken, the address is not this machine's)."""
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise SuggestError(f"--host {host}: {exc.strerror or exc}; use e.g. 127.0.0.1") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise SuggestError(
+            f"{host}:{port}: cannot listen there ({exc.strerror}); pick another --port or --host"
+        ) from None
+    return sock

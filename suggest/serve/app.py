@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import secrets
 import threading
 import time
@@ -65,6 +66,8 @@ from suggest.serve.lists import PINNED, ArticleList, article_list, rank_options
 MAX_REQUEST_BYTES = MAX_DRAFT_BYTES + 65_536
 """A request body larger than this is refused (413): a draft at the size limit and the form's
 other fields."""
+_BACK = re.compile(r"^/(?:draft/[0-9a-f]{16}|backlog)?(?:\?[A-Za-z0-9_.~%&=+-]*)?$")
+"""Where a form may send the browser back to: a page of this server, never another site."""
 KEPT_DRAFTS = 64
 """Drafts held in memory (never written anywhere) so that their page can be reloaded."""
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -598,6 +601,18 @@ def _apply(store: FeedbackStore, req: FeedbackRequest) -> None:
         store.set_triage(req.question, req.state)
 
 
+_BACKLOG_PARAMS = [
+    {"name": name, "in": "query", "required": False, "schema": schema, "description": text}
+    for name, schema, text in (
+        ("category", {"type": "string"}, "Only questions raised by a check of this category."),
+        ("since", {"type": "string", "format": "date"}, "Only questions raised by a check dated on or after."),
+        ("until", {"type": "string", "format": "date"}, "Only questions raised by a check dated on or before."),
+        ("state", {"type": "string", "enum": list(TRIAGE_STATES)}, "Only questions in this triage state."),
+        ("top", {"type": "integer", "minimum": 1, "default": 50}, "How many rows at most."),
+    )
+]
+
+
 def _api_routes(api: FastAPI, state: State) -> None:
     @api.post("/api/suggest", openapi_extra=_schema(DraftRequest), tags=["api"])
     async def api_suggest(request: Request) -> JSONResponse:
@@ -608,7 +623,7 @@ def _api_routes(api: FastAPI, state: State) -> None:
         _, got = await _in_thread(state.ranked, draft, req, req.explain)
         return JSONResponse(_list_payload(draft, req, got, state.store))
 
-    @api.get("/api/backlog", tags=["api"])
+    @api.get("/api/backlog", tags=["api"], openapi_extra={"parameters": _BACKLOG_PARAMS})
     async def api_backlog(request: Request) -> JSONResponse:
         """The open questions, ranked; filters: category, since, until, state, top (50)."""
         f = BacklogFilter.of(request.query_params)
@@ -658,7 +673,7 @@ async def _form(request: Request) -> Any:
     if kind not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise ClientError(415, f"content type {kind or '(none)'!r}: post the page's form")
     try:
-        form = await request.form(max_files=1, max_fields=50)
+        form = await request.form(max_files=1, max_fields=50, max_part_size=MAX_REQUEST_BYTES)
     except (ValueError, KeyError, StarletteHTTPException) as exc:
         raise ClientError(400, f"the form could not be read ({getattr(exc, 'detail', exc)})") from None
     token = form.get("csrf")
@@ -757,7 +772,7 @@ def _page_routes(api: FastAPI, state: State) -> None:
             raise ClientError(400, _validation_message(exc.errors())) from None
         await _in_thread(_apply, state.store, req)
         back = form.get("back")
-        if not isinstance(back, str) or not back.startswith("/") or back.startswith("//"):
+        if not isinstance(back, str) or not _BACK.match(back):
             back = "/"
         return RedirectResponse(back, status_code=303)
 

@@ -1,0 +1,72 @@
+"""Term counting with arrays (suggest/count.py): the same terms, in string order, with the
+same counts as counting strings one by one."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from suggest import count
+from suggest.build import char_grams
+from suggest.text import ngrams
+
+WORD = st.text(alphabet="abcé_9", min_size=1, max_size=4)
+TEXT = st.text(alphabet=st.sampled_from("ab cé\u4e00\U0001f600\t\n"), max_size=30)
+
+
+def by_strings(rows: np.ndarray, digits: np.ndarray, inverse: np.ndarray, names: list[str], sep: str) -> Counter:
+    spelled = count.spell(digits, names, sep)
+    assert spelled == sorted(spelled) and len(set(spelled)) == len(spelled)  # string order, distinct
+    return Counter((int(r), spelled[t]) for r, t in zip(rows, inverse, strict=True))
+
+
+@given(st.lists(st.lists(WORD, max_size=8), max_size=6), st.integers(1, 3), st.booleans())
+@settings(max_examples=150, deadline=None)
+def test_word_terms_count_what_ngrams_forms(seqs, n_max, packed):
+    symbols = count.Symbols()
+    ids = [[symbols.id(w) for w in s] for s in seqs]
+    names, rank = symbols.sorted()
+    original = count._packable
+    try:
+        if not packed:  # the fallback for keys too large for an int64
+            count._packable = lambda base, width: False  # type: ignore[assignment]
+        rows, digits, inverse = count.word_terms(ids, n_max, rank)
+    finally:
+        count._packable = original  # type: ignore[assignment]
+    want = Counter((i, g) for i, s in enumerate(seqs) for g in ngrams(list(s), n_max))
+    assert by_strings(rows, digits, inverse, names, " ") == want
+
+
+@given(st.lists(TEXT, max_size=6), st.integers(1, 3), st.integers(0, 3), st.booleans())
+@settings(max_examples=150, deadline=None)
+def test_char_terms_count_what_char_grams_forms(texts, n_min, extra, packed):
+    n_max = n_min + extra
+    original = count._packable
+    try:
+        if not packed:
+            count._packable = lambda base, width: False  # type: ignore[assignment]
+        rows, digits, inverse, alphabet = count.char_terms(texts, n_min, n_max)
+    finally:
+        count._packable = original  # type: ignore[assignment]
+    want = Counter((i, g) for i, t in enumerate(texts) for g in char_grams(t, n_min, n_max))
+    assert by_strings(rows, digits, inverse, [chr(c) for c in alphabet], "") == want
+
+
+def test_unique_inverse_and_count_matrix_agree_with_numpy_and_scipy():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    for n in (0, 1, 7, 5000):
+        keys = rng.integers(0, 300, n).astype(np.int64)
+        uniq, inverse = count._unique_inverse(keys, 300)
+        want_u, want_i = np.unique(keys, return_inverse=True)
+        np.testing.assert_array_equal(uniq, want_u)
+        np.testing.assert_array_equal(inverse, want_i.ravel())
+        r, c = rng.integers(0, 9, n), rng.integers(0, 11, n)
+        m = count.count_matrix(r, c, 9, 11)
+        want = sp.csr_matrix((np.ones(n), (r, c)), shape=(9, 11))
+        want.sum_duplicates()
+        assert m.has_canonical_format and (m != want).nnz == 0
