@@ -597,7 +597,7 @@ def test_feedback_form_goes_back_only_to_this_server(client):
 
 
 def test_a_long_pasted_draft_fits_the_form(client):
-    text = BALLOTS.read_text() + "\n" + ("More words about mail ballots and counting. " * 33_000)
+    text = BALLOTS.read_text() + "\n" + ("More words about mail ballots and counting.\n" * 33_000)
     assert 1_048_576 < len(text.encode()) < MAX_DRAFT_BYTES
     r = client.post("/", data={"csrf": token(client), "text": text, "top": "2"})
     assert r.status_code == 303, r.text[:300]
