@@ -239,7 +239,7 @@ class State:
         self.rank_lock = threading.Lock()
         self.load_lock = threading.Lock()
         self.drafts: OrderedDict[str, Check] = OrderedDict()
-        self._backlog: tuple[int, Backlog, list[tuple[set[str], list[dict]]]] | None = None
+        self._backlog: tuple[Index, Backlog, list[tuple[set[str], list[dict]]]] | None = None
         self.loaded = self._open()
 
     def _open(self) -> _Loaded:
@@ -276,9 +276,9 @@ class State:
     def backlog(self, ix: Index) -> tuple[Backlog, list[tuple[set[str], list[dict]]]]:
         """Every open question of ``ix``, ranked, and each row's categories and raising checks
         (`_check`): made once per index."""
-        if self._backlog is None or self._backlog[0] != id(ix):
+        if self._backlog is None or self._backlog[0] is not ix:
             b = rank_backlog(ix, top=None, semantic=self.semantic is not False)
-            self._backlog = (id(ix), b, [_row_checks(ix, r) for r in b.rows])
+            self._backlog = (ix, b, [_row_checks(ix, r) for r in b.rows])
         return self._backlog[1], self._backlog[2]
 
     def ranked(self, draft: Check, req: DraftRequest, words: bool) -> tuple[Index, ArticleList]:
