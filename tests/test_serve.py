@@ -615,3 +615,63 @@ def test_the_server_follows_a_changed_archive(tmp_path):
     (folder / "b.jsonl").write_text(json.dumps(row2) + "\n")
     got = {r["question"] for r in client.get("/api/backlog").json()["rows"]}
     assert got == {"How high do spring tides reach?", "How often do rivers flood towns?"}
+
+
+# -- never a 500, never an unnamed error -------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=3000), suffix=st.sampled_from([".txt", ".md", ".html", ".htm", ".docx", ".pdf", ""]))
+def test_any_upload_is_a_draft_or_a_named_error(data, suffix):
+    from suggest.errors import SuggestError
+
+    try:
+        draft = draft_from_file(data, f"draft{suffix}")
+    except SuggestError as exc:
+        assert str(exc) and "\n" not in str(exc)
+    else:
+        assert draft.title
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    body=st.dictionaries(
+        st.sampled_from(["text", "top", "open_only", "since", "until", "min_score", "category", "explain", "x"]),
+        JSON_VALUES,
+        max_size=5,
+    )
+)
+def test_any_json_body_is_a_list_or_a_4xx(client, body):
+    r = client.post("/api/suggest", json=body)
+    assert r.status_code == 200 or (400 <= r.status_code < 500 and r.json()["error"]), (body, r.status_code, r.text)
+
+
+@pytest.fixture(scope="module")
+def scratch_client(tmp_path_factory) -> TestClient:
+    """An app whose feedback store may take anything valid."""
+    dest = tmp_path_factory.mktemp("prop") / "corpus"
+    shutil.copytree(CORPUS, dest, ignore=shutil.ignore_patterns(".*"))
+    return TestClient(create_app(dest))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    body=JSON_VALUES
+    | st.fixed_dictionaries(
+        {"action": st.sampled_from(["accept", "reject", "block", "pin", "triage", "clear", "nope"])},
+        optional={k: JSON_VALUES for k in ("question", "article", "category", "state")},
+    )
+)
+def test_any_feedback_body_is_taken_or_a_4xx(scratch_client, body):
+    r = scratch_client.post("/api/feedback", json=body)
+    assert r.status_code == 200 or (400 <= r.status_code < 500 and r.json()["error"]), (body, r.status_code, r.text)
