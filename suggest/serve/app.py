@@ -344,6 +344,12 @@ def _list_payload(draft: Check, req: DraftRequest, got: ArticleList, store: Feed
     return out
 
 
+def _payload(state: State, draft: Check, req: DraftRequest, words: bool) -> tuple[ArticleList, dict]:
+    """The draft's list (`State.ranked`) and what the API answers with."""
+    _, got = state.ranked(draft, req, words)
+    return got, _list_payload(draft, req, got, state.store)
+
+
 def _copies(got: ArticleList) -> dict[str, str]:
     """The list as the CMS takes it: HTML, Markdown and plain text (the `suggest for` formats)."""
     rec = got.records
@@ -619,9 +625,9 @@ def _api_routes(api: FastAPI, state: State) -> None:
         """The list for a posted draft: each question with its score, the checks that raised
         it and the check that answers it (title, date, url)."""
         req = await _json_body(request, DraftRequest)
-        draft = draft_from_text(req.text, "draft")
-        _, got = await _in_thread(state.ranked, draft, req, req.explain)
-        return JSONResponse(_list_payload(draft, req, got, state.store))
+        draft = await _in_thread(draft_from_text, req.text, "draft")
+        _, payload = await _in_thread(_payload, state, draft, req, req.explain)
+        return JSONResponse(payload)
 
     @api.get("/api/backlog", tags=["api"], openapi_extra={"parameters": _BACKLOG_PARAMS})
     async def api_backlog(request: Request) -> JSONResponse:
@@ -730,9 +736,9 @@ def _page_routes(api: FastAPI, state: State) -> None:
         text = form.get("text")
         if upload is not None and not isinstance(upload, str) and upload.filename:
             data = await upload.read(MAX_DRAFT_BYTES + 1)
-            draft = draft_from_file(data, upload.filename)
+            draft = await _in_thread(draft_from_file, data, upload.filename)
         elif isinstance(text, str) and text.strip():
-            draft = draft_from_text(text, "draft")
+            draft = await _in_thread(draft_from_text, text, "draft")
         else:
             raise ClientError(400, "no draft: paste the draft's text or choose a file")
         opts = _draft_options(form)
@@ -746,8 +752,7 @@ def _page_routes(api: FastAPI, state: State) -> None:
         if draft is None:
             raise ClientError(404, "this draft is no longer held (the server keeps the last few); paste it again")
         opts = _draft_options(request.query_params)
-        _, got = await _in_thread(state.ranked, draft, opts.model_copy(update={"explain": True}), True)
-        payload = _list_payload(draft, opts.model_copy(update={"explain": True}), got, state.store)
+        got, payload = await _in_thread(_payload, state, draft, opts.model_copy(update={"explain": True}), True)
         return _page(
             request,
             "serve_draft.html.j2",
