@@ -125,9 +125,11 @@ def test_explain_opens_and_copy_fills_the_clipboard_box(server, browser):
     assert not details.find_element(By.CSS_SELECTOR, "p").is_displayed()
     details.find_element(By.TAG_NAME, "summary").click()
     assert "matched:" in details.text
-    button = browser.find_element(By.CSS_SELECTOR, "button[data-target=copy-markdown]")
-    button.click()
-    WebDriverWait(browser, 10).until(lambda d: button.text == "Copied")
+    for fmt in ("markdown", "html"):
+        button = browser.find_element(By.CSS_SELECTOR, f"button[data-target=copy-{fmt}]")
+        button.click()
+        WebDriverWait(browser, 10).until(lambda d, b=button: b.text == "Copied")
+    assert "<h2>Want to dive deeper?</h2>" in browser.find_element(By.ID, "copy-html").get_attribute("value")
 
 
 def test_upload_a_docx(server, browser, tmp_path):
