@@ -13,13 +13,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import json
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from suggest.errors import ArchiveError
+from suggest.errors import ArchiveError, SuggestError
 from suggest.readers import CATEGORIES, READERS, reader_for, safe_text
 from suggest.records import Archive, Check, Problem
 from suggest.workers import parallel, run_task, worker_count
@@ -256,7 +257,85 @@ def _read_groups(groups: list[list[tuple[Path, str | None]]], spills: list[str |
     return (_read_files(g, s) for g, s in zip(groups, spills, strict=True))
 
 
-def read_archive(path: str | Path, jobs: int = 1, spill: str | Path | None = None) -> Archive:
+FileResult = tuple[list[Check], list[Problem], list[str]] | ArchiveError
+
+
+class ReadCache:
+    """What `read_archive` got from each file (its checks without their sections, its problems,
+    its checks' `text_digest`), kept in a JSON Lines file by the file's path, category, size,
+    modification time and permission bits: the same identity the fingerprint sees. A file whose
+    entry matches is not read again. `save` keeps the entries of the last reading only."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else None
+        self.entries: dict[str, dict] = {}
+        self.used: dict[str, dict] = {}
+        if self.path is not None:
+            with contextlib.suppress(OSError, ValueError, UnicodeDecodeError):
+                with self.path.open(encoding="utf-8") as f:
+                    for line in f:
+                        rec = json.loads(line)
+                        self.entries[rec["key"]] = rec
+
+    @staticmethod
+    def key(p: Path, category: str | None) -> str | None:
+        try:
+            st = p.stat()
+        except OSError:
+            return None
+        return json.dumps([str(p), category, st.st_size, st.st_mtime_ns, stat.S_IMODE(st.st_mode)])
+
+    def get(self, key: str | None) -> FileResult | None:
+        rec = self.entries.get(key) if key is not None else None
+        if rec is None:
+            return None
+        try:
+            if "error" in rec:
+                path, message, line = rec["error"]
+                result: FileResult = ArchiveError(path, message, line)
+            else:
+                checks = [Check(**{**c, "sections": (), "questions": tuple(c["questions"])}) for c in rec["checks"]]
+                result = (checks, [Problem(*p) for p in rec["problems"]], list(rec["digests"]))
+        except (KeyError, TypeError, ValueError):  # an entry of another shape: read the file
+            return None
+        self.used[key] = rec  # type: ignore[index]
+        return result
+
+    def put(self, key: str | None, result: FileResult) -> None:
+        if key is None:
+            return
+        if isinstance(result, ArchiveError):
+            self.used[key] = {"key": key, "error": [result.path, result.reason, result.line]}
+            return
+        checks, problems, digests = result
+        self.used[key] = {
+            "key": key,
+            "checks": [{**slim(c).to_dict(), "sections": []} for c in checks],
+            "problems": [[p.path, p.message, p.line, p.skipped] for p in problems],
+            "digests": digests,
+        }
+
+    def save(self) -> str | None:
+        """Write the entries of this reading (atomically); the reason when it cannot."""
+        if self.path is None:
+            return None
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with tmp.open("w", encoding="utf-8") as f:
+                for rec in self.used.values():
+                    f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            return exc.strerror or str(exc)
+        return None
+
+
+def read_archive(
+    path: str | Path, jobs: int = 1, spill: str | Path | None = None, cache: ReadCache | None = None
+) -> Archive:
     """Read an archive folder (recursively) or one file.
 
     Every ``.txt`` saved article and ``.jsonl`` export is read or reported; other files are
@@ -270,6 +349,9 @@ def read_archive(path: str | Path, jobs: int = 1, spill: str | Path | None = Non
         `spill_file`) and the archive keeps them without their sections (`slim`), with
         ``sources`` telling where each one's full text is (task of files, place in it). For an index build, whose memory would otherwise hold every
         text of the archive (about 10 GB for a million PolitiFact-sized checks).
+    cache : files read before (`ReadCache`): a file whose path, size, modification time and
+        permission bits match is not read again; its checks have no full text in ``spill``
+        (``sources`` holds (-1, -1) for them) until `Archive.spill_more` reads them.
 
     Returns
     -------
@@ -300,25 +382,37 @@ def read_archive(path: str | Path, jobs: int = 1, spill: str | Path | None = Non
         files.append(f)
         walk_problems.append(len(archive.problems))
     said_on_walk, archive.problems = archive.problems, []
-    groups = _groups(files, jobs)
+    keys = [ReadCache.key(p, c) if cache is not None else None for p, c in files]
+    known: list[FileResult | None] = [cache.get(k) if cache is not None else None for k in keys]
+    to_read = [f for f, r in zip(files, known, strict=True) if r is None]
+    groups = _groups(to_read, jobs)
     spills = [None if spill is None else str(Path(spill) / f"{g:06d}") for g in range(len(groups))]
     read = _read_groups(groups, spills, jobs)
     archive.spill = None if spill is None else str(spill)
-    group_of = [g for g, files_g in enumerate(groups) for _ in files_g]
+    group_of = iter([g for g, files_g in enumerate(groups) for _ in files_g])
     place = [0] * len(groups)  # checks of each spill file so far
     results = (r for group in read for r in group)
     walked = 0
-    for (p, _category), result, before, g in zip(files, results, walk_problems, group_of, strict=True):
+    for (p, category), key, known_result, before in zip(files, keys, known, walk_problems, strict=True):
         archive.problems.extend(said_on_walk[walked:before])
         walked = before
+        g = -1
+        if known_result is None:
+            result = next(results)
+            g = next(group_of)
+            if cache is not None:
+                cache.put(key, result)
+        else:
+            result = known_result
         if isinstance(result, ArchiveError):
             archive.problems.append(Problem(result.path, result.reason, result.line))
             continue
         checks, problems, digests = result
         archive.files_read += 1
         archive.problems.extend(problems)
-        for c, digest in zip(checks, digests, strict=True):
-            place[g] += 1
+        for k, (c, digest) in enumerate(zip(checks, digests, strict=True)):
+            if g >= 0:
+                place[g] += 1
             if c.id in seen:
                 archive.problems.append(
                     Problem(
@@ -331,9 +425,47 @@ def read_archive(path: str | Path, jobs: int = 1, spill: str | Path | None = Non
             archive.checks.append(c)
             archive.digests.append(digest)
             if spill is not None:
-                archive.sources.append((g, place[g] - 1))
+                archive.sources.append((g, place[g] - 1) if g >= 0 else (-1, -1))
+                archive.origins.append((str(p), category, k))
     archive.problems.extend(said_on_walk[walked:])
     return archive
+
+
+def spill_more(archive: Archive, indices: Sequence[int]) -> None:
+    """Give the checks at ``indices`` that `read_archive` took from its cache a full text in
+    the spill folder: their files are read again (each once). Raises `SuggestError` when a file
+    no longer holds the check it held (it changed while the index was being built)."""
+    from collections import defaultdict
+
+    wanted: dict[tuple[str, str | None], list[int]] = defaultdict(list)
+    for i in indices:
+        if archive.sources[i][0] < 0:
+            wanted[archive.origins[i][:2]].append(i)
+    if not wanted or archive.spill is None:
+        return
+    group = 1 + max((g for g, _ in archive.sources), default=-1)
+    full: list[Check] = []
+    for (path, category), idx in sorted(wanted.items(), key=lambda kv: kv[0][0]):
+        try:
+            checks, _ = read_file(path, category)
+        except ArchiveError as exc:
+            raise SuggestError(
+                f"{exc}; the archive changed while it was being indexed: run the command again"
+            ) from None
+        for i in idx:
+            at = archive.origins[i][2]
+            if at >= len(checks) or text_digest(checks[at]) != archive.digests[i]:
+                raise SuggestError(
+                    f"{safe_text(path)}: changed while the archive was being indexed; run the command again"
+                )
+            archive.sources[i] = (group, len(full))
+            full.append(checks[at])
+    import pickle  # work files of this run, read back by the build; never kept
+
+    prefix = str(Path(archive.spill) / f"{group:06d}")
+    for k in range(0, len(full), SPILL_PIECE):
+        with open(f"{prefix}-{k // SPILL_PIECE:04d}.pkl", "wb") as f:
+            pickle.dump(full[k : k + SPILL_PIECE], f, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def fingerprint(root: str | Path) -> str:

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from suggest.archive import spill_file, text_digest
+from suggest.archive import spill_file, spill_more, text_digest
 from suggest.chunks import CountCache
 from suggest.count import Merger
 from suggest.records import FIELDS, Archive, Check
@@ -481,7 +481,13 @@ def build_matrices(
     work = Path(tempfile.mkdtemp(prefix="suggest-build-", dir=workdir))
     try:
         say(f"counting terms: {n} checks in {len(bounds)} chunks, {jobs} process{'es' if jobs > 1 else ''}")
-        vocab = _count_chunks(_sources(checks, bounds, spilled), config, work, jobs, bounds, say, cache, keys)
+
+        def sources(todo: list[int]) -> list:  # what the workers of the chunks to count read
+            if spilled is not None:
+                spill_more(spilled, [i for k in todo for i in range(*bounds[k])])
+            return _sources(checks, [bounds[k] for k in todo], spilled)
+
+        vocab = _count_chunks(sources, config, work, jobs, bounds, say, cache, keys)
         say(f"{len(vocab.terms)} terms, {len(vocab.grams)} character n-grams; weighing")
         lens = _weigh_chunks(vocab, config, work, jobs, bounds, say)
         vocab.word_ids.clear()
@@ -510,7 +516,7 @@ def _sources(checks: Sequence[Check], bounds: list[tuple[int, int]], spilled: Ar
 
 
 def _count_chunks(
-    sources: list,
+    sources: Callable[[list[int]], list],
     config,  # type: ignore[no-untyped-def]
     work: Path,
     jobs: int,
@@ -540,7 +546,10 @@ def _count_chunks(
             )
     me = os.getpid()
     todo = [k for k in range(len(bounds)) if k not in done]
-    tasks = (joblib.delayed(run_task)(me, analyse, sources[k], k, config, str(work)) for k in todo)
+    tasks = (
+        joblib.delayed(run_task)(me, analyse, src, k, config, str(work))
+        for k, src in zip(todo, sources(todo), strict=True)
+    )
     for i, a in enumerate(_run(tasks, len(todo), jobs)):
         done[a.chunk] = a
         if cache is not None:

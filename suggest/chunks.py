@@ -124,7 +124,7 @@ class CountCache:
         if not self.folder.is_dir():
             return
         for p in self.folder.iterdir():
-            if p.name not in self.used:
+            if p.is_dir() and p.name not in self.used:
                 shutil.rmtree(p, ignore_errors=True)
 
 

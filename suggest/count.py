@@ -29,6 +29,15 @@ def _packable(base: int, width: int) -> bool:
     return base**width <= _INT64_MAX
 
 
+def _pack(rows: np.ndarray, base: int) -> np.ndarray:
+    """Rows of digits (< ``base``) as one int64 each, in the same order."""
+    key = np.zeros(len(rows), dtype=np.int64)
+    for j in range(rows.shape[1]):
+        key *= base
+        key += rows[:, j]
+    return key
+
+
 Columns = list[tuple[np.ndarray, list[np.ndarray]]]
 """Occurrences in groups of one length n: (their rows, their n digit columns)."""
 
@@ -249,18 +258,28 @@ class Merger:
         symbols = sorted(self.symbols)
         where = {s: i + 1 for i, s in enumerate(symbols)}
         width = max((d.shape[1] for _, d, _ in self.parts), default=1)
+        base = len(symbols) + 1
         remapped = []
-        for syms, digits, _ in self.parts:
+        while self.parts:  # each part's digits in the archive's symbols (and then let go)
+            syms, digits, df = self.parts.pop(0)
             to = np.zeros(len(syms) + 1, dtype=np.int64)
             to[1:] = np.fromiter((where[s] for s in syms), dtype=np.int64, count=len(syms))
             d = np.zeros((len(digits), width), dtype=np.int64)
             d[:, : digits.shape[1]] = to[digits]
-            remapped.append(d)
-        allrows = np.concatenate(remapped) if remapped else np.zeros((0, width), dtype=np.int64)
-        terms, inverse = unique_rows(allrows, len(symbols) + 1)
-        df = np.bincount(
-            inverse, weights=np.concatenate([p[2] for p in self.parts]) if self.parts else None, minlength=len(terms)
-        )
-        bounds = np.cumsum([0, *(len(d) for d in remapped)])
-        ids = [inverse[bounds[k] : bounds[k + 1]] for k in range(len(remapped))]
-        return symbols, terms, np.rint(df).astype(np.int64), ids
+            remapped.append((_pack(d, base) if _packable(base, width) else d, df))
+        if remapped and remapped[0][0].ndim == 1:  # one int64 per term: a sort, then lookups
+            terms = np.unique(np.concatenate([k for k, _ in remapped]))
+            ids = [np.searchsorted(terms, k) for k, _ in remapped]
+            digits = np.zeros((len(terms), width), dtype=np.int64)
+            rest = terms.copy()
+            for j in range(width - 1, -1, -1):
+                rest, digits[:, j] = np.divmod(rest, base)
+        else:
+            allrows = np.concatenate([d for d, _ in remapped]) if remapped else np.zeros((0, width), dtype=np.int64)
+            digits, inverse = unique_rows(allrows, base)
+            bounds = np.cumsum([0, *(len(d) for d, _ in remapped)])
+            ids = [inverse[bounds[k] : bounds[k + 1]] for k in range(len(remapped))]
+        df = np.zeros(len(digits), dtype=np.int64)
+        for (_, part_df), part_ids in zip(remapped, ids, strict=True):
+            np.add.at(df, part_ids, part_df)
+        return symbols, digits, df, ids

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from suggest import files, store
-from suggest.archive import fingerprint, read_archive
+from suggest.archive import ReadCache, fingerprint, read_archive
 from suggest.build import Built, build_matrices, champion_postings, char_grams, char_text, l2, quantize, unigram_view
 from suggest.chunks import CountCache
 from suggest.errors import EmptyArchiveError, IndexFormatError, OptionError, SuggestError
@@ -787,9 +787,12 @@ def open_index(
 
             embedder = Embedder(embedding_cache(folder), encoding)
         counts = CountCache(count_cache(folder), read=not force_once)
+        files_read = ReadCache(count_cache(folder) / "files.jsonl")
+        if force_once:  # every file read again
+            files_read.entries.clear()
         try:
             built, arch = _build_from(
-                archive, folder, config, fp, jobs or os.cpu_count() or 1, say, progress, embedder, counts
+                archive, folder, config, fp, jobs or os.cpu_count() or 1, say, progress, embedder, counts, files_read
             )
         except SuggestError:
             if not os.path.lexists(folder):  # no index was ever made here: leave nothing behind
@@ -797,6 +800,8 @@ def open_index(
             raise
         built.save(folder)
         counts.compact()
+        if not counts.unsaved:
+            counts.unsaved = files_read.save()
         if counts.unsaved:
             say(
                 f"note: {count_cache(folder)}: the cache of counts could not be written ({counts.unsaved}); "
@@ -840,6 +845,7 @@ def _build_from(
     progress: Callable[[str], None] | None,
     embedder: Callable[[Sequence[str]], np.ndarray] | None = None,
     counts: CountCache | None = None,
+    files_read: ReadCache | None = None,
 ) -> tuple[Index, Archive]:
     """Read ``archive`` and build its index (not saved), reporting every skipped file.
 
@@ -860,7 +866,7 @@ def _build_from(
             f"{work}: cannot create the build's work folder ({exc.strerror}); pass --index DIR to put it elsewhere"
         ) from None
     try:
-        arch = read_archive(archive, jobs=workers, spill=spill)
+        arch = read_archive(archive, jobs=workers, spill=spill, cache=files_read)
         for p in arch.problems:
             say(str(p))
         say(f"indexing {archive}: {arch.summary()}")

@@ -107,6 +107,7 @@ class Archive:
     spill: str | None = None  # read with ``spill``: the folder of the full checks
     sources: list[tuple[int, int]] = field(default_factory=list)  # each check's (spill file, place)
     digests: list[str] = field(default_factory=list)  # each check's `suggest.archive.text_digest`
+    origins: list[tuple[str, str | None, int]] = field(default_factory=list)  # with ``spill``: file, category, place
 
     @property
     def skipped(self) -> list[Problem]:
