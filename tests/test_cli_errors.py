@@ -37,7 +37,7 @@ TINY = {
 DRAFT = "Vaccines and autism\nExecutive Summary\nNew cohort studies on vaccines and autism.\n"
 
 # A bad value for every text option: text options cannot be checked by type.
-BAD_TEXT = {"--format": "xml", "--since": "last week", "--until": "2025-13-45", "--split": "no-such-split", "--set": "no_such_setting=1", "--preset": "no-such-preset", "--host": "no host!"}
+BAD_TEXT = {"--format": "xml", "--since": "last week", "--until": "2025-13-45", "--split": "no-such-split", "--set": "no_such_setting=1", "--preset": "no-such-preset", "--host": "no host!", "--category": " "}
 
 
 @dataclass(frozen=True)

@@ -240,7 +240,7 @@ def test_accept_shows_in_the_list_and_the_backlog_counts_it(fresh):
 
 
 def test_pin_lists_a_question_first_for_its_category(fresh):
-    _, client = fresh
+    archive, client = fresh
     text = SEA.read_text()
     pinned = "Do photo identification requirements reduce the number of people who vote?"
     assert pinned not in questions(suggest(client, text, category="environment"))
@@ -250,6 +250,9 @@ def test_pin_lists_a_question_first_for_its_category(fresh):
     assert got["questions"][0]["question"] == pinned and got["questions"][0]["pinned"] is True
     assert len(got["questions"]) == 5
     assert pinned not in questions(suggest(client, text, category="health"))
+    assert cli_list(archive, SEA, "--category", "environment")[0] == pinned
+    assert pinned not in cli_list(archive, SEA, "--category", "environment", "--no-feedback")
+    assert pinned not in cli_list(archive, SEA)
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ from suggest.readers import decode, parse_article
 from suggest.records import RankOptions, Suggestion
 from suggest.render import load_template, render, safe_id, safe_url
 from suggest.serve.drafts import MAX_DRAFT_BYTES, as_article
-from suggest.serve.feedback import NO_FEEDBACK, article_key
+from suggest.serve.feedback import NO_FEEDBACK, article_key, category_option
 from suggest.serve.lists import article_list, feedback_store, rank_options
 
 
@@ -109,6 +109,10 @@ def for_(
     template: Annotated[Path | None, typer.Option(help="Render with this Jinja2 template instead.")] = None,
     explain: Annotated[bool, typer.Option("--explain", help="Show why each question was chosen (on stderr).")] = False,
     semantic: SemanticOpt = None,
+    category: Annotated[
+        str | None,
+        typer.Option(help="The article's category, for the questions editors pinned for it [default: from its URL]."),
+    ] = None,
     feedback: Annotated[
         bool,
         typer.Option(
@@ -135,7 +139,7 @@ def for_(
         said = NO_FEEDBACK
         if feedback:
             store = feedback_store(archive or default_archive(), index_dir)
-            said = store.for_article(article_key(art), art.category)
+            said = store.for_article(article_key(art), category_option(category) or art.category)
         got = article_list(ix, art, opts, said, words=explain)
         result, records = got.result, got.records
         ranked = result.listed

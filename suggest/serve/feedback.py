@@ -145,6 +145,12 @@ def _question(text: object) -> tuple[str, str]:
     return question_key(text), " ".join(normalize(text).split())
 
 
+def category_option(category: str | None) -> str | None:
+    """A category given on the command line, checked (None stays None); `FeedbackError` when
+    it is blank or too long."""
+    return None if category is None else _category(category)
+
+
 def _category(category: object) -> str:
     if not isinstance(category, str) or not category.strip():
         raise FeedbackError("no category: give the category to pin the question for")
