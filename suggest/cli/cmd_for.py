@@ -132,14 +132,15 @@ def for_(
     """
     with user_errors():
         opts = rank_options(top, open_only, since, until, min_score)
-        load_template(fmt, template)  # a bad format or template fails before any work
+        category = category_option(category)
+        load_template(fmt, template)  # a bad format, category or template fails before any work
         art = read_article(article)
         ix, _, choice = open_archive_index(archive, index_dir, quiet, semantic)
         opts = replace(opts, **rank_signals(choice, ix))
         said = NO_FEEDBACK
         if feedback:
             store = feedback_store(archive or default_archive(), index_dir)
-            said = store.for_article(article_key(art), category_option(category) or art.category)
+            said = store.for_article(article_key(art), category or art.category)
         got = article_list(ix, art, opts, said, words=explain)
         result, records = got.result, got.records
         ranked = result.listed
