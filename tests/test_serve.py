@@ -177,6 +177,7 @@ def test_api_backlog_and_its_filters(client):
     assert recent and all(any((c["date"] or "") >= "2026-01-01" for c in x["checks"]) for x in recent)
     for params, message in [
         ({"since": "yesterday"}, "not a date"),
+        ({"since": "2026-02-01", "until": "2025-01-01"}, "swap them"),
         ({"state": "done"}, "state"),
         ({"top": "0"}, "top"),
     ]:

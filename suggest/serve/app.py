@@ -49,7 +49,7 @@ from suggest.backlog import Backlog, BacklogRow
 from suggest.backlog import backlog as rank_backlog
 from suggest.errors import SuggestError
 from suggest.index import Index, default_index_dir, open_index
-from suggest.records import Check, Suggestion
+from suggest.records import Check, RankOptions, Suggestion
 from suggest.render import render, safe_id, safe_url, shipped_template
 from suggest.serve.drafts import MAX_DRAFT_BYTES, draft_from_file, draft_from_text
 from suggest.serve.feedback import (
@@ -374,20 +374,15 @@ class BacklogFilter:
 
     @classmethod
     def of(cls, params: Any) -> BacklogFilter:
-        from datetime import date
+        """The filter from a query string; `ClientError` or `OptionError` (dates, as `suggest
+        for` checks them) for a bad value."""
 
         def text(name: str) -> str | None:
             v = (params.get(name) or "").strip()
             return v or None
 
         f = cls(text("category"), text("since"), text("until"), text("state"), 50)
-        for name in ("since", "until"):
-            v = getattr(f, name)
-            if v is not None:
-                try:
-                    date.fromisoformat(v)
-                except ValueError:
-                    raise ClientError(400, f"{name} {v!r} is not a date; use YYYY-MM-DD") from None
+        RankOptions(since=f.since, until=f.until)  # the one check of a date range
         if f.state is not None and f.state not in TRIAGE_STATES:
             raise ClientError(400, f"state {f.state!r}: use one of {', '.join(TRIAGE_STATES)}")
         top = text("top")
