@@ -468,7 +468,7 @@ def build_matrices(
     indexable word.
     """
     from suggest.chunks import bounds as content_bounds
-    from suggest.chunks import chunk_key
+    from suggest.chunks import chunk_key, file_cuts
 
     n = len(checks)
     jobs = max(1, min(jobs, os.cpu_count() or 1))
@@ -476,7 +476,8 @@ def build_matrices(
     if chunk:
         bounds = [(s, min(s + chunk, n)) for s in range(0, n, chunk)]
     else:
-        bounds = content_bounds(digests, CHUNK)
+        cuts = file_cuts([f for f, _, _ in spilled.origins]) if spilled is not None and spilled.origins else []
+        bounds = content_bounds(digests, CHUNK, cuts)
     keys = [chunk_key(digests[s:e], config) for s, e in bounds]
     work = Path(tempfile.mkdtemp(prefix="suggest-build-", dir=workdir))
     try:

@@ -34,18 +34,37 @@ _FILES = ("title", "summary", "body", "questions", "members", "chars")
 _ARRAYS = ("terms", "df", "alphabet", "grams", "gram_df")
 
 
-def bounds(digests: Sequence[str], most: int) -> list[tuple[int, int]]:
+def bounds(digests: Sequence[str], most: int, cuts: Sequence[int] = ()) -> list[tuple[int, int]]:
     """Chunks (start, end) of checks with these digests: cut after a check whose digest's first
-    32 bits are a multiple of `MEAN`, or after ``most`` checks."""
+    32 bits are a multiple of `MEAN`, after ``most`` checks, and before each place in ``cuts``
+    (`file_cuts`)."""
     out: list[tuple[int, int]] = []
     start = 0
+    cut = set(cuts)
     for i, d in enumerate(digests):
-        if i + 1 - start >= most or int(d[:8], 16) % MEAN == 0:
+        if i + 1 - start >= most or int(d[:8], 16) % MEAN == 0 or (i + 1) in cut:
             out.append((start, i + 1))
             start = i + 1
     if start < len(digests):
         out.append((start, len(digests)))
     return out
+
+
+def file_cuts(files: Sequence[str]) -> list[int]:
+    """Where a chunk must end, given each check's file: around every file of `MEAN` checks or
+    more, so a chunk to count again never needs the text of a big file that did not change
+    (small files, one check each, share chunks)."""
+    runs: list[tuple[int, int]] = []  # (start, end) of each file's checks
+    for i, f in enumerate(files):
+        if i and f == files[i - 1]:
+            runs[-1] = (runs[-1][0], i + 1)
+        else:
+            runs.append((i, i + 1))
+    out = set()
+    for s, e in runs:
+        if e - s >= MEAN:
+            out.update((s, e))
+    return sorted(out)
 
 
 def chunk_key(digests: Sequence[str], config) -> str:  # type: ignore[no-untyped-def]

@@ -167,3 +167,37 @@ def test_force_counts_everything_again_and_an_unwritable_cache_is_noted(tmp_path
     (archive / "health" / "extra-eeeeee.txt").write_text("Is tea good?\nWant to dive deeper?\nDoes tea help sleep?\n")
     open_index(archive, ix, jobs=1, notify=notes.append)
     assert any("cache of counts could not be written" in n for n in notes)
+
+
+def test_a_new_file_beside_a_big_one_does_not_read_the_big_one_again(tmp_path, monkeypatch):
+    """Chunks end around a file of many checks: counting a new small file's chunk never needs
+    the big file's text, so the update does not read it (its entry in the cache of files
+    stands for it)."""
+    import json
+
+    from suggest import archive as reader
+    from suggest.chunks import file_cuts
+
+    monkeypatch.setattr(chunks, "MEAN", 4)
+    assert file_cuts(["a"] * 5 + ["b", "c"] + ["d"] * 5 + ["e"]) == [0, 5, 7, 12]
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    big = archive / "export.jsonl"
+    big.write_text(
+        "".join(
+            json.dumps({"id": f"c{i:03d}", "title": f"Is claim {i} about tea true?", "questions": [f"Who said {i}?"]})
+            + "\n"
+            for i in range(40)
+        )
+    )
+    one, two = tmp_path / "one", tmp_path / "two"
+    open_index(archive, one, jobs=1)
+    (archive / "zz-new-ffffff.txt").write_text("Is coffee good?\nWant to dive deeper?\nDoes coffee help focus?\n")
+    reads: list[str] = []
+    real = reader.read_file
+    monkeypatch.setattr(reader, "read_file", lambda p, c=None: reads.append(str(p)) or real(p, c))
+    open_index(archive, one, jobs=1)
+    monkeypatch.setattr(reader, "read_file", real)
+    assert reads == [str(archive / "zz-new-ffffff.txt")]
+    open_index(archive, two, jobs=1, force=True)
+    assert index_files(one) == index_files(two)
