@@ -667,8 +667,20 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTM
     return HTMLResponse(html, status_code=status)
 
 
-async def _form(request: Request) -> Any:
-    """The posted form, its token checked (403 without it)."""
+@dataclass(frozen=True)
+class _Posted:
+    """A posted form as plain data: its text fields and the uploaded file (name, bytes)."""
+
+    fields: dict[str, str]
+    upload: tuple[str, bytes] | None = None
+
+    def get(self, name: str) -> str | None:
+        return self.fields.get(name)
+
+
+async def _form(request: Request) -> _Posted:
+    """The posted form, its token checked (403 without it); the upload's temporary file is
+    read (at most one byte over the draft cap) and closed."""
     state: State = request.app.state.suggest
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in ("application/x-www-form-urlencoded", "multipart/form-data"):
@@ -677,10 +689,20 @@ async def _form(request: Request) -> Any:
         form = await request.form(max_files=1, max_fields=50, max_part_size=MAX_REQUEST_BYTES)
     except (ValueError, KeyError, StarletteHTTPException) as exc:
         raise ClientError(400, f"the form could not be read ({getattr(exc, 'detail', exc)})") from None
-    token = form.get("csrf")
-    if not isinstance(token, str) or not secrets.compare_digest(token, state.token):
-        raise ClientError(403, "the form's token is missing or out of date (the server restarted?); reload the page")
-    return form
+    try:
+        token = form.get("csrf")
+        if not isinstance(token, str) or not secrets.compare_digest(token, state.token):
+            raise ClientError(
+                403, "the form's token is missing or out of date (the server restarted?); reload the page"
+            )
+        fields = {k: v for k, v in reversed(form.multi_items()) if isinstance(v, str)}  # the first of a name
+        file = form.get("file")
+        upload = None
+        if file is not None and not isinstance(file, str) and file.filename:
+            upload = (file.filename, await file.read(MAX_DRAFT_BYTES + 1))
+        return _Posted(fields, upload)
+    finally:
+        await form.close()
 
 
 def _options_query(req: DraftRequest) -> dict[str, str]:
@@ -727,12 +749,11 @@ def _page_routes(api: FastAPI, state: State) -> None:
     @api.post("/", include_in_schema=False)
     async def post_draft(request: Request) -> Response:
         form = await _form(request)
-        upload = form.get("file")
         text = form.get("text")
-        if upload is not None and not isinstance(upload, str) and upload.filename:
-            data = await upload.read(MAX_DRAFT_BYTES + 1)
-            draft = await _in_thread(draft_from_file, data, upload.filename)
-        elif isinstance(text, str) and text.strip():
+        if form.upload is not None:
+            name, data = form.upload
+            draft = await _in_thread(draft_from_file, data, name)
+        elif text is not None and text.strip():
             draft = await _in_thread(draft_from_text, text, "draft")
         else:
             raise ClientError(400, "no draft: paste the draft's text or choose a file")
@@ -772,7 +793,7 @@ def _page_routes(api: FastAPI, state: State) -> None:
             raise ClientError(400, _validation_message(exc.errors())) from None
         await _in_thread(_apply, state.store, req)
         back = form.get("back")
-        if not isinstance(back, str) or not _BACK.match(back):
+        if back is None or not _BACK.match(back):
             back = "/"
         return RedirectResponse(back, status_code=303)
 
