@@ -69,6 +69,18 @@ def terms_of(groups: Columns, width: int, base: int) -> tuple[np.ndarray, np.nda
     return rows, *unique_rows(full, base)
 
 
+def sorted_unique(keys: np.ndarray) -> np.ndarray:
+    """``np.unique`` of a 1-d integer array by one in-place sort (numpy 2's hashing ``unique``
+    took 4.5 s on the 2.9 million word terms of 19,250 checks, the sort 0.4 s)."""
+    keys = np.sort(keys)
+    if len(keys) < 2:
+        return keys
+    new = np.empty(len(keys), dtype=bool)
+    new[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=new[1:])
+    return keys[new]
+
+
 def _unique_inverse(keys: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(keys, return_inverse=True)`` for keys in [0, ``bound``): each key's place
     rides in its low bits through one plain sort when both fit in 63 bits (a sort of values is
@@ -201,9 +213,8 @@ def char_terms(texts: Sequence[str], n_min: int, n_max: int) -> tuple[np.ndarray
     sizes = np.fromiter(map(len, joined), dtype=np.int64, count=len(joined))
     words_per = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
     codes = np.frombuffer("".join(joined).encode("utf-32-le"), dtype="<u4")
-    alphabet, ranks = np.unique(codes, return_inverse=True)
-    ranks = ranks.ravel().astype(np.int64) + 1
-    alphabet = alphabet.astype(np.int64)
+    alphabet, ranks = _unique_inverse(codes.astype(np.int64), 0x110000)
+    ranks += 1
     base = len(alphabet) + 1
     start = np.cumsum(sizes) - sizes
     owner = np.repeat(np.arange(len(parts), dtype=np.int64), words_per)
@@ -268,7 +279,7 @@ class Merger:
             d[:, : digits.shape[1]] = to[digits]
             remapped.append((_pack(d, base) if _packable(base, width) else d, df))
         if remapped and remapped[0][0].ndim == 1:  # one int64 per term: a sort, then lookups
-            terms = np.unique(np.concatenate([k for k, _ in remapped]))
+            terms = sorted_unique(np.concatenate([k for k, _ in remapped]))
             ids = [np.searchsorted(terms, k) for k, _ in remapped]
             digits = np.zeros((len(terms), width), dtype=np.int64)
             rest = terms.copy()
