@@ -15,6 +15,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -120,7 +121,8 @@ def iter_files(root: Path, archive: Archive) -> Iterator[tuple[Path, str | None]
         kept = []
         for d in sorted(dirnames):
             if d.startswith("."):
-                archive.hidden.append(str(here / d))
+                if not _own(here, d):  # the saved index's own folders are not the editors'
+                    archive.hidden.append(str(here / d))
                 continue
             if is_index(here / d):  # a saved index (``--index`` inside the archive) is not the archive
                 continue
@@ -136,7 +138,8 @@ def iter_files(root: Path, archive: Archive) -> Iterator[tuple[Path, str | None]
         for f in sorted(filenames):
             p = here / f
             if f.startswith("."):
-                archive.hidden.append(str(p))
+                if not _own(here, f):
+                    archive.hidden.append(str(p))
                 continue
             if reader_for(p) is not None:
                 if p.is_symlink() and not _within(os.path.realpath(p), real_root):
@@ -150,6 +153,18 @@ def iter_files(root: Path, archive: Archive) -> Iterator[tuple[Path, str | None]
                 yield p, category
             else:
                 archive.ignored.append(str(p))
+
+
+_SIDECAR = re.compile(r"^\.(.+)\.(lock|counts|embeddings|work)$")
+
+
+def _own(here: Path, name: str) -> bool:
+    """Whether the hidden ``name`` in ``here`` is a saved index's (its version folders, lock,
+    caches, work folder), which the summary does not count among the hidden paths."""
+    if is_index(here / name):
+        return True
+    m = _SIDECAR.match(name)
+    return bool(m) and (is_index(here / m.group(1)) or is_index(here / f".{m.group(1)}"))
 
 
 def is_index(folder: Path) -> bool:

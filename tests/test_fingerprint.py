@@ -86,6 +86,13 @@ def test_hidden_paths_are_counted_and_reported_once(archive: Path):
     assert sorted(arch.hidden) == [str(archive / ".drafts"), str(archive / "health" / ".notes.txt")]
     assert "passed over 2 hidden paths" in arch.summary()
     assert len(arch.checks) == 2
+    # The default index inside the archive and what lives beside it (lock, caches) are the
+    # tool's own: not counted as the editors' hidden paths.
+    r = CliRunner().invoke(app, ["index", "-a", str(archive)])
+    assert r.exit_code == 0, r.output
+    assert (archive / ".suggest-index.counts").is_dir() and (archive / "..suggest-index.lock").exists()
+    arch = read_archive(archive)
+    assert sorted(arch.hidden) == [str(archive / ".drafts"), str(archive / "health" / ".notes.txt")]
 
 
 def test_an_index_inside_the_archive_is_never_part_of_it(archive: Path):
