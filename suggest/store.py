@@ -96,10 +96,15 @@ def load_array(folder: Path, name: str, mmap: bool = True) -> np.ndarray:
 
 def write_strings(folder: Path, name: str, items: Sequence[str]) -> None:
     """A sorted-or-not list of strings as one UTF-8 blob plus an offsets array."""
-    encoded = [s.encode("utf-8") for s in items]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum([len(b) for b in encoded], out=offsets[1:])
-    (folder / f"{name}.bin").write_bytes(b"".join(encoded))
+    items = list(items)
+    lens = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+    blob = "".join(items).encode("utf-8")
+    if len(blob) != int(lens.sum()):  # not all ASCII: each string's own byte length
+        encoded = [s.encode("utf-8") for s in items]
+        lens = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    offsets = np.zeros(len(items) + 1, dtype=np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    (folder / f"{name}.bin").write_bytes(blob)
     save_array(folder, f"{name}.offsets", offsets)
 
 
