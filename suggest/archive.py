@@ -164,7 +164,9 @@ def _own(here: Path, name: str) -> bool:
     if is_index(here / name):
         return True
     m = _SIDECAR.match(name)
-    return bool(m) and (is_index(here / m.group(1)) or is_index(here / f".{m.group(1)}"))
+    if m is None:
+        return False
+    return is_index(here / m.group(1)) or is_index(here / f".{m.group(1)}")
 
 
 def is_index(folder: Path) -> bool:

@@ -60,7 +60,7 @@ def file_cuts(files: Sequence[str]) -> list[int]:
             runs[-1] = (runs[-1][0], i + 1)
         else:
             runs.append((i, i + 1))
-    out = set()
+    out: set[int] = set()
     for s, e in runs:
         if e - s >= MEAN:
             out.update((s, e))
@@ -145,6 +145,8 @@ class CountCache:
         for p in self.folder.iterdir():
             if p.is_dir() and p.name not in self.used:
                 shutil.rmtree(p, ignore_errors=True)
+            elif not p.is_dir() and p.name != "files.jsonl":  # a killed build's temporary file
+                p.unlink(missing_ok=True)
 
 
 def _link(src: Path, dst: Path) -> None:

@@ -86,7 +86,9 @@ def leftovers(index: Path) -> list[str]:
     left = sorted(p.name for p in index.parent.iterdir() if p.name.startswith(ours) and p.name not in keep)
     cache = index.parent / f".{index.name}.counts"
     if cache.is_dir():
-        left += sorted(f"{cache.name}/{p.name}" for p in cache.iterdir() if not (p / "meta.json").is_file())
+        left += sorted(
+            f"{cache.name}/{p.name}" for p in cache.iterdir() if p.is_dir() and not (p / "meta.json").is_file()
+        )
     return left
 
 
