@@ -1,0 +1,54 @@
+"""One index build of an archive by an earlier commit's code and by the working tree's, back to
+back: wall time, CPU time and peak memory of each.
+
+    python bench/compare_builds.py REV [--archive bench/scratch/synth-100000]
+
+The earlier code is ``git archive REV suggest`` unpacked under bench/scratch/ and put first on
+PYTHONPATH; both run ``python -m suggest index --force --no-semantic`` into their own index
+folder. Make the archive first (``python bench/make_archive.py synthetic --n 100000``).
+Results: bench/results/compare-builds-*.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import benchlib  # noqa: E402
+from benchlib import PYTHON, WORK, run  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("rev", help="the earlier commit")
+    ap.add_argument("--archive", type=Path, default=WORK / "synth-100000")
+    args = ap.parse_args()
+    if not args.archive.exists():
+        sys.exit(f"error: {args.archive}: no such archive; make it with bench/make_archive.py")
+    old = WORK / f"code-{args.rev}"
+    if not (old / "suggest").is_dir():
+        old.mkdir(parents=True, exist_ok=True)
+        subprocess.run(f"git -C {REPO} archive {args.rev} suggest | tar -x -C {old}", shell=True, check=True)
+    result: dict = {"archive": str(args.archive), "machine": benchlib.machine(), "before": args.rev}
+    for side in ("before", "now"):
+        env = {**os.environ, "SUGGEST_SEMANTIC": "0"}
+        if side == "before":
+            env["PYTHONPATH"] = str(old)
+        index = WORK / f"compare-{side}.idx"
+        r = run([PYTHON, "-m", "suggest", "index", "--archive", str(args.archive), "--index", str(index), "--force",
+                 "-q"], sample=1.0, env=env)
+        result[side] = {"wall_s": round(r.wall, 1), "cpu_s": round(r.cpu_s, 1),
+                        "peak_tree_pss_mb": round(r.peak_tree_pss_mb), "peak_tree_anon_mb": round(r.peak_tree_anon_mb)}
+        print(side, result[side], flush=True)
+    print(f"results: {benchlib.save('compare-builds', result)}")
+
+
+if __name__ == "__main__":
+    main()
