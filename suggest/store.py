@@ -95,13 +95,18 @@ def load_array(folder: Path, name: str, mmap: bool = True) -> np.ndarray:
 
 
 def write_strings(folder: Path, name: str, items: Sequence[str]) -> None:
-    """A sorted-or-not list of strings as one UTF-8 blob plus an offsets array."""
+    """A sorted-or-not list of strings as one UTF-8 blob plus an offsets array (each string's
+    length in bytes from its characters: 1 byte each, one more from U+0080, U+0800 and U+10000)."""
     items = list(items)
     lens = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
-    blob = "".join(items).encode("utf-8")
-    if len(blob) != int(lens.sum()):  # not all ASCII: each string's own byte length
-        encoded = [s.encode("utf-8") for s in items]
-        lens = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    joined = "".join(items)
+    blob = joined.encode("utf-8")
+    if len(blob) != int(lens.sum()):  # not all ASCII
+        codes = np.frombuffer(joined.encode("utf-32-le"), dtype="<u4")
+        extra = np.zeros(len(codes) + 1, dtype=np.int64)
+        np.cumsum((codes >= 0x80).astype(np.int64) + (codes >= 0x800) + (codes >= 0x10000), out=extra[1:])
+        ends = np.cumsum(lens)
+        lens = lens + extra[ends] - extra[ends - lens]
     offsets = np.zeros(len(items) + 1, dtype=np.int64)
     np.cumsum(lens, out=offsets[1:])
     (folder / f"{name}.bin").write_bytes(blob)

@@ -70,3 +70,14 @@ def test_unique_inverse_and_count_matrix_agree_with_numpy_and_scipy():
         want = sp.csr_matrix((np.ones(n), (r, c)), shape=(9, 11))
         want.sum_duplicates()
         assert m.has_canonical_format and (m != want).nnz == 0
+
+
+@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6), max_size=30))
+@settings(max_examples=150, deadline=None)
+def test_saved_strings_read_back_whatever_their_characters(tmp_path_factory, items):
+    """`store.write_strings` sizes each string in UTF-8 from its characters (1 to 4 bytes)."""
+    from suggest import store
+
+    folder = tmp_path_factory.mktemp("strings")
+    store.write_strings(folder, "t", items)
+    assert list(store.Strings(folder, "t")) == items
