@@ -83,7 +83,7 @@ def row_dots(a: sp.csr_matrix, ai: np.ndarray, b: sp.csr_matrix, bi: np.ndarray)
         return np.zeros(0)
     if not b.has_sorted_indices:
         b = b.sorted_indices()
-    kernel = row_dots_kernel()
+    kernel = row_dots_kernel() if len(ai) >= KERNEL_PAIRS else None
     if kernel is not None:
         out = np.zeros(len(ai))
         kernel(a.indptr, a.indices, a.data, ai, b.indptr, b.indices, b.data, bi, out)
@@ -111,6 +111,10 @@ def row_dots(a: sp.csr_matrix, ai: np.ndarray, b: sp.csr_matrix, bi: np.ndarray)
     prod[found] = a.data[pos[found]].astype(np.float64) * b.data[lo[found]]
     return np.bincount(pair, weights=prod, minlength=len(ai))
 
+
+KERNEL_PAIRS = 20_000
+"""`row_dots` takes numba's kernel from this many pairs: below, the numpy path is quicker than
+importing numba (about 2 s a process; the same sums either way)."""
 
 MEANING_PAIR_FLOOR = 0.2
 """Pairs of questions tested for the same meaning: those whose single-word cosine reaches
