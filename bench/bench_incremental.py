@@ -143,22 +143,22 @@ def main() -> None:
         say(f"round {r + 1}: full build {full['suggest_wall_s'][-1]:.1f} s, bm25s {full['bm25s_wall_s'][-1]:.1f} s")
 
         q = queries[r % len(queries)]
-        new_file.write_text(json.dumps(NEW_CHECK) + "\n", "utf-8")
-        wall, _ = timed_for(index, q)
-        added["suggest_for_s"].append(wall)
-        added["bm25s_rebuild_and_query_s"].append(peer_rebuild_and_query(q))
-        if r == 0:
-            equal["added"] = lists_equal_full_rebuild()
-        say(f"  one check added: suggest for {wall:.2f} s, bm25s rebuild+query {added['bm25s_rebuild_and_query_s'][-1]:.2f} s")
 
+        def after_change(kind: str, got: dict, q: Path = q, first: bool = r == 0) -> None:
+            # The next list after the change, against bm25s' rebuild and query; lists checked once.
+            wall, _ = timed_for(index, q)
+            got["suggest_for_s"].append(wall)
+            got["bm25s_rebuild_and_query_s"].append(peer_rebuild_and_query(q))
+            if first:
+                equal[kind] = lists_equal_full_rebuild()
+            say(f"  one check {kind}: suggest for {wall:.2f} s, bm25s rebuild+query "
+                f"{got['bm25s_rebuild_and_query_s'][-1]:.2f} s")
+
+        new_file.write_text(json.dumps(NEW_CHECK) + "\n", "utf-8")
+        after_change("added", added)
         shard = shards[len(shards) // 2]
         old = edit_one(shard)
-        wall, _ = timed_for(index, q)
-        edited["suggest_for_s"].append(wall)
-        edited["bm25s_rebuild_and_query_s"].append(peer_rebuild_and_query(q))
-        if r == 0:
-            equal["edited"] = lists_equal_full_rebuild()
-        say(f"  one check edited: suggest for {wall:.2f} s, bm25s rebuild+query {edited['bm25s_rebuild_and_query_s'][-1]:.2f} s")
+        after_change("edited", edited)
 
         shard.write_text(old, "utf-8")
         new_file.unlink()

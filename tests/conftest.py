@@ -90,3 +90,13 @@ def alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def corpus_copy(tmp_path_factory, name: str) -> Path:  # type: ignore[no-untyped-def]
+    """A private copy of the shipped corpus (without its saved index), so tests never write
+    into the repository."""
+    import shutil
+
+    dest = tmp_path_factory.mktemp(name) / "corpus"
+    shutil.copytree(TESTS.parent / "corpus", dest, ignore=shutil.ignore_patterns(".*"))
+    return dest

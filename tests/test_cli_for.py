@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+from conftest import corpus_copy
 from typer.testing import CliRunner
 
 from suggest.cli import app
@@ -22,10 +22,7 @@ pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="shipped corpus/ mis
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory) -> Path:
-    """A private copy of the shipped corpus, so tests never write into the repository."""
-    dest = tmp_path_factory.mktemp("arch") / "corpus"
-    shutil.copytree(CORPUS, dest, ignore=shutil.ignore_patterns(".*"))
-    return dest
+    return corpus_copy(tmp_path_factory, "arch")
 
 
 def run(*args: str, input: str | None = None):

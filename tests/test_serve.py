@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import corpus_copy
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'suggest[serve]')")
 pytest.importorskip("docx", reason="the serve extra is not installed (pip install 'suggest[serve]')")
@@ -43,10 +44,7 @@ pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="shipped corpus/ mis
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory) -> Path:
-    """A private copy of the shipped corpus (its index and feedback are written beside it)."""
-    dest = tmp_path_factory.mktemp("serve") / "corpus"
-    shutil.copytree(CORPUS, dest, ignore=shutil.ignore_patterns(".*"))
-    return dest
+    return corpus_copy(tmp_path_factory, "serve")
 
 
 @pytest.fixture(scope="module")
