@@ -56,9 +56,12 @@ class BacklogRow:
     central: float
     checks: tuple[dict, ...]  # {"id", "title", "checked_on", "url"} of each check that raised it
     variants: tuple[str, ...] = ()
+    accepted: int | None = None  # for how many articles editors accepted it (None: feedback not read)
 
     def to_dict(self) -> dict:
+        extra = {} if self.accepted is None else {"accepted": self.accepted}
         return {
+            **extra,
             "rank": self.rank,
             "question": self.question,
             "score": self.score,

@@ -45,11 +45,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from suggest import files as fs
+from suggest import select
 from suggest.errors import OptionError, OutputError, SuggestError
 from suggest.files import safe_id
 from suggest.index import Index
-from suggest.rank import Ranker, article_from_row, own_check_row
+from suggest.rank import Ranker, article_from_row, own_check_row, scored_items, to_suggestions
 from suggest.records import RankOptions, Suggestion
 from suggest.render import FORMATS, output_format, render, safe_url
 from suggest.workers import parallel, run_task, worker_count
@@ -109,12 +112,47 @@ def auto_chunk(index: Index, opts: RankOptions | None = None) -> int:
     return int(max(1, min(MAX_CHUNK, CHUNK_MEMORY // (16 * entries + 1))))
 
 
+@dataclass(frozen=True)
+class ListFeedback:
+    """The editors' feedback (`suggest serve`'s store) as pool items of one index: the items
+    of blocked questions (never listed), of questions rejected for an archive check (by check
+    id: not listed for that check) and of questions pinned for a category (listed first for
+    the checks of that category, in pin order). Made by `suggest.serve.lists.list_feedback`.
+
+    Blocked, rejected and pinned items leave a check's candidates before selection, so its
+    list is the one a pool without them gives; the pinned ones then take the first places
+    (scored as the check scores them) and the list is cut back to ``top``."""
+
+    blocked: tuple[int, ...] = ()
+    rejected: dict[str, tuple[int, ...]] = dataclasses.field(default_factory=dict)
+    pinned: dict[str, tuple[int, ...]] = dataclasses.field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.blocked or self.rejected or self.pinned)
+
+    def settings(self) -> dict:
+        """What the lists depend on (part of a batch's settings: changed feedback ranks again)."""
+        return {"blocked": list(self.blocked), "rejected": self.rejected, "pinned": self.pinned}
+
+    def of_check(self, check_id: str, category: str | None) -> tuple[np.ndarray, list[int]]:
+        """The items a check may not list, and the items pinned for its category (in order)."""
+        pins = [i for i in self.pinned.get((category or "").strip().lower(), ()) if i not in set(self.blocked)]
+        rejected = self.rejected.get(check_id, ())
+        pins = [i for i in pins if i not in rejected]
+        out = np.asarray(sorted({*self.blocked, *rejected, *pins}), dtype=np.int64)
+        return out, pins
+
+
+NO_LIST_FEEDBACK = ListFeedback()
+
+
 @dataclass
 class _Ranker:
     """Per-process state for ranking chunks of one index with one set of options."""
 
     index: Index
     opts: RankOptions
+    feedback: ListFeedback = NO_LIST_FEEDBACK
 
     def __post_init__(self) -> None:
         self.index = self.index.in_memory()
@@ -123,7 +161,18 @@ class _Ranker:
     def rank(self, start: int, stop: int) -> list[list[Suggestion]]:
         """The lists of index rows ``start`` to ``stop - 1``, each as if the check were new."""
         articles = [article_from_row(self.index, row) for row in range(start, stop)]
-        return self.ranker.rank(articles)
+        if not self.feedback:
+            return self.ranker.rank(articles)
+        ix, top = self.index, self.opts.top
+        said = [
+            self.feedback.of_check(ix.check_ids[r], ix.check_records[r].get("category")) for r in range(start, stop)
+        ]
+        rows = self.ranker.score(articles, exclude=[out for out, _ in said])
+        lists = []
+        for row, (_, pins) in zip(rows, said, strict=True):
+            listed = to_suggestions(ix, select.select(ix, row, self.opts), row, None)
+            lists.append([*scored_items(ix, pins, row), *listed][:top])
+        return lists
 
 
 def result_line(check_id: str, title: str, suggestions: Sequence[Suggestion]) -> bytes:
@@ -162,6 +211,7 @@ class _Job:
     chunk: int
     n: int
     names: Path | None = None  # `_save_names`' file, which workers read instead of making names again
+    feedback: ListFeedback = NO_LIST_FEEDBACK
 
 
 # Per worker process: the ranker (loaded index, workspace) and file names of the job it works
@@ -204,7 +254,7 @@ def _ranker(job: _Job) -> _Ranker:
         if saved is not None:
             ix = dataclasses.replace(ix, check_ids=saved[0])
             _NAMES[job.key] = dict(zip(saved[0], saved[1], strict=True))
-        r = _RANKERS[job.key] = _Ranker(ix, job.opts)
+        r = _RANKERS[job.key] = _Ranker(ix, job.opts, job.feedback)
     return r
 
 
@@ -331,6 +381,7 @@ def run_batch(
     index_dir: str | Path | None = None,
     progress: Progress | None = None,
     archive: str | Path | None = None,
+    feedback: ListFeedback = NO_LIST_FEEDBACK,
 ) -> BatchStats:
     """Write every check's "Want to dive deeper?" list into ``out``.
 
@@ -346,6 +397,8 @@ def run_batch(
     index_dir : the saved index folder ``index`` was loaded from.
     progress : called with (checks done, checks in all) as chunks finish.
     archive : the archive folder the index was built from: ``out`` may not lie inside it.
+    feedback : the editors' feedback to apply (`ListFeedback`; none by default). Finished
+        chunks are reused only under the same feedback.
 
     Returns
     -------
@@ -371,7 +424,7 @@ def run_batch(
         fs.outside_archive(out, archive, "--out")
     n = len(index.check_ids)
     n_chunks = -(-n // chunk)
-    settings = _settings(index, opts, chunk)
+    settings = _settings(index, opts, chunk, feedback)
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
     ids = index.check_ids if isinstance(index.check_ids, list) else list(index.check_ids)
     names = fs.output_names(ids)
@@ -390,6 +443,7 @@ def run_batch(
             fmt=fmt,
             chunk=chunk,
             n=n,
+            feedback=feedback,
         )
         workers = 1 if job.index_dir is None else worker_count(jobs, n_chunks)
         job = _share(job, index, ids, names, workers)
@@ -405,9 +459,11 @@ def run_batch(
     )
 
 
-def _settings(index: Index, opts: RankOptions, chunk: int) -> dict:
+def _settings(index: Index, opts: RankOptions, chunk: int, feedback: ListFeedback = NO_LIST_FEEDBACK) -> dict:
     """What a finished chunk's lines depend on: it is reused only under the same settings."""
+    extra = {"feedback": feedback.settings()} if feedback else {}
     return {
+        **extra,
         "state_version": STATE_VERSION,
         "index": index_key(index),
         "rank": opts.settings(),
@@ -433,7 +489,7 @@ def _start_state(out: Path, state: Path, key: str, doc: dict) -> Path:
 def _share(job: _Job, index: Index, ids: list[str], names: dict[str, str], workers: int) -> _Job:
     """Give this process the job's ranker and names (it works on chunks too); for worker
     processes, the names go to a file in the chunks folder they read instead of making them."""
-    _RANKERS[job.key] = _Ranker(dataclasses.replace(index, check_ids=ids), job.opts)
+    _RANKERS[job.key] = _Ranker(dataclasses.replace(index, check_ids=ids), job.opts, job.feedback)
     _NAMES[job.key] = names
     if workers <= 1:
         return job

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -178,14 +178,21 @@ class Ranker:
         m.sort_indices()
         return m
 
-    def score(self, articles: list[Article], need: int | None = None) -> list[RowScores]:
+    def score(
+        self, articles: list[Article], need: int | None = None, exclude: Sequence[np.ndarray | None] | None = None
+    ) -> list[RowScores]:
         """Each article's candidate items with their scores (see `RowScores`): enough for the
         best ``need`` (default ``opts.candidates``) allowed items to be exact.
 
         Allowed: what `select.filter_mask` keeps, minus the article's exclusions: its own
         questions and their near-duplicates, questions its title asks too (it answers them),
-        and, for an archive check, every pool item its own check raised or answered.
+        for an archive check every pool item its own check raised or answered, and the pool
+        items of ``exclude`` (one array or None per article: the editors' feedback). An item
+        excluded leaves the candidates before selection, so the list is the one a pool
+        without it would give.
         """
+        if exclude is not None and len(exclude) != len(articles):
+            raise ValueError("exclude needs one entry per article")
         clock = _Clock(self.ws)
         chunk = clock("query words s", self.chunk, articles)
         checks = clock("check scores s", check_rows, chunk)
@@ -199,15 +206,19 @@ class Ranker:
                 checks[r],
                 [(w, *kernels.row(m, r)) for w, m in questions],
                 need or self.opts.candidates,
+                None if exclude is None else exclude[r],
             )
             for r, a in enumerate(articles)
         ]
 
-    def rank(self, articles: list[Article], explain: bool = False) -> list[list[Suggestion]]:
-        """The list of each article, as `suggest` gives it for that article alone."""
+    def rank(
+        self, articles: list[Article], explain: bool = False, exclude: Sequence[np.ndarray | None] | None = None
+    ) -> list[list[Suggestion]]:
+        """The list of each article, as `suggest` gives it for that article alone (``exclude``:
+        as for `score`)."""
         if not articles:
             return []
-        rows = self.score(articles)
+        rows = self.score(articles, exclude=exclude)
         clock = _Clock(self.ws)
         return [
             to_suggestions(
@@ -225,6 +236,7 @@ class Ranker:
         checks: tuple[np.ndarray, np.ndarray],
         questions: list[tuple[float, np.ndarray, np.ndarray]],
         need: int,
+        exclude: np.ndarray | None = None,
     ) -> RowScores:
         """Score the items of the article's ``m`` best checks and its ``m`` best items of each
         question signal, exactly; any other item scores at most the larger of the (m+1)-th check
@@ -267,6 +279,8 @@ class Ranker:
             eligible = self.keep[items] & (score >= self.min_score) & (score > 0) & (q >= opts.question_floor)
             if own is not None:
                 eligible &= ~np.isin(items, own)
+            if exclude is not None and len(exclude):
+                eligible &= ~np.isin(items, exclude)
             allowed = (
                 eligible.copy()
                 if not self.rules
@@ -414,16 +428,27 @@ class Explained:
     listed: list[Suggestion]
     held: list[tuple[Suggestion, str]]
     floor: float
+    scored: list[Suggestion] = field(default_factory=list)
 
 
-def explain(index: Index, article: Check, opts: RankOptions | None = None, words: bool = True) -> Explained:
+def explain(
+    index: Index,
+    article: Check,
+    opts: RankOptions | None = None,
+    words: bool = True,
+    exclude: Sequence[int] = (),
+    scored: Sequence[int] = (),
+) -> Explained:
     """`suggest` for one article, with every candidate held back by a rule and the near misses
     below the floor, each with its reason (`select.held_back`); ``words``: also find the article
-    words each matched."""
+    words each matched. ``exclude``: pool items that may not be listed (they leave the
+    candidates before selection; see `Ranker.score`); ``scored``: pool items to return in
+    ``Explained.scored`` with the score this article gives them (0 when it does not reach them).
+    """
     opts = opts or RankOptions()
     art = article_from_check(index, article)
     ranker = Ranker(index, opts)
-    row = ranker.score([art])[0]
+    row = ranker.score([art], exclude=[np.asarray(sorted(set(exclude)), dtype=np.int64)] if exclude else None)[0]
     chosen = select.select(index, row, opts)
     text = art.text if words else None
     held = select.held_back(index, art, row, opts, chosen)
@@ -443,7 +468,32 @@ def explain(index: Index, article: Check, opts: RankOptions | None = None, words
         listed,
         [(s, why) for s, (_, _, why) in zip(suggestions, held, strict=True)],
         select.floor(index, row, opts),
+        scored_items(index, list(scored), row),
     )
+
+
+def scored_items(index: Index, items: list[int], row: RowScores) -> list[Suggestion]:
+    """Suggestions of pool ``items`` (in that order) with the scores ``row`` gives them; an
+    item the article did not reach scores 0."""
+    out = []
+    for i in items:
+        k = int(np.searchsorted(row.items, i))
+        if k < len(row.items) and row.items[k] == i:
+            out.extend(to_suggestions(index, [i], row, None))
+            continue
+        rec = index.pool_records[i]
+        out.append(
+            Suggestion(
+                question=rec["text"],
+                score=0.0,
+                status=rec["status"],
+                item=i,
+                sources=tuple(rec["raised_by"]),
+                answered_by=tuple(rec["answered_by"]),
+                raised_on=tuple(rec["raised_on"]),
+            )
+        )
+    return out
 
 
 def best_check(index: Index, row: RowScores, item: int) -> int:

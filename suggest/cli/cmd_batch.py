@@ -47,6 +47,14 @@ def batch(
     ] = None,
     recent: RecentOpt = 90,
     semantic: SemanticOpt = None,
+    feedback: Annotated[
+        bool,
+        typer.Option(
+            "--feedback/--no-feedback",
+            help="Leave out the questions editors blocked, or rejected for a check, and list the ones pinned for a "
+            "check's category first (`suggest serve` keeps them beside the index).",
+        ),
+    ] = True,
     quiet: QuietOpt = False,
 ) -> None:
     """Write every check's list, as if it were new, into OUT (suggestions.jsonl + one file per check).
@@ -56,7 +64,7 @@ def batch(
 
     Example: suggest batch --archive corpus --out lists --format markdown --report report.html
     """
-    from suggest.batch import check_settings, run_batch
+    from suggest.batch import NO_LIST_FEEDBACK, check_settings, run_batch
     from suggest.files import outside_archive
     from suggest.index import default_index_dir
     from suggest.records import RankOptions
@@ -69,6 +77,12 @@ def batch(
         if report is not None:
             check_report_path(report, root, "--report")
         ix, arch, choice = open_archive_index(root, index_dir, quiet, semantic, jobs=jobs, status=True)
+        said = NO_LIST_FEEDBACK
+        if feedback:
+            from suggest.archive import read_archive
+            from suggest.serve.lists import feedback_store, list_feedback
+
+            said = list_feedback(ix, feedback_store(root, index_dir), lambda: read_archive(root, jobs=jobs or 1).checks)
         with progress_bar("batch", quiet) as bar:
             stats = run_batch(
                 ix,
@@ -80,6 +94,7 @@ def batch(
                 index_dir or default_index_dir(root),
                 progress=bar,
                 archive=root,
+                feedback=said,
             )
         err(
             f"batch: {stats.checks} checks in {stats.chunks} chunks ({stats.computed} ranked, "

@@ -375,6 +375,15 @@ class FeedbackStore:
         rows = self._rows("SELECT question, COUNT(*) FROM verdicts WHERE verdict = 'accepted' GROUP BY question")
         return {q: int(n) for q, n in rows}
 
+    def rejections(self) -> list[tuple[str, str]]:
+        """(article key, question key) of every rejection, sorted."""
+        return [
+            (a, q)
+            for a, q in self._rows(
+                "SELECT article, question FROM verdicts WHERE verdict = 'rejected' ORDER BY article, question"
+            )
+        ]
+
     def triage_states(self) -> dict[str, str]:
         """Question key -> ``assigned`` or ``answered`` (a question not listed is open)."""
         return {q: s for q, s in self._rows("SELECT question, state FROM triage")}

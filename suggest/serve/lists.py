@@ -1,28 +1,30 @@
 """One article's "Want to dive deeper?" list with the editors' feedback applied: what `suggest
 for` prints and what the editor's page and the JSON API show.
 
-The ranking itself is `suggest.rank.explain`. Feedback is applied to its result: the list is
-ranked a little longer (by the number of questions the feedback excludes), the blocked and
-rejected questions are taken out with their reason, and the list is cut back to ``top``.
-Selection is greedy (best first, `suggest.select.select`), so the questions kept are the ones
-the ranking chose in that order; only the diversity step's view of a question taken out
-differs from a ranking that never saw it. Questions pinned for the article's category come
-first.
+The ranking itself is `suggest.rank.explain`. The pool items of the blocked and rejected
+questions (by their text or one of their wordings) leave the candidates before selection
+(`suggest.rank.Ranker.score`'s ``exclude``), so the list is the one a pool without them
+gives: they take no place, no per-source share and no part in the diversity step; they are
+among the held back with their reason. Questions pinned for the article's category come
+first (scored as the article scores them, 0 when it does not reach them); the ranking's own
+list, which never repeats them, fills the places left.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from suggest.backlog import Backlog
 from suggest.backlog import backlog as rank_backlog
+from suggest.batch import ListFeedback
 from suggest.errors import EmptyArchiveError, OptionError
 from suggest.index import Index
 from suggest.rank import Explained, check_record
 from suggest.rank import explain as explain_list
 from suggest.records import Check, RankOptions, Suggestion
-from suggest.serve.feedback import NO_FEEDBACK, ArticleFeedback, FeedbackStore, question_key, store_path
+from suggest.serve.feedback import NO_FEEDBACK, ArticleFeedback, FeedbackStore, article_key, question_key, store_path
 
 PINNED = "pinned for the category by an editor"
 
@@ -91,28 +93,20 @@ def article_list(
         raise EmptyArchiveError(
             "the archive has no dive-deeper questions to suggest; add checks that end with a 'Want to dive deeper?' list"
         )
-    out = len(feedback.blocked | feedback.rejected)
-    ranked = explain_list(index, article, replace(opts, top=opts.top + out) if out else opts, words=words)
-    listed: list[Suggestion] = []
-    held: list[tuple[Suggestion, str]] = []
-    pins = _pinned(index, feedback, ranked)
-    for s in pins:
-        listed.append(s)
-    shown = {question_key(s.question) for s in pins}
-    for s in ranked.listed:
-        why = feedback.excluded(s.question)
-        if question_key(s.question) in shown:
-            continue
-        if why:
-            held.append((s, why))
-        elif len(listed) < opts.top:
-            listed.append(s)
-        else:
-            held.append((s, "the list was full"))
-    for s, why in ranked.held:
-        if question_key(s.question) not in shown:
-            held.append((s, feedback.excluded(s.question) or why))
-    listed = listed[: opts.top]
+    out_keys = feedback.blocked | feedback.rejected
+    pin_keys = [k for k in dict.fromkeys(question_key(t) for t in feedback.pinned) if k not in out_keys]
+    found = items_of(index, out_keys | set(pin_keys)) if out_keys or pin_keys else {}
+    reason: dict[int, str] = {}
+    for key in sorted(out_keys):
+        for item in found.get(key, ()):
+            reason.setdefault(item, "blocked by an editor" if key in feedback.blocked else REJECTED)
+    pin_items = list(dict.fromkeys(i for k in pin_keys for i in found.get(k, ())[:1] if i not in reason))
+    ranked = explain_list(index, article, opts, words=words, exclude=[*reason, *pin_items], scored=pin_items)
+    pins = ranked.scored
+    room = max(0, opts.top - len(pins))
+    listed = [*pins[: opts.top], *ranked.listed[:room]]
+    held: list[tuple[Suggestion, str]] = [(s, "the list was full") for s in [*pins[opts.top :], *ranked.listed[room:]]]
+    held += [(s, reason.get(s.item, why)) for s, why in ranked.held if s.item not in pin_items]
     result = Explained(listed, held, ranked.floor)
     cited = sorted({c for s in [*listed, *(h for h, _ in held)] for c in s.sources + s.answered_by})
     return ArticleList(
@@ -122,58 +116,77 @@ def article_list(
     )
 
 
-def _pinned(index: Index, feedback: ArticleFeedback, ranked: Explained) -> list[Suggestion]:
-    """The pool items of the questions pinned for the article's category (by their text or one
-    of their wordings), in pin order, less those excluded; scored as the ranking scored them
-    (0 when it did not reach them)."""
-    if not feedback.pinned:
-        return []
-    wanted = [question_key(t) for t in feedback.pinned]
-    wanted = [k for k in dict.fromkeys(wanted) if k not in feedback.blocked and k not in feedback.rejected]
-    if not wanted:
-        return []
-    scored = {s.item: s for s in [*ranked.listed, *(h for h, _ in ranked.held)]}
-    found: dict[str, Suggestion] = {}
-    for item, rec in enumerate(index.pool_records):
-        keys = {question_key(rec["text"]), *(question_key(v) for v in rec.get("variants", ()))}
-        for k in keys & set(wanted):
-            if k in found:
-                continue
-            found[k] = scored.get(item) or Suggestion(
-                question=rec["text"],
-                score=0.0,
-                status=rec["status"],
-                item=item,
-                sources=tuple(rec["raised_by"]),
-                answered_by=tuple(rec["answered_by"]),
-                raised_on=tuple(rec["raised_on"]),
-            )
-        if len(found) == len(wanted):
-            break
-    seen: set[int] = set()
-    out = []
-    for k in wanted:
-        s = found.get(k)
-        if s is not None and s.item not in seen:
-            seen.add(s.item)
-            out.append(s)
-    return out
+REJECTED = "rejected for this article by an editor"
+
+_KEYS: dict[int, tuple[Index, dict[str, tuple[int, ...]]]] = {}
+
+
+def items_of(index: Index, keys: set[str] | frozenset[str]) -> dict[str, tuple[int, ...]]:
+    """The pool items of each question key (`question_key`) in ``keys``: those whose text or
+    one of whose wordings has that key, ascending. The map of the whole pool is made once per
+    index (the last one asked about)."""
+    got = _KEYS.get(id(index))
+    if got is None or got[0] is not index:
+        every: dict[str, list[int]] = {}
+        for item, rec in enumerate(index.pool_records):
+            for k in {question_key(rec["text"]), *(question_key(v) for v in rec.get("variants", ()))}:
+                every.setdefault(k, []).append(item)
+        _KEYS.clear()
+        got = _KEYS[id(index)] = (index, {k: tuple(v) for k, v in every.items()})
+    return {k: got[1][k] for k in sorted(keys) if k in got[1]}
+
+
+def list_feedback(index: Index, store: FeedbackStore, checks: Callable[[], Iterable[Check]]) -> ListFeedback:
+    """The store's feedback as pool items of ``index``, for the batch job
+    (`suggest.batch.ListFeedback`): the blocked questions, the questions rejected for each
+    archive check (its `article_key`, the key the same check's text gets when pasted into the
+    editor's page; ``checks`` is called for the archive's checks only when some question was
+    rejected) and the questions pinned for each category."""
+    blocked, rejected, pins = store.blocked_keys(), store.rejections(), store.pins()
+    keys = set(blocked) | {q for _, q in rejected} | {question_key(t) for _, t in pins}
+    found = items_of(index, keys) if keys else {}
+    by_article: dict[str, set[int]] = {}
+    for article, q in rejected:
+        by_article.setdefault(article, set()).update(found.get(q, ()))
+    per_check: dict[str, tuple[int, ...]] = {}
+    if by_article:
+        known = set(index.check_ids)
+        for c in checks():
+            items = by_article.get(article_key(c))
+            if items and c.id in known:
+                per_check[c.id] = tuple(sorted(items))
+    pinned: dict[str, list[int]] = {}
+    for cat, text in pins:
+        for item in found.get(question_key(text), ())[:1]:
+            if item not in pinned.setdefault(cat, []):
+                pinned[cat].append(item)
+    return ListFeedback(
+        blocked=tuple(sorted({i for k in blocked for i in found.get(k, ())})),
+        rejected=dict(sorted(per_check.items())),
+        pinned={c: tuple(v) for c, v in sorted(pinned.items()) if v},
+    )
 
 
 def open_backlog(
     index: Index, store: FeedbackStore | None, recent_days: int = 90, top: int | None = 20, semantic: bool = True
 ) -> Backlog:
     """`suggest.backlog.backlog` less the questions editors closed (`FeedbackStore.closed`:
-    blocked, or triaged as answered), renumbered; ``store`` None: the backlog as it is.
+    blocked, or triaged as answered), renumbered; once editors accepted any question, every
+    row carries for how many articles it was accepted (``BacklogRow.accepted``, 0 included).
+    ``store`` None: the backlog as it is.
 
     Raises `OptionError` for the options `suggest.backlog.backlog` refuses.
     """
     closed = store.closed() if store is not None else frozenset()
-    if not closed:
+    accepted = store.accepted_counts() if store is not None else {}
+    if not closed and not accepted:
         return rank_backlog(index, recent_days=recent_days, top=top, semantic=semantic)
     if top is not None and top < 1:
         raise OptionError(f"--top {top}: ask for at least 1 question")
     every = rank_backlog(index, recent_days=recent_days, top=None, semantic=semantic)
     kept = [r for r in every.rows if question_key(r.question) not in closed]
-    rows = tuple(replace(r, rank=k) for k, r in enumerate(kept[:top] if top is not None else kept, 1))
+    rows = tuple(
+        replace(r, rank=k, accepted=accepted.get(question_key(r.question), 0) if accepted else None)
+        for k, r in enumerate(kept[:top] if top is not None else kept, 1)
+    )
     return replace(every, rows=rows, open_questions=len(kept))
