@@ -36,6 +36,7 @@ from suggest.archive import spill_file, spill_more, text_digest
 from suggest.chunks import CountCache
 from suggest.count import Merger
 from suggest.records import FIELDS, Archive, Check
+from suggest.store import StringTable
 from suggest.text import stem, words
 from suggest.workers import parallel, run_task, worker_count
 
@@ -216,7 +217,8 @@ class Analysed:
 class Built:
     """The matrices of the whole archive."""
 
-    terms: list[str]
+    terms: StringTable  # sorted
+    unigram: np.ndarray  # per term: a single word, not a word pair
     idf: np.ndarray
     stems: dict[str, str]
     checks: sp.csr_matrix  # checks x terms, unit rows, float32 (memory-mapped)
@@ -225,7 +227,7 @@ class Built:
     member_check: np.ndarray
     member_is_title: np.ndarray
     member_text: list[str]
-    grams: list[str]
+    grams: StringTable  # sorted
     char_idf: np.ndarray
     chars: sp.csr_matrix  # checks x character n-grams, unit rows, float32 (memory-mapped)
 
@@ -568,7 +570,7 @@ def _count_chunks(
         char_terms.add(a.alphabet.tolist(), a.grams, a.gram_df)
         stems.update(a.stems)
     vocab = _Vocabulary.of(word_terms, char_terms, bounds[-1][1], config)
-    if not vocab.terms:
+    if not len(vocab.terms):
         raise EmptyArchiveError("the archive's checks contain no indexable words")
     vocab.stems = dict(sorted(stems.items()))
     return vocab
@@ -579,10 +581,10 @@ class _Vocabulary:
     """The archive's vocabularies (sorted) and idf; each chunk's term ids in them (``word_ids``;
     ``gram_ids``: -1 for a character n-gram outside the document-frequency range)."""
 
-    terms: list[str]
+    terms: StringTable
     idf: np.ndarray
     unigram: np.ndarray
-    grams: list[str]
+    grams: StringTable
     char_idf: np.ndarray
     word_ids: list[np.ndarray]
     gram_ids: list[np.ndarray]
@@ -591,17 +593,17 @@ class _Vocabulary:
     @classmethod
     def of(cls, words: Merger, chars: Merger, n: int, config) -> _Vocabulary:  # type: ignore[no-untyped-def]
         """Number the terms and weigh them."""
-        from suggest.count import spell
+        from suggest.count import spell_table
 
         symbols, digits, df, word_ids = words.finish()
-        terms = spell(digits, symbols, " ")
+        terms = spell_table(digits, symbols, " ")
         unigram = digits[:, 1] == 0 if digits.shape[1] > 1 else np.ones(len(terms), dtype=bool)
         alphabet, gdigits, gdf, gram_ids = chars.finish()
         low = 2 if n > 1 else 1
         high = max(int(config.char_max_df * n), low)
         kept = (gdf >= low) & (gdf <= high)
         new = np.where(kept, np.cumsum(kept) - 1, -1)
-        grams = spell(gdigits[kept], [chr(c) for c in alphabet], "")
+        grams = spell_table(gdigits[kept], [chr(c) for c in alphabet], "")
         return cls(terms, _idf(df, n), unigram, grams, _idf(gdf[kept], n), word_ids, [new[g] for g in gram_ids], {})
 
 
@@ -680,6 +682,7 @@ def _gather_rows(
     member_is_title[np.cumsum(np.concatenate(([0], final_count[:-1])))] = True
     return Built(
         terms=vocab.terms,
+        unigram=vocab.unigram,
         idf=vocab.idf,
         stems=stems,
         checks=gather("checks", len(vocab.terms)),

@@ -22,6 +22,8 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from suggest.store import StringTable
+
 _INT64_MAX = np.iinfo(np.int64).max
 
 
@@ -250,6 +252,32 @@ def spell(digits: np.ndarray, symbols: Sequence[str], sep: str) -> list[str]:
     if len(cols) == 2 and sep:
         return [names[a] + sep + names[b] if b else names[a] for a, b in zip(*cols, strict=True)]
     return [sep.join(names[d] for d in row if d) for row in zip(*cols, strict=True)]
+
+
+def spell_table(digits: np.ndarray, symbols: Sequence[str], sep: str, block: int = 1 << 18) -> StringTable:
+    """`spell` as a `StringTable`, with no Python string per term: each term's UTF-8 bytes are
+    gathered from its symbols' (``sep`` before every symbol after the first), ``block`` terms
+    at a time. Same bytes as encoding `spell`'s strings (tests/test_count.py)."""
+    plain = StringTable.of(["", *symbols])
+    joined = StringTable.of(["", *(sep + s for s in symbols)])
+    source = np.concatenate([plain.blob, joined.blob])
+    lens = np.diff(plain.offsets), np.diff(joined.offsets)
+    starts = plain.offsets[:-1], joined.offsets[:-1] + len(plain.blob)
+    n, width = digits.shape
+    sizes = np.zeros(n, dtype=np.int64)
+    parts = []
+    for lo in range(0, n, block):
+        d = digits[lo : lo + block]
+        size = np.stack([lens[j > 0][d[:, j]] for j in range(width)], axis=1)  # bytes of each piece
+        start = np.stack([starts[j > 0][d[:, j]] for j in range(width)], axis=1)
+        sizes[lo : lo + len(d)] = size.sum(axis=1)
+        size, start = size.ravel(), start.ravel()
+        total = int(size.sum())
+        first = np.cumsum(size) - size  # where each piece goes in the block's bytes
+        parts.append(source[np.repeat(start - first, size) + np.arange(total, dtype=np.int64)])
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    return StringTable(np.concatenate(parts) if parts else np.zeros(0, np.uint8), offsets)
 
 
 class Merger:

@@ -162,8 +162,7 @@ class Index:
     # -- vectorising new text (numpy only) --------------------------------------------------
     def term_id(self, term: str) -> int:
         if self._term_lookup is None:
-            table = {t: i for i, t in enumerate(self.terms)}
-            self._term_lookup = lambda t: table.get(t, -1)
+            self._term_lookup = _lookup(self.terms)
         return self._term_lookup(term)
 
     def field_vector(self, text: str) -> dict[int, float]:
@@ -214,8 +213,7 @@ class Index:
         cfg = self.config
         n = len(self.char_idf)
         if self._char_lookup is None:
-            table = {t: i for i, t in enumerate(self.char_terms)}
-            self._char_lookup = lambda t: table.get(t, -1)
+            self._char_lookup = _lookup(self.char_terms)
         counts: dict[int, int] = {}
         if n:
             grams: dict[str, int] = {}
@@ -248,9 +246,9 @@ class Index:
                 f"{target}: cannot create the index ({exc.strerror}); pass --index DIR to put it elsewhere"
             ) from None
         try:
-            store.write_strings(built, "terms", list(self.terms))
+            store.write_strings(built, "terms", self.terms)
             store.save_array(built, "idf", np.asarray(self.idf, dtype=np.float64))
-            store.write_strings(built, "char_terms", list(self.char_terms))
+            store.write_strings(built, "char_terms", self.char_terms)
             store.save_array(built, "char_idf", np.asarray(self.char_idf, dtype=np.float64))
             stem_words = sorted(self.stems)
             store.write_strings(built, "stem_words", stem_words)
@@ -384,6 +382,15 @@ class Index:
     def semantic(self) -> bool:
         """Whether the index carries embeddings (`suggest.embed`)."""
         return self.check_emb is not None and self.pool_emb is not None
+
+
+def _lookup(terms: Sequence[str]) -> Callable[[str], int]:
+    """A term's id in ``terms`` (sorted), or -1: a binary search in a `store.StringTable`, a
+    dictionary otherwise."""
+    if isinstance(terms, store.StringTable):
+        return terms.find
+    table = {t: i for i, t in enumerate(terms)}
+    return lambda t: table.get(t, -1)
 
 
 def _read_manifest(shown: Path, folder: Path, verify: bool) -> tuple[dict, IndexConfig, dict]:
@@ -525,7 +532,7 @@ def build_index(
     vocab = built.terms
     members = built.members
     mc, mt, member_text = built.member_check, built.member_is_title, built.member_text
-    unigram = np.fromiter((" " not in t for t in vocab), dtype=bool, count=len(vocab))
+    unigram = built.unigram
     member_emb = None
     if embedder is not None and config.dup_meaning_threshold < 1:  # questions in other words merge
         say("encoding titles and questions")

@@ -95,39 +95,43 @@ def load_array(folder: Path, name: str, mmap: bool = True) -> np.ndarray:
 
 
 def write_strings(folder: Path, name: str, items: Sequence[str]) -> None:
-    """A sorted-or-not list of strings as one UTF-8 blob plus an offsets array (each string's
-    length in bytes from its characters: 1 byte each, one more from U+0080, U+0800 and U+10000)."""
-    items = list(items)
-    lens = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
-    joined = "".join(items)
-    blob = joined.encode("utf-8")
-    if len(blob) != int(lens.sum()):  # not all ASCII
-        codes = np.frombuffer(joined.encode("utf-32-le"), dtype="<u4")
-        extra = np.zeros(len(codes) + 1, dtype=np.int64)
-        np.cumsum((codes >= 0x80).astype(np.int64) + (codes >= 0x800) + (codes >= 0x10000), out=extra[1:])
-        ends = np.cumsum(lens)
-        lens = lens + extra[ends] - extra[ends - lens]
-    offsets = np.zeros(len(items) + 1, dtype=np.int64)
-    np.cumsum(lens, out=offsets[1:])
-    (folder / f"{name}.bin").write_bytes(blob)
-    save_array(folder, f"{name}.offsets", offsets)
+    """A list of strings (or a `StringTable`) as one UTF-8 blob plus an offsets array."""
+    table = items if isinstance(items, StringTable) else StringTable.of(items)
+    with open(folder / f"{name}.bin", "wb") as f:
+        f.write(np.ascontiguousarray(table.blob, dtype=np.uint8).data)
+    save_array(folder, f"{name}.offsets", np.asarray(table.offsets, dtype=np.int64))
 
 
-class Strings(Sequence[str]):
-    """A string table written by `write_strings`, memory-mapped; `find` needs sorted items."""
+class StringTable(Sequence[str]):
+    """Strings as one UTF-8 blob and where each starts (``offsets``, one more than strings,
+    from 0); `find` needs sorted items. In memory (`of`, `suggest.count.spell_table`) or
+    memory-mapped from an index (`Strings`)."""
 
-    def __init__(self, folder: Path, name: str) -> None:
-        self.folder = folder
-        self.offsets = load_array(folder, f"{name}.offsets")
-        path = folder / f"{name}.bin"
-        size = path.stat().st_size
-        self.blob = np.memmap(path, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
-        if len(self.offsets) == 0 or int(self.offsets[-1]) != size:
-            raise IndexFormatError(f"{folder}: {name}.bin does not match its offsets")
-        # Plain memory views of the mapped arrays: a binary search reads a few dozen entries per
+    def __init__(self, blob: np.ndarray, offsets: np.ndarray) -> None:
+        self.blob = blob
+        self.offsets = offsets
+        # Plain memory views of the arrays: a binary search reads a few dozen entries per
         # word, and numpy's per-element indexing of a memmap costs more than the comparison.
-        self._at = memoryview(np.ascontiguousarray(self.offsets, dtype=np.int64).data).cast("B").cast("q")
-        self._bytes = memoryview(np.asarray(self.blob).data).cast("B")
+        self._at = memoryview(np.ascontiguousarray(offsets, dtype=np.int64).data).cast("B").cast("q")
+        self._bytes = memoryview(np.asarray(blob).data).cast("B")
+
+    @classmethod
+    def of(cls, items: Sequence[str]) -> StringTable:
+        """The table of ``items``: each string's length in UTF-8 bytes from its characters (1
+        byte each, one more from U+0080, U+0800 and U+10000), with one encode of them all."""
+        items = list(items)
+        lens = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+        joined = "".join(items)
+        blob = joined.encode("utf-8")
+        if len(blob) != int(lens.sum()):  # not all ASCII
+            codes = np.frombuffer(joined.encode("utf-32-le"), dtype="<u4")
+            extra = np.zeros(len(codes) + 1, dtype=np.int64)
+            np.cumsum((codes >= 0x80).astype(np.int64) + (codes >= 0x800) + (codes >= 0x10000), out=extra[1:])
+            ends = np.cumsum(lens)
+            lens = lens + extra[ends] - extra[ends - lens]
+        offsets = np.zeros(len(items) + 1, dtype=np.int64)
+        np.cumsum(lens, out=offsets[1:])
+        return cls(np.frombuffer(blob, dtype=np.uint8) if blob else np.zeros(0, np.uint8), offsets)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -146,6 +150,20 @@ class Strings(Sequence[str]):
         n = len(self)
         i = bisect.bisect_left(range(n), key, key=self.raw)
         return i if i < n and self.raw(i) == key else -1
+
+
+class Strings(StringTable):
+    """A string table written by `write_strings`, memory-mapped."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        self.folder = folder
+        offsets = load_array(folder, f"{name}.offsets")
+        path = folder / f"{name}.bin"
+        size = path.stat().st_size
+        blob = np.memmap(path, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
+        if len(offsets) == 0 or int(offsets[-1]) != size:
+            raise IndexFormatError(f"{folder}: {name}.bin does not match its offsets")
+        super().__init__(blob, offsets)
 
 
 def write_jsonl(folder: Path, name: str, records: Iterable[dict]) -> int:

@@ -81,3 +81,32 @@ def test_saved_strings_read_back_whatever_their_characters(tmp_path_factory, ite
     folder = tmp_path_factory.mktemp("strings")
     store.write_strings(folder, "t", items)
     assert list(store.Strings(folder, "t")) == items
+
+
+@given(
+    st.lists(st.text(alphabet="ab\u00e9\u4e00\U0001f600_", min_size=1, max_size=4), min_size=1, max_size=8, unique=True),
+    st.integers(1, 3),
+    st.sampled_from([" ", ""]),
+    st.integers(1, 5),
+    st.data(),
+)
+@settings(max_examples=150, deadline=None)
+def test_spell_table_has_the_bytes_of_spelled_strings(symbols, width, sep, block, data):
+    """`count.spell_table` gathers each term's UTF-8 bytes from its symbols': the same table as
+    encoding `count.spell`'s strings, whatever the block of terms it works in."""
+    from suggest import store
+
+    n = data.draw(st.integers(0, 12))
+    first = np.array(data.draw(st.lists(st.integers(1, len(symbols)), min_size=n, max_size=n)), dtype=np.int64)
+    rest = np.array(
+        data.draw(st.lists(st.integers(0, len(symbols)), min_size=n * (width - 1), max_size=n * (width - 1))),
+        dtype=np.int64,
+    ).reshape(n, width - 1)
+    for j in range(1, width - 1):  # padding: once a digit is 0, the rest of the row is too
+        rest[rest[:, j - 1] == 0, j] = 0
+    digits = np.concatenate([first.reshape(n, 1), rest], axis=1)
+    table = count.spell_table(digits, symbols, sep, block=block)
+    want = store.StringTable.of(count.spell(digits, symbols, sep))
+    np.testing.assert_array_equal(table.offsets, want.offsets)
+    np.testing.assert_array_equal(table.blob, want.blob)
+    assert list(table) == count.spell(digits, symbols, sep)
