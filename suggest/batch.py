@@ -617,8 +617,10 @@ def iter_lists(
     chunk: int | None = None,
     index_dir: str | Path | None = None,
     progress: Progress | None = None,
+    feedback: ListFeedback = NO_LIST_FEEDBACK,
 ) -> Iterator[dict]:
-    """Every check's list as a suggestions.jsonl record, in id order, without writing files."""
+    """Every check's list as a suggestions.jsonl record, in id order, without writing files
+    (``feedback``: as for `run_batch`)."""
     from joblib import delayed
 
     opts = opts or RankOptions()
@@ -626,7 +628,7 @@ def iter_lists(
     n = len(index.check_ids)
     n_chunks = -(-n // chunk)
     workers = 1 if index_dir is None else worker_count(jobs, n_chunks)
-    settings = json.dumps({"rank": opts.settings(), "chunk": chunk}, sort_keys=True)
+    settings = json.dumps({"rank": opts.settings(), "chunk": chunk, "feedback": feedback.settings()}, sort_keys=True)
     key = f"{index_key(index)}:lists-{hashlib.sha256(settings.encode()).hexdigest()[:16]}"
     job = _Job(
         out=Path("."),
@@ -637,8 +639,9 @@ def iter_lists(
         fmt="json",
         chunk=chunk,
         n=n,
+        feedback=feedback,
     )
-    _RANKERS[key] = _Ranker(index, opts)
+    _RANKERS[key] = _Ranker(index, opts, feedback)
     try:
         with parallel(workers) as pool:
             done = 0

@@ -1,15 +1,23 @@
-"""The editors' report: one self-contained HTML page (inline CSS and SVG, no scripts, no links
-to anything outside the page) with the archive's figures, charts, the research backlog and
-every check's "Want to dive deeper?" list. Archive text is escaped by Jinja2's autoescape.
+"""The editors' report: one self-contained HTML page (inline CSS, SVG and one small inline
+script, no links to anything outside the page) with the archive's figures, charts of every
+category, the research backlog and every check's "Want to dive deeper?" list, in tables an
+editor can search and sort. Archive text is escaped by Jinja2's autoescape.
+
+The script is allowed by the page's own Content-Security-Policy (a ``<meta>`` naming its
+sha256, so the file stays byte-identical from run to run and runs offline, from disk); when
+`suggest serve` serves the page it also carries the response's nonce. Without the script the
+tables are plain tables.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 
@@ -22,7 +30,6 @@ from suggest.render import safe_url, shipped_template
 
 CHART_WIDTH = 720
 CHART_HEIGHT = 240
-TOP_CATEGORIES = 12
 
 
 @dataclass(frozen=True)
@@ -177,7 +184,7 @@ def bar_chart(rows: list[tuple[str, int]]) -> dict:
 
 def categories(index: Index) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
     """Checks per category and open questions per category (of the check that first raised
-    them), most first, at most `TOP_CATEGORIES` each."""
+    them), most first (equal counts by name), every category."""
     n = index.checks_matrix.shape[0]
     cats = [index.check_records[r].get("category") or "(none)" for r in range(n)]
     checks = Counter(cats)
@@ -196,7 +203,7 @@ def categories(index: Index) -> tuple[list[tuple[str, int]], list[tuple[str, int
                 open_q[cats[int(pair_check[s])]] += 1
 
     def top(c: Counter[str]) -> list[tuple[str, int]]:
-        return sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_CATEGORIES]
+        return sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))
 
     return top(checks), top(open_q)
 
@@ -221,6 +228,9 @@ def build_report(
     backlog: Backlog,
     archive: Archive | None = None,
     title: str | None = None,
+    nonce: str = "",
+    nav: bool = False,
+    files: dict | None = None,
 ) -> str:
     """The report page as one HTML string.
 
@@ -231,7 +241,11 @@ def build_report(
         e.g. `suggest.batch.read_results` or `suggest.batch.iter_lists`.
     backlog : from `suggest.backlog.backlog`.
     archive : the read archive, for the files skipped and why (omitted when None).
-    title : page title (default: names the archive).
+    title : page title (default: names the archive by its folder or file name, not its path).
+    nonce : the response's CSP nonce, when a server sends the page (`suggest serve`).
+    nav : links to the editor's other pages (`suggest serve`).
+    files : `skipped_files` of the archive, when ``archive`` is not given (a server keeps the
+        summary, not the archive's texts).
 
     Returns
     -------
@@ -249,6 +263,10 @@ def build_report(
 
     def link(cid: str) -> str:
         return f"#check-{names[cid]}" if cid in known else ""
+
+    def title_of(cid: str) -> str:
+        row = own_check_row(index, cid)
+        return str(index.check_records[row].get("title") or cid) if row is not None else cid
 
     fig = figures(index)
     month = monthly(index)
@@ -268,13 +286,15 @@ def build_report(
                 "suggestions": rec["suggestions"],
             }
 
-    root = (index.manifest.get("archive") or {}).get("root")
     return shipped_template("report.html.j2").render(
-        title=title or f"Research report: {root or 'archive'}",
-        archive_root=root,
+        title=title or f"Research report: {archive_name(index)}",
+        script=REPORT_SCRIPT,
+        script_hash=SCRIPT_HASH,
+        nonce=nonce,
+        nav=nav,
         version=__version__,
         fig=fig,
-        files=skipped_files(archive),
+        files=skipped_files(archive) if archive is not None else files,
         monthly=column_chart(
             month["months"], [("raised", "raised", month["raised"]), ("answered", "answered", month["answered"])]
         ),
@@ -286,7 +306,21 @@ def build_report(
         shown=SHOWN_CHECKS,
         checks=checks(),
         link=link,
+        title_of=title_of,
     )
+
+
+def archive_name(index: Index) -> str:
+    """The archive's name for a page title: the last part of its path (a folder or a
+    ``.jsonl`` file), never the whole path."""
+    root = (index.manifest.get("archive") or {}).get("root")
+    return PurePath(str(root)).name if root else "archive"
+
+
+REPORT_SCRIPT = (Path(__file__).parent / "templates" / "report-script.j2").read_text("utf-8")
+"""The report's one script: a search box per table (rows that do not contain the words typed
+are hidden) and sortable columns (click a heading; again to reverse)."""
+SCRIPT_HASH = base64.b64encode(hashlib.sha256(REPORT_SCRIPT.encode("utf-8")).digest()).decode("ascii")
 
 
 REPORT_MARK = b'<meta name="generator" content="suggest report">'

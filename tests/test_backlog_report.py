@@ -225,12 +225,30 @@ def hostile(tmp_path):
     return folder, ix, arch or read_archive(folder)
 
 
+def only_the_report_script(html: str) -> bool:
+    """The page's one script is the report's own, and its Content-Security-Policy allows that
+    script only (by its sha256)."""
+    import base64
+    import hashlib
+
+    from suggest.report import REPORT_SCRIPT
+
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", html, re.S)
+    digest = base64.b64encode(hashlib.sha256(REPORT_SCRIPT.encode()).digest()).decode()
+    policy = re.findall(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', html)
+    return scripts == [REPORT_SCRIPT] and policy == [
+        f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    ]
+
+
 def test_report_escapes_a_script_title():
     ix = build_index(raw_checks())
     assert ix.check_records[0]["title"] == SCRIPT
     html = build_report(ix, iter_lists(ix), backlog(ix))
-    assert "<script" not in html.lower() and "javascript:" not in html.lower()
-    assert "<h3>&lt;script&gt;alert(1)&lt;/script&gt;</h3>" in html
+    assert "<script>alert" not in html.lower() and "javascript:" not in html.lower()
+    assert only_the_report_script(html)
+    assert '<td data-label="Check">&lt;script&gt;alert(1)&lt;/script&gt; <span class="id">' in html
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "<b>cat</b>" not in html and "&lt;b&gt;cat&lt;/b&gt;" in html
     assert "Can a page &#34;close&#34; itself &amp; others?" in html
@@ -240,7 +258,8 @@ def test_report_escapes_what_the_reader_passes_through(hostile):
     _, ix, arch = hostile
     assert ix.check_records[0]["id"] == "<script>alert(2)</script>"
     html = build_report(ix, iter_lists(ix), backlog(ix), arch)
-    assert "<script" not in html.lower() and "javascript:" not in html.lower()
+    assert "<script>alert" not in html.lower() and "javascript:" not in html.lower()
+    assert only_the_report_script(html)
     assert "&lt;script&gt;alert(2)&lt;/script&gt;" in html and "Does 1 &lt; 2 &gt; 0 hold?" in html
     assert "&lt;b&gt;cat&lt;/b&gt;" in html
     assert "empty&lt;x&gt;.txt" in html and "empty<x>" not in html
@@ -252,7 +271,8 @@ def test_report_is_self_contained(hostile):
     assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
     assert "<style>" in html and html.count("<svg") == 3
     tags = re.findall(r"<[A-Za-z][^<>]*>", html)
-    assert not [t for t in tags if re.match(r"<(link|script|img|iframe|object|embed)\b", t) or re.search(r"\ssrc\s*=", t)]
+    assert not [t for t in tags if re.match(r"<(link|img|iframe|object|embed)\b", t) or re.search(r"\ssrc\s*=", t)]
+    assert [t for t in tags if t.startswith("<script")] == ["<script>"] and only_the_report_script(html)
     assert "@import" not in html and "url(" not in html
     hrefs = re.findall(r'href="([^"]*)"', html)
     assert hrefs and all(h.startswith("#") or h == "https://example.org/fact-checks/media/pages-abc123" for h in hrefs)
@@ -281,7 +301,7 @@ def test_report_lists_every_check_with_the_batch_lists(archive, index, tmp_path)
     assert html == build_report(index, iter_lists(index), backlog(index), read_archive(archive))
     names = output_names(list(index.check_ids))
     for rec in read_results(out):
-        sec = html.split(f'<section class="check" id="check-{names[rec["id"]]}">', 1)[1].split("</section>", 1)[0]
+        sec = html.split(f'<tr class="check" id="check-{names[rec["id"]]}">', 1)[1].split("</tr>", 1)[0]
         assert [str(escape(s["question"])) in sec for s in rec["suggestions"]] == [True] * len(rec["suggestions"])
 
 

@@ -127,7 +127,7 @@ def test_batch_honours_blocks_rejections_and_pins_as_suggest_for_does(archive, i
     store.set_verdict(article_key(checks[victim]), rejected, "rejected")
     pin = "Does measles-induced immune amnesia raise childhood deaths from other infections?"
     store.pin("politics", pin)
-    said = list_feedback(index, store, lambda: checks.values())
+    said = list_feedback(index, store, lambda: [(c.id, article_key(c)) for c in checks.values()])
     assert said.rejected and said.blocked and said.pinned == {"politics": said.pinned["politics"]}
     out = tmp_path / "out"
     run_batch(index, out, "json", chunk=9, jobs=1, feedback=said)

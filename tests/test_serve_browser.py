@@ -55,6 +55,10 @@ HOSTILE = {
 }
 
 
+SERVED: dict[str, Path] = {}
+"""The archive behind each served URL."""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -77,7 +81,9 @@ def server(tmp_path_factory):
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("uvicorn did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}"
+    SERVED[url] = archive
+    yield url
     srv.should_exit = True
     thread.join(timeout=10)
 
@@ -177,6 +183,63 @@ def test_a_hostile_archive_renders_as_text(server, browser):
     assert browser.execute_script("return document.querySelectorAll('main script').length") == 0
 
 
+def report_rows(driver) -> list[tuple[str, str, bool]]:
+    """The checks table of the report: (id, date cell, shown) of each row, in page order."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('#checks-table tbody tr')).map("
+        "r => [r.id, r.cells[1].getAttribute('data-sort'), !r.hidden && r.offsetParent !== null]);"
+    )
+
+
+def search_and_sort(driver) -> None:
+    """Search the report's checks table, then sort it by date both ways (the page loaded)."""
+    rows = report_rows(driver)
+    assert len(rows) == 65 and all(shown for _, _, shown in rows)
+    box = driver.find_element(By.CSS_SELECTOR, "input[data-filter=checks-table]")
+    assert box.is_displayed()  # the script runs: the search box is shown only by it
+    box.send_keys("Vaccine")
+    want = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#checks-table tbody tr'))"
+        ".filter(r => r.textContent.toLowerCase().includes('vaccine')).map(r => r.id);"
+    )
+    assert 0 < len(want) < 65
+    WebDriverWait(driver, 10).until(lambda d: [i for i, _, shown in report_rows(d) if shown] == want)
+    assert driver.find_element(By.ID, "checks-count").text == f"{len(want)} of 65 shown"
+    box.clear()
+    box.send_keys(" ")  # clear() fires no input event; a blank search shows every row
+    WebDriverWait(driver, 10).until(lambda d: all(shown for _, _, shown in report_rows(d)))
+    date = driver.find_element(By.XPATH, "//table[@id='checks-table']/thead//button[text()='Date']")
+    before = [i for i, _, _ in report_rows(driver)]
+    date.click()
+    up = report_rows(driver)
+    assert [d for _, d, _ in up] == sorted(d for _, d, _ in up) and [i for i, _, _ in up] != before
+    date.click()
+    down = report_rows(driver)
+    assert [d for _, d, _ in down] == sorted((d for _, d, _ in down), reverse=True)
+    th = date.find_element(By.XPATH, "..")
+    assert th.get_attribute("aria-sort") == "descending"
+
+
+def test_report_search_filters_and_sort_reorders_served_and_from_a_file(server, browser, tmp_path):
+    browser.get(server + "/report")
+    assert browser.title == "Research report: corpus"
+    search_and_sort(browser)
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text  # noqa: B018  (the hostile id shows as text)
+    assert SCRIPT in browser.find_element(By.ID, "checks-table").text
+    # The file `suggest report --out` writes works the same from disk, offline.
+    from typer.testing import CliRunner
+
+    from suggest.cli import app
+
+    archive = SERVED[server]
+    out = tmp_path / "report.html"
+    r = CliRunner().invoke(app, ["report", "--archive", str(archive), "--out", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    browser.get(out.as_uri())
+    search_and_sort(browser)
+
+
 def test_narrow_window_screenshot_without_sideways_scrolling(server, browser):
     paste(browser, server, BALLOTS.read_text())
     browser.set_window_size(390, 900)
@@ -191,5 +254,9 @@ def test_narrow_window_screenshot_without_sideways_scrolling(server, browser):
         wide = browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
         browser.save_screenshot(str(out / "serve-backlog-narrow.png"))
         assert wide <= 0, f"the backlog scrolls sideways by {wide}px at 390px"
+        browser.get(server + "/report")
+        wide = browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        browser.save_screenshot(str(out / "serve-report-narrow.png"))
+        assert wide <= 0, f"the report scrolls sideways by {wide}px at 390px"
     finally:
         browser.set_window_size(1200, 900)

@@ -79,10 +79,9 @@ def batch(
         ix, arch, choice = open_archive_index(root, index_dir, quiet, semantic, jobs=jobs, status=True)
         said = NO_LIST_FEEDBACK
         if feedback:
-            from suggest.archive import read_archive
-            from suggest.serve.lists import feedback_store, list_feedback
+            from suggest.serve.lists import archive_keys, feedback_store, list_feedback
 
-            said = list_feedback(ix, feedback_store(root, index_dir), lambda: read_archive(root, jobs=jobs or 1).checks)
+            said = list_feedback(ix, feedback_store(root, index_dir), archive_keys(root))
         with progress_bar("batch", quiet) as bar:
             stats = run_batch(
                 ix,
@@ -104,12 +103,12 @@ def batch(
         )
         if report is not None:
             from suggest.archive import read_archive
-            from suggest.backlog import backlog
             from suggest.batch import read_results
             from suggest.report import write_report
+            from suggest.serve.lists import feedback_store, open_backlog
 
             arch = arch or read_archive(root)
-            written = write_report(
-                report, ix, read_results(out), backlog(ix, recent_days=recent, semantic=choice is not False), arch
-            )
+            store = feedback_store(root, index_dir) if feedback else None
+            b = open_backlog(ix, store, recent_days=recent, semantic=choice is not False)
+            written = write_report(report, ix, read_results(out), b, arch)
             err(f"report {'written' if written else 'unchanged'}: {report}", quiet)

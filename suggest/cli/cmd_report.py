@@ -39,6 +39,14 @@ def report(
     jobs: JobsOpt = None,
     chunk: ChunkOpt = None,
     semantic: SemanticOpt = None,
+    feedback: Annotated[
+        bool,
+        typer.Option(
+            "--feedback/--no-feedback",
+            help="Apply the editors' feedback to the lists and the backlog, as `suggest batch` and `suggest backlog` "
+            "do (`suggest serve` keeps it beside the index).",
+        ),
+    ] = True,
     quiet: QuietOpt = False,
 ) -> None:
     """Write the HTML report: archive figures, charts, the research backlog and every check's list.
@@ -46,11 +54,11 @@ def report(
     Example: suggest report --archive corpus --out report.html
     """
     from suggest.archive import read_archive
-    from suggest.backlog import backlog
-    from suggest.batch import check_settings, iter_lists
+    from suggest.batch import NO_LIST_FEEDBACK, check_settings, iter_lists
     from suggest.index import default_index_dir
     from suggest.records import RankOptions
     from suggest.report import build_report, check_report_path, write_report
+    from suggest.serve.lists import archive_keys, feedback_store, list_feedback, open_backlog
 
     with user_errors():
         check_settings("html", jobs, chunk)
@@ -59,7 +67,11 @@ def report(
             check_report_path(out, root)
         ix, arch, choice = open_archive_index(root, index_dir, quiet, semantic, jobs=jobs, status=True)
         arch = arch or read_archive(root)
-        b = backlog(ix, recent_days=recent, top=backlog_top, semantic=choice is not False)
+        store = feedback_store(root, index_dir) if feedback else None
+        said = NO_LIST_FEEDBACK
+        if store is not None:
+            said = list_feedback(ix, store, archive_keys(root))
+        b = open_backlog(ix, store, recent_days=recent, top=backlog_top, semantic=choice is not False)
         with progress_bar("ranking", quiet) as bar:
             lists = list(
                 iter_lists(
@@ -69,6 +81,7 @@ def report(
                     chunk,
                     index_dir or default_index_dir(root),
                     bar,
+                    said,
                 )
             )
         if out is None:

@@ -240,6 +240,8 @@ class State:
         self.load_lock = threading.Lock()
         self.drafts: OrderedDict[str, Check] = OrderedDict()
         self._backlog: tuple[Index, Backlog, list[tuple[set[str], list[dict]]]] | None = None
+        self._report: tuple[Index, str, Backlog, list[dict]] | None = None
+        self._read: tuple[Index, list[tuple[str, str]], dict | None] | None = None
         self.loaded = self._open()
 
     def _open(self) -> _Loaded:
@@ -280,6 +282,43 @@ class State:
             b = rank_backlog(ix, top=None, semantic=self.semantic is not False)
             self._backlog = (ix, b, [_row_checks(ix, r) for r in b.rows])
         return self._backlog[1], self._backlog[2]
+
+    def report(self, nonce: str) -> str:
+        """The report page (`suggest.report.build_report`) of the current index with the
+        editors' feedback, as `suggest report` writes it; its lists and backlog are made once
+        per index and feedback (ranking every check, which takes a while on a large archive)."""
+        from suggest.batch import iter_lists
+        from suggest.cli.common import rank_signals
+        from suggest.report import build_report
+        from suggest.serve.lists import list_feedback, open_backlog
+
+        ix = self.index()
+        with self.rank_lock:
+            said = list_feedback(ix, self.store, lambda: self.archive_read(ix)[0])
+            signature = json.dumps(
+                [said.settings(), sorted(self.store.closed()), sorted(self.store.accepted_counts().items())]
+            )
+            if self._report is None or self._report[0] is not ix or self._report[1] != signature:
+                opts = RankOptions()
+                if self.semantic is False and ix.semantic:
+                    opts = replace(opts, **rank_signals(False, ix))
+                lists = list(iter_lists(ix, opts, jobs=1, feedback=said))
+                b = open_backlog(ix, self.store, semantic=self.semantic is not False)
+                self._report = (ix, signature, b, lists)
+            _, _, b, lists = self._report
+            files = self.archive_read(ix)[1]
+            return build_report(ix, lists, b, nonce=nonce, nav=True, title=f"Research report: {self.name}", files=files)
+
+    def archive_read(self, ix: Index) -> tuple[list[tuple[str, str]], dict | None]:
+        """(check id, `article_key`) of every check of the archive and the report's summary of
+        the files read and skipped (`suggest.report.skipped_files`): read once per index."""
+        if self._read is None or self._read[0] is not ix:
+            from suggest.archive import read_archive
+            from suggest.report import skipped_files
+
+            arch = read_archive(self.archive)
+            self._read = (ix, [(c.id, article_key(c)) for c in arch.checks], skipped_files(arch))
+        return self._read[1], self._read[2]
 
     def ranked(self, draft: Check, req: DraftRequest, words: bool) -> tuple[Index, ArticleList]:
         ix = self.index()
@@ -814,6 +853,10 @@ def _page_routes(api: FastAPI, state: State) -> None:
             back=f"/backlog?{query}" if query else "/backlog",
             csv_href=f"/backlog.csv?{query}" if query else "/backlog.csv",
         )
+
+    @api.get("/report", response_class=HTMLResponse, include_in_schema=False)
+    async def report_page(request: Request) -> HTMLResponse:
+        return HTMLResponse(await _in_thread(state.report, getattr(request.state, "nonce", "")))
 
     @api.get("/backlog.csv", include_in_schema=False)
     async def backlog_csv(request: Request) -> Response:

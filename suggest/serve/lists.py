@@ -136,12 +136,15 @@ def items_of(index: Index, keys: set[str] | frozenset[str]) -> dict[str, tuple[i
     return {k: got[1][k] for k in sorted(keys) if k in got[1]}
 
 
-def list_feedback(index: Index, store: FeedbackStore, checks: Callable[[], Iterable[Check]]) -> ListFeedback:
+def list_feedback(
+    index: Index, store: FeedbackStore, article_keys: Callable[[], Iterable[tuple[str, str]]]
+) -> ListFeedback:
     """The store's feedback as pool items of ``index``, for the batch job
     (`suggest.batch.ListFeedback`): the blocked questions, the questions rejected for each
-    archive check (its `article_key`, the key the same check's text gets when pasted into the
-    editor's page; ``checks`` is called for the archive's checks only when some question was
-    rejected) and the questions pinned for each category."""
+    archive check (by its `article_key`, the key the same check's text gets when pasted into
+    the editor's page; ``article_keys`` gives (check id, article key) of the archive's checks
+    and is called only when some question was rejected) and the questions pinned for each
+    category."""
     blocked, rejected, pins = store.blocked_keys(), store.rejections(), store.pins()
     keys = set(blocked) | {q for _, q in rejected} | {question_key(t) for _, t in pins}
     found = items_of(index, keys) if keys else {}
@@ -151,10 +154,10 @@ def list_feedback(index: Index, store: FeedbackStore, checks: Callable[[], Itera
     per_check: dict[str, tuple[int, ...]] = {}
     if by_article:
         known = set(index.check_ids)
-        for c in checks():
-            items = by_article.get(article_key(c))
-            if items and c.id in known:
-                per_check[c.id] = tuple(sorted(items))
+        for cid, key in article_keys():
+            items = by_article.get(key)
+            if items and cid in known:
+                per_check[cid] = tuple(sorted(items))
     pinned: dict[str, list[int]] = {}
     for cat, text in pins:
         for item in found.get(question_key(text), ())[:1]:
@@ -165,6 +168,17 @@ def list_feedback(index: Index, store: FeedbackStore, checks: Callable[[], Itera
         rejected=dict(sorted(per_check.items())),
         pinned={c: tuple(v) for c, v in sorted(pinned.items()) if v},
     )
+
+
+def archive_keys(archive: str | Path) -> Callable[[], list[tuple[str, str]]]:
+    """(check id, `article_key`) of every check of ``archive``, read when called."""
+
+    def keys() -> list[tuple[str, str]]:
+        from suggest.archive import read_archive
+
+        return [(c.id, article_key(c)) for c in read_archive(archive).checks]
+
+    return keys
 
 
 def open_backlog(
