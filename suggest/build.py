@@ -252,7 +252,7 @@ def _load(source: Sequence[Check] | Spilled) -> Sequence[Check]:
 
 def analyse(source: Sequence[Check] | Spilled, chunk: int, config, work: str) -> Analysed:  # type: ignore[no-untyped-def]
     """Pass 1 for one chunk: count its terms (`suggest.count`); counts saved under ``work``."""
-    from suggest.count import Symbols, char_terms, count_matrix, word_terms
+    from suggest.count import Symbols, char_counts, word_counts
 
     checks = _load(source)
     symbols = Symbols()
@@ -280,12 +280,9 @@ def analyse(source: Sequence[Check] | Spilled, chunk: int, config, work: str) ->
         seqs.extend(ids(q) for q in c.questions)
     sorted_words, rank = symbols.sorted()
     width = max(config.ngram_max, 1)
-    seq, terms, col = word_terms(seqs, width, rank)
-    counts = []
+    terms, every = word_counts(seqs, width, rank)
     bounds = [k * n for k in range(len(FIELDS) + 1)] + [len(seqs)]
-    for k in range(len(FIELDS) + 1):
-        at = (seq >= bounds[k]) & (seq < bounds[k + 1])
-        counts.append(count_matrix(seq[at] - bounds[k], col[at], bounds[k + 1] - bounds[k], len(terms)))
+    counts = [every[bounds[k] : bounds[k + 1]] for k in range(len(FIELDS) + 1)]
     doc = counts[0]
     for m in counts[1 : len(FIELDS)]:
         doc = doc + m  # a term anywhere in the check
@@ -294,10 +291,9 @@ def analyse(source: Sequence[Check] | Spilled, chunk: int, config, work: str) ->
     grams, gram_df, alphabet = np.zeros((0, width), dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, np.int64)
     chars = sp.csr_matrix((n, 0))
     if config.char_weight:
-        rows, grams, gcol, alphabet = char_terms(
+        grams, chars, alphabet = char_counts(
             [char_text(c, config.char_chars) for c in checks], config.char_ngram_min, config.char_ngram_max
         )
-        chars = count_matrix(rows, gcol, n, len(grams))
         gram_df = np.bincount(chars.indices, minlength=len(grams)).astype(np.int64)
     folder = Path(work) / f"a{chunk:06d}"
     folder.mkdir()

@@ -107,13 +107,13 @@ def _unique_inverse(keys: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarra
     return both[new], inverse
 
 
-def rolling_terms(
+def rolling_keys(
     sym: np.ndarray, left: np.ndarray, owner: np.ndarray, sizes: Sequence[int], width: int, base: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """`terms_of` for every run of n symbols (n in ``sizes``) that starts at a position whose
-    ``left`` (symbols from it to the end of its word or sequence) is at least n, each term's key
-    built up one symbol at a time over the whole array, with no gather per n-gram; None when
-    the keys would not fit in an int64 (`terms_of` does it then)."""
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(each occurrence's row, its int64 key) for every run of n symbols (n in ``sizes``) that
+    starts at a position whose ``left`` (symbols from it to the end of its word or sequence) is
+    at least n, each key built up one symbol at a time over the whole array, with no gather per
+    n-gram; None when the keys would not fit in an int64."""
     if not _packable(base, width):
         return None
     key = np.zeros(len(sym), dtype=np.int64)
@@ -127,12 +127,56 @@ def rolling_terms(
             rows.append(owner[at])
             keys.append(key[at])
     if not rows:
-        return np.zeros(0, np.int64), np.zeros((0, width), np.int64), np.zeros(0, np.int64)
-    uniq, inverse = _unique_inverse(np.concatenate(keys), base**width)
-    digits = np.zeros((len(uniq), width), dtype=np.int64)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(rows), np.concatenate(keys)
+
+
+def _digits(keys: np.ndarray, width: int, base: int) -> np.ndarray:
+    """Packed keys back to rows of ``width`` digits."""
+    digits = np.zeros((len(keys), width), dtype=np.int64)
     for j in range(width - 1, -1, -1):
-        uniq, digits[:, j] = np.divmod(uniq, base)
-    return np.concatenate(rows), digits, inverse
+        keys, digits[:, j] = np.divmod(keys, base)
+    return digits
+
+
+def rolling_terms(
+    sym: np.ndarray, left: np.ndarray, owner: np.ndarray, sizes: Sequence[int], width: int, base: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """`terms_of` for the runs `rolling_keys` finds; None when their keys would not fit in an
+    int64 (`terms_of` does it then)."""
+    found = rolling_keys(sym, left, owner, sizes, width, base)
+    if found is None:
+        return None
+    rows, keys = found
+    uniq, inverse = _unique_inverse(keys, base**width)
+    return rows, _digits(uniq, width, base), inverse
+
+
+def keyed_counts(
+    rows: np.ndarray, keys: np.ndarray, bound: int, n_rows: int
+) -> tuple[np.ndarray, sp.csr_matrix] | None:
+    """(the distinct keys, sorted; how often each (row, key) occurs, as `count_matrix` gives it
+    with the keys' places as columns) by one sort of (row, key) pairs packed in an int64 (keys
+    in [0, ``bound``)); None when they do not fit. One sort of the occurrences instead of two
+    (`_unique_inverse`, then `count_matrix`), and the vocabulary from the distinct pairs."""
+    if not len(keys):
+        return keys, sp.csr_matrix((n_rows, 0), dtype=np.float32)
+    if int(max(n_rows, 1)).bit_length() + int(bound - 1).bit_length() > 63:
+        return None
+    both = rows * bound
+    both += keys
+    both.sort()
+    new = np.empty(len(both), dtype=bool)
+    new[0] = True
+    np.not_equal(both[1:], both[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    counts = np.diff(np.append(starts, len(both)))
+    r, k = np.divmod(both[starts], bound)
+    uniq = sorted_unique(k)
+    c = np.searchsorted(uniq, k)  # ascending within each row: canonical
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(r, minlength=n_rows), out=indptr[1:])
+    return uniq, sp.csr_matrix((counts.astype(np.float32), c.astype(np.int32), indptr), shape=(n_rows, len(uniq)))
 
 
 def unique_rows(rows: np.ndarray, base: int) -> tuple[np.ndarray, np.ndarray]:
@@ -183,6 +227,15 @@ class Symbols:
         return [names[i] for i in order], rank
 
 
+def _word_runs(seqs: Sequence[Sequence[int]], rank: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(each token's digit, its sequence, tokens from it to its sequence's end)."""
+    lens = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+    flat = rank[np.fromiter((t for s in seqs for t in s), dtype=np.int64, count=int(lens.sum()))]
+    seq = np.repeat(np.arange(len(seqs), dtype=np.int64), lens)
+    left = np.repeat(np.cumsum(lens), lens) - np.arange(len(flat), dtype=np.int64)
+    return flat, seq, left
+
+
 def word_terms(
     seqs: Sequence[Sequence[int]], n_max: int, rank: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -190,10 +243,7 @@ def word_terms(
     scikit-learn's ``_word_ngrams`` forms them, with ``rank`` (1-based, per symbol id) as
     digits; rows are the sequences."""
     width, base = max(n_max, 1), len(rank) + 1
-    lens = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
-    flat = rank[np.fromiter((t for s in seqs for t in s), dtype=np.int64, count=int(lens.sum()))]
-    seq = np.repeat(np.arange(len(seqs), dtype=np.int64), lens)
-    left = np.repeat(np.cumsum(lens), lens) - np.arange(len(flat), dtype=np.int64)  # tokens to the sequence's end
+    flat, seq, left = _word_runs(seqs, rank)
     fast = rolling_terms(flat, left, seq, range(1, width + 1), width, base)
     if fast is not None:
         return fast
@@ -204,12 +254,21 @@ def word_terms(
     return terms_of(out, width, base)
 
 
-def char_terms(texts: Sequence[str], n_min: int, n_max: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """`terms_of` for every character n-gram of each text as `suggest.build.char_grams` forms
-    them (words padded with a space each side; n from ``n_min`` to ``n_max``; a padded word of
-    at most ``n_max`` characters also gives itself once, a shorter one only itself), with each
-    character's 1-based rank among the sorted code points as digits; and those code points."""
-    width = max(n_max, 1)
+def word_counts(seqs: Sequence[Sequence[int]], n_max: int, rank: np.ndarray) -> tuple[np.ndarray, sp.csr_matrix]:
+    """(the terms of `word_terms`, how often each sequence has each: `count_matrix`)."""
+    width, base = max(n_max, 1), len(rank) + 1
+    flat, seq, left = _word_runs(seqs, rank)
+    found = rolling_keys(flat, left, seq, range(1, width + 1), width, base)
+    counted = None if found is None else keyed_counts(*found, base**width, len(seqs))
+    if counted is not None:
+        return _digits(counted[0], width, base), counted[1]
+    rows, terms, col = word_terms(seqs, n_max, rank)
+    return terms, count_matrix(rows, col, len(seqs), len(terms))
+
+
+def _char_runs(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The texts' words, padded with a space each side, end to end: (each character's 1-based
+    rank among the sorted code points, those code points, each word's size, start and text)."""
     parts = [t.split() for t in texts]
     joined = [f" {w} " for p in parts for w in p]
     sizes = np.fromiter(map(len, joined), dtype=np.int64, count=len(joined))
@@ -217,9 +276,19 @@ def char_terms(texts: Sequence[str], n_min: int, n_max: int) -> tuple[np.ndarray
     codes = np.frombuffer("".join(joined).encode("utf-32-le"), dtype="<u4")
     alphabet, ranks = _unique_inverse(codes.astype(np.int64), 0x110000)
     ranks += 1
-    base = len(alphabet) + 1
     start = np.cumsum(sizes) - sizes
     owner = np.repeat(np.arange(len(parts), dtype=np.int64), words_per)
+    return ranks, alphabet, sizes, start, owner
+
+
+def char_terms(texts: Sequence[str], n_min: int, n_max: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`terms_of` for every character n-gram of each text as `suggest.build.char_grams` forms
+    them (words padded with a space each side; n from ``n_min`` to ``n_max``; a padded word of
+    at most ``n_max`` characters also gives itself once, a shorter one only itself), with each
+    character's 1-based rank among the sorted code points as digits; and those code points."""
+    width = max(n_max, 1)
+    ranks, alphabet, sizes, start, owner = _char_runs(texts)
+    base = len(alphabet) + 1
     if not len(sizes) or sizes.min() >= n_min:  # every gram is a window inside its padded word
         left = np.repeat(start + sizes, sizes) - np.arange(len(ranks), dtype=np.int64)
         fast = rolling_terms(ranks, left, np.repeat(owner, sizes), range(n_min, n_max + 1), width, base)
@@ -241,6 +310,21 @@ def char_terms(texts: Sequence[str], n_min: int, n_max: int) -> tuple[np.ndarray
         w = whole[sizes[whole] == size]
         take(w, size, np.ones(len(w), dtype=np.int64))
     return (*terms_of(out, width, base), alphabet)
+
+
+def char_counts(texts: Sequence[str], n_min: int, n_max: int) -> tuple[np.ndarray, sp.csr_matrix, np.ndarray]:
+    """(the terms of `char_terms`, how often each text has each: `count_matrix`, the code points)."""
+    width = max(n_max, 1)
+    ranks, alphabet, sizes, start, owner = _char_runs(texts)
+    base = len(alphabet) + 1
+    if not len(sizes) or sizes.min() >= n_min:
+        left = np.repeat(start + sizes, sizes) - np.arange(len(ranks), dtype=np.int64)
+        found = rolling_keys(ranks, left, np.repeat(owner, sizes), range(n_min, n_max + 1), width, base)
+        counted = None if found is None else keyed_counts(*found, base**width, len(texts))
+        if counted is not None:
+            return _digits(counted[0], width, base), counted[1], alphabet
+    rows, grams, col, alphabet = char_terms(texts, n_min, n_max)
+    return grams, count_matrix(rows, col, len(texts), len(grams)), alphabet
 
 
 def spell(digits: np.ndarray, symbols: Sequence[str], sep: str) -> list[str]:

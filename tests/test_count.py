@@ -110,3 +110,53 @@ def test_spell_table_has_the_bytes_of_spelled_strings(symbols, width, sep, block
     np.testing.assert_array_equal(table.offsets, want.offsets)
     np.testing.assert_array_equal(table.blob, want.blob)
     assert list(table) == count.spell(digits, symbols, sep)
+
+
+def _same_matrix(a, b) -> None:  # type: ignore[no-untyped-def]
+    assert a.shape == b.shape and a.dtype == b.dtype
+    for part in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(a, part), getattr(b, part), err_msg=part)
+
+
+@given(st.lists(st.lists(WORD, max_size=8), max_size=6), st.integers(1, 3), st.booleans())
+@settings(max_examples=150, deadline=None)
+def test_word_counts_are_the_count_matrix_of_word_terms(seqs, n_max, fits):
+    """`count.word_counts` (one sort of packed (row, key) pairs) gives `word_terms`' terms and
+    `count_matrix`'s counts, also when the pairs do not fit an int64 (its other path)."""
+    symbols = count.Symbols()
+    ids = [[symbols.id(w) for w in s] for s in seqs]
+    _names, rank = symbols.sorted()
+    rows, terms, col = count.word_terms(ids, n_max, rank)
+    original = count.keyed_counts
+    try:
+        if not fits:
+            count.keyed_counts = lambda *a: None  # type: ignore[assignment]
+        got_terms, got = count.word_counts(ids, n_max, rank)
+    finally:
+        count.keyed_counts = original  # type: ignore[assignment]
+    np.testing.assert_array_equal(got_terms, terms)
+    _same_matrix(got, count.count_matrix(rows, col, len(ids), len(terms)))
+
+
+@given(st.lists(TEXT, max_size=6), st.integers(1, 3), st.integers(0, 3), st.booleans())
+@settings(max_examples=150, deadline=None)
+def test_char_counts_are_the_count_matrix_of_char_terms(texts, n_min, extra, fits):
+    n_max = n_min + extra
+    rows, grams, col, alphabet = count.char_terms(texts, n_min, n_max)
+    original = count.keyed_counts
+    try:
+        if not fits:
+            count.keyed_counts = lambda *a: None  # type: ignore[assignment]
+        got_grams, got, got_alphabet = count.char_counts(texts, n_min, n_max)
+    finally:
+        count.keyed_counts = original  # type: ignore[assignment]
+    np.testing.assert_array_equal(got_grams, grams)
+    np.testing.assert_array_equal(got_alphabet, alphabet)
+    _same_matrix(got, count.count_matrix(rows, col, len(texts), len(grams)))
+
+
+def test_keyed_counts_refuses_pairs_beyond_an_int64():
+    assert count.keyed_counts(np.array([0, 1]), np.array([5, 5]), 1 << 62, 4) is None
+    uniq, m = count.keyed_counts(np.array([1, 0, 1]), np.array([9, 5, 9]), 1 << 40, 3)
+    np.testing.assert_array_equal(uniq, [5, 9])
+    assert m.toarray().tolist() == [[1, 0], [0, 2], [0, 0]]
