@@ -722,6 +722,7 @@ def open_index(
     progress: Callable[[str], None] | None = None,
     semantic: bool | None = None,
     encoding: Callable[[int, int], None] | None = None,
+    cache: bool | None = None,
 ) -> tuple[Index, Archive | None]:
     """The up-to-date index of ``archive``: loaded if fresh, else (re)built and saved.
 
@@ -739,6 +740,11 @@ def open_index(
     is. Vectors are cached by content beside the index (``.NAME.embeddings``): a rebuild
     encodes only new and changed texts, and a killed one resumes. ``encoding``: (done, total)
     of the texts being encoded.
+
+    ``cache`` (None: $SUGGEST_COUNT_CACHE, else on): keep each chunk's counts and what each
+    file gave beside the index (``.NAME.counts``), so that a build after a change counts only
+    what changed; False: a build neither reads nor keeps them, and removes the folder (it
+    takes about as much disk as the index).
 
     Returns the index and the `Archive` when it had to read the archive (else None).
     """
@@ -793,10 +799,17 @@ def open_index(
             from suggest.embed import Embedder
 
             embedder = Embedder(embedding_cache(folder), encoding)
-        counts = CountCache(count_cache(folder), read=not force_once)
-        files_read = ReadCache(count_cache(folder) / "files.jsonl")
-        if force_once:  # every file read again
-            files_read.entries.clear()
+        counts: CountCache | None = None
+        files_read: ReadCache | None = None
+        if cache_choice(cache):
+            counts = CountCache(count_cache(folder), read=not force_once)
+            files_read = ReadCache(count_cache(folder) / "files.jsonl")
+            if force_once:  # every file read again
+                files_read.entries.clear()
+        else:
+            import shutil
+
+            shutil.rmtree(count_cache(folder), ignore_errors=True)
         try:
             built, arch = _build_from(
                 archive, folder, config, fp, jobs or os.cpu_count() or 1, say, progress, embedder, counts, files_read
@@ -806,10 +819,11 @@ def open_index(
                 files.drop_lock(lock)
             raise
         built.save(folder)
-        counts.compact()
-        if not counts.unsaved:
-            counts.unsaved = files_read.save()
-        if counts.unsaved:
+        if counts is not None and files_read is not None:
+            counts.compact()
+            if not counts.unsaved:
+                counts.unsaved = files_read.save()
+        if counts is not None and counts.unsaved:
             say(
                 f"note: {count_cache(folder)}: the cache of counts could not be written ({counts.unsaved}); "
                 "the index is complete, but the next update counts every check again"
@@ -822,6 +836,14 @@ def open_index(
                     f"({embedder.unsaved}); the index is complete, but the next build encodes again"
                 )
         return Index.load(folder), arch
+
+
+def cache_choice(flag: bool | None) -> bool:
+    """Whether builds keep the cache of counts: ``flag`` when given, else $SUGGEST_COUNT_CACHE
+    (0/off/no/false: no), else yes."""
+    if flag is not None:
+        return flag
+    return os.environ.get("SUGGEST_COUNT_CACHE", "").strip().lower() not in ("0", "off", "no", "false")
 
 
 def _semantic_installed() -> bool:

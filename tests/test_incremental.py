@@ -201,3 +201,27 @@ def test_a_new_file_beside_a_big_one_does_not_read_the_big_one_again(tmp_path, m
     assert reads == [str(archive / "zz-new-ffffff.txt")]
     open_index(archive, two, jobs=1, force=True)
     assert index_files(one) == index_files(two)
+
+
+def test_no_cache_keeps_no_counts_and_builds_the_same_index(tmp_path, monkeypatch):
+    """`suggest index --no-cache` (or $SUGGEST_COUNT_CACHE=0 for every command) removes the
+    cache of counts and keeps none; the index is the same as one built with the cache."""
+    archive = tmp_path / "archive"
+    Newsroom(archive, 3)
+    cached, bare = tmp_path / "cached", tmp_path / "bare"
+    open_index(archive, cached, jobs=1)
+    assert count_cache(cached).is_dir()
+    open_index(archive, bare, jobs=1)
+    r = CliRunner().invoke(app, ["index", "-a", str(archive), "--index", str(bare), "--force", "--no-cache", "-q"])
+    assert r.exit_code == 0, r.stderr
+    assert not count_cache(bare).exists()
+    assert index_files(bare) == index_files(cached)
+    (archive / "health" / "extra-dddddd.txt").write_text("Is tea good?\nWant to dive deeper?\nDoes tea help sleep?\n")
+    monkeypatch.setenv("SUGGEST_COUNT_CACHE", "0")
+    draft = tmp_path / "draft.txt"
+    draft.write_text(DRAFTS[0] + "\n")
+    listed = suggest_for(archive, bare, draft)  # brings the index up to date, without a cache
+    assert not count_cache(bare).exists()
+    monkeypatch.delenv("SUGGEST_COUNT_CACHE")
+    assert listed == suggest_for(archive, cached, draft)  # updated from its cache
+    assert index_files(bare) == index_files(cached)

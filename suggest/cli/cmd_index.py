@@ -29,6 +29,15 @@ def index(
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any archive file is skipped.")] = False,
     jobs: JobsOpt = None,
     semantic: SemanticOpt = None,
+    cache: Annotated[
+        bool | None,
+        typer.Option(
+            "--cache/--no-cache",
+            help="Keep each chunk's counts beside the index (.NAME.counts, about the index's size on disk), "
+            "so that the next build after a change counts only what changed; --no-cache removes them "
+            "[default: $SUGGEST_COUNT_CACHE, else on].",
+        ),
+    ] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Build the index of the archive (reused by `suggest for`; rebuilt when the archive changes).
@@ -37,7 +46,9 @@ def index(
     """
     with user_errors():
         root = archive or default_archive()
-        ix, arch, _ = open_archive_index(root, index_dir, quiet, semantic, jobs=jobs, force=force, status=True)
+        ix, arch, _ = open_archive_index(
+            root, index_dir, quiet, semantic, jobs=jobs, force=force, status=True, cache=cache
+        )
         c = ix.manifest["counts"]
         where = index_dir or default_index_dir(root)
         state = "built" if arch is not None else "up to date"

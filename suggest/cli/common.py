@@ -209,6 +209,7 @@ def open_archive_index(
     jobs: int | None = None,
     force: bool = False,
     status: bool = False,
+    cache: bool | None = None,
 ) -> tuple[Index, Archive | None, bool | None]:
     """What every command does to get its index: resolve --semantic/--no-semantic, open (or
     build) the index with notes on stderr and a progress bar while texts are encoded.
@@ -228,5 +229,6 @@ def open_archive_index(
             progress=say if status else None,
             semantic=choice,
             encoding=bar,
+            cache=cache,
         )
     return ix, arch, choice
