@@ -1,11 +1,13 @@
 """One index build of an archive by an earlier commit's code and by the working tree's, back to
 back: wall time, CPU time and peak memory of each.
 
-    python bench/compare_builds.py REV [--archive bench/scratch/synth-100000]
+    python bench/compare_builds.py REV [--archive bench/scratch/synth-100000] [--sides now] [--no-cache]
 
 The earlier code is ``git archive REV suggest`` unpacked under bench/scratch/ and put first on
 PYTHONPATH; both run ``python -m suggest index --force --no-semantic`` into their own index
 folder. Make the archive first (``python bench/make_archive.py synthetic --n 100000``).
+``--sides now`` builds with the working tree's code only; ``--no-cache`` adds ``--no-cache`` to
+the working tree's build (no cache of counts on disk: at a million checks it may not fit).
 Results: bench/results/compare-builds-*.json.
 """
 
@@ -29,6 +31,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("rev", help="the earlier commit")
     ap.add_argument("--archive", type=Path, default=WORK / "synth-100000")
+    ap.add_argument("--sides", nargs="+", choices=("before", "now"), default=["before", "now"])
+    ap.add_argument("--no-cache", action="store_true")
     args = ap.parse_args()
     if not args.archive.exists():
         sys.exit(f"error: {args.archive}: no such archive; make it with bench/make_archive.py")
@@ -36,14 +40,17 @@ def main() -> None:
     if not (old / "suggest").is_dir():
         old.mkdir(parents=True, exist_ok=True)
         subprocess.run(f"git -C {REPO} archive {args.rev} suggest | tar -x -C {old}", shell=True, check=True)
-    result: dict = {"archive": str(args.archive), "machine": benchlib.machine(), "before": args.rev}
-    for side in ("before", "now"):
+    result: dict = {"archive": str(args.archive), "machine": benchlib.machine(), "before": args.rev,
+                    "no_cache": args.no_cache}
+    for side in args.sides:
         env = {**os.environ, "SUGGEST_SEMANTIC": "0"}
         if side == "before":
             env["PYTHONPATH"] = str(old)
         index = WORK / f"compare-{side}.idx"
-        r = run([PYTHON, "-m", "suggest", "index", "--archive", str(args.archive), "--index", str(index), "--force",
-                 "-q"], sample=1.0, env=env)
+        cmd = [PYTHON, "-m", "suggest", "index", "--archive", str(args.archive), "--index", str(index), "--force", "-q"]
+        if args.no_cache and side == "now":
+            cmd.append("--no-cache")
+        r = run(cmd, sample=1.0, env=env)
         result[side] = {"wall_s": round(r.wall, 1), "cpu_s": round(r.cpu_s, 1),
                         "peak_tree_pss_mb": round(r.peak_tree_pss_mb), "peak_tree_anon_mb": round(r.peak_tree_anon_mb)}
         print(side, result[side], flush=True)
