@@ -240,7 +240,7 @@ class State:
         self.load_lock = threading.Lock()
         self.drafts: OrderedDict[str, Check] = OrderedDict()
         self._backlog: tuple[Index, Backlog, list[tuple[set[str], list[dict]]]] | None = None
-        self._report: tuple[Index, str, Backlog, list[dict]] | None = None
+        self._report: tuple[Index, str, str, str] | None = None
         self._read: tuple[Index, list[tuple[str, str]], dict | None] | None = None
         self.loaded = self._open()
 
@@ -285,8 +285,9 @@ class State:
 
     def report(self, nonce: str) -> str:
         """The report page (`suggest.report.build_report`) of the current index with the
-        editors' feedback, as `suggest report` writes it; its lists and backlog are made once
-        per index and feedback (ranking every check, which takes a while on a large archive)."""
+        editors' feedback, as `suggest report` writes it. It is made once per index and
+        feedback (ranking every check, which takes a while on a large archive) with a random
+        stand-in for the nonce, which each response replaces with its own."""
         from suggest.batch import iter_lists
         from suggest.cli.common import rank_signals
         from suggest.report import build_report
@@ -304,10 +305,14 @@ class State:
                     opts = replace(opts, **rank_signals(False, ix))
                 lists = list(iter_lists(ix, opts, jobs=1, feedback=said))
                 b = open_backlog(ix, self.store, semantic=self.semantic is not False)
-                self._report = (ix, signature, b, lists)
-            _, _, b, lists = self._report
-            files = self.archive_read(ix)[1]
-            return build_report(ix, lists, b, nonce=nonce, nav=True, title=f"Research report: {self.name}", files=files)
+                stand_in = secrets.token_hex(16)
+                files = self.archive_read(ix)[1]
+                title = f"Research report: {self.name}"
+                page = build_report(ix, lists, b, nonce=stand_in, nav=True, title=title, files=files)
+                self._report = (ix, signature, stand_in, page)
+            _, _, stand_in, page = self._report
+        # Archive text is escaped, so the only "<script nonce=" is the page's own.
+        return page.replace(f'<script nonce="{stand_in}">', f'<script nonce="{nonce}">', 1)
 
     def archive_read(self, ix: Index) -> tuple[list[tuple[str, str]], dict | None]:
         """(check id, `article_key`) of every check of the archive and the report's summary of
