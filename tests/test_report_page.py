@@ -7,6 +7,7 @@ from __future__ import annotations
 import html as htmllib
 import json
 import re
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -74,13 +75,25 @@ def test_the_tables_can_be_searched_and_sorted(written):
     assert written.count("<script>") == 1 and "addEventListener" in written
 
 
+def report_when_ready(client: TestClient):
+    """The /report response once the report is made (it answers 202 while it is being
+    prepared in the background), waiting two minutes at most."""
+    deadline = time.monotonic() + 120
+    while True:
+        r = client.get("/report")
+        if r.status_code != 202:
+            return r
+        assert time.monotonic() < deadline, "the report was not made in time"
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def served(archive) -> TestClient:
     return TestClient(create_app(archive), follow_redirects=False)
 
 
 def test_serve_report_is_the_report_with_the_response_nonce(served, written):
-    r = served.get("/report")
+    r = report_when_ready(served)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     nonce = re.search(r"script-src 'nonce-([^']+)'", r.headers["content-security-policy"]).group(1)
     assert f'<script nonce="{nonce}">' in r.text
@@ -93,7 +106,7 @@ def test_serve_report_is_the_report_with_the_response_nonce(served, written):
 def test_serve_report_applies_the_feedback(tmp_path_factory):
     folder = corpus_copy(tmp_path_factory, "report-feedback")
     client = TestClient(create_app(folder), follow_redirects=False)
-    before = client.get("/report").text
+    before = report_when_ready(client).text
     lists = before.split('id="checks-table"', 1)[1]
     first = re.search(r"<ol>\s*<li>(.*?) <span class=\"score\">", lists).group(1)
     question = htmllib.unescape(first)
@@ -101,7 +114,7 @@ def test_serve_report_applies_the_feedback(tmp_path_factory):
     store = FeedbackStore(store_path(default_index_dir(folder)))
     store.block(question)
     store.set_verdict("x1", "Can the flu shot give you the flu?", "accepted")
-    after = client.get("/report").text
+    after = report_when_ready(client).text
     assert f"<li>{first} <span" not in after.split('id="checks-table"', 1)[1]
     assert '<th data-type="number"><button type="button">Accepted</button></th>' in after
     # suggest report writes the same lists from the same store (and ignores it when told to).
@@ -122,7 +135,7 @@ def test_a_hostile_archive_shows_as_text_in_the_served_report(tmp_path):
          "questions": ["Do mail ballots raise fraud?", "Are signature checks on mail ballots accurate?"]},
     ]  # fmt: skip
     (folder / "checks.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    page = TestClient(create_app(folder)).get("/report").text
+    page = report_when_ready(TestClient(create_app(folder))).text
     assert "<script>alert" not in page and "javascript:" not in page and "<i>" not in page and "<b>" not in page
     assert "<title>Research report: hostile&lt;b&gt;</title>" in page
     assert "Is 1 &lt; 2 &gt; 0 a claim about mail ballots &amp; fraud?" in page

@@ -15,6 +15,7 @@ import shutil
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
 
 import uvicorn  # noqa: E402
 from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
@@ -71,7 +72,14 @@ def server(tmp_path_factory):
     archive = tmp_path_factory.mktemp("browser") / "corpus"
     shutil.copytree(CORPUS, archive, ignore=shutil.ignore_patterns(".*"))
     (archive / "hostile.jsonl").write_text(json.dumps(HOSTILE) + "\n")
-    app = create_app(archive, allowed_hosts=[*LOOPBACK, "[::1]"])
+    with running(create_app(archive, allowed_hosts=[*LOOPBACK, "[::1]"])) as url:
+        SERVED[url] = archive
+        yield url
+
+
+@contextmanager
+def running(app):
+    """``app`` served by uvicorn on a free port of 127.0.0.1: its URL."""
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -81,11 +89,11 @@ def server(tmp_path_factory):
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("uvicorn did not start")
         time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}"
-    SERVED[url] = archive
-    yield url
-    srv.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +127,10 @@ def test_paste_a_draft_reject_one_and_it_stays_gone_after_a_reload(server, brows
     assert "raised by" in browser.find_element(By.ID, "list").text
     item = browser.find_elements(By.CSS_SELECTOR, "li.suggestion")[0]
     item.find_element(By.CSS_SELECTOR, "button[data-action=reject]").click()
-    WebDriverWait(browser, 30).until(lambda d: listed(d) and listed(d)[0] != first[0])
+    # The list is read while the page reloads after the click: an item read may be gone.
+    WebDriverWait(browser, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: listed(d) and listed(d)[0] != first[0]
+    )
     browser.refresh()
     after = listed(browser)
     assert first[0] not in after and len(after) == 5 and set(first[1:]) < set(after)
@@ -220,8 +231,15 @@ def search_and_sort(driver) -> None:
     assert th.get_attribute("aria-sort") == "descending"
 
 
+def open_report(driver, base: str) -> None:
+    """Open /report and wait (two minutes at most) until it is made: while it is being
+    prepared the page says so and reloads itself every 5 seconds."""
+    driver.get(base + "/report")
+    WebDriverWait(driver, 120).until(lambda d: d.find_elements(By.ID, "checks-table"))
+
+
 def test_report_search_filters_and_sort_reorders_served_and_from_a_file(server, browser, tmp_path):
-    browser.get(server + "/report")
+    open_report(browser, server)
     assert browser.title == "Research report: corpus"
     search_and_sort(browser)
     with pytest.raises(NoAlertPresentException):
@@ -240,6 +258,32 @@ def test_report_search_filters_and_sort_reorders_served_and_from_a_file(server, 
     search_and_sort(browser)
 
 
+def test_the_report_being_prepared_reloads_itself_into_the_report(browser, tmp_path, monkeypatch):
+    import suggest.report
+
+    archive = tmp_path / "corpus"
+    shutil.copytree(CORPUS, archive, ignore=shutil.ignore_patterns(".*"))
+    release = threading.Event()
+    real = suggest.report.build_report
+
+    def slow(*args, **kwargs):
+        release.wait(120)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(suggest.report, "build_report", slow)
+    try:
+        with running(create_app(archive, allowed_hosts=[*LOOPBACK, "[::1]"])) as url:
+            browser.get(url + "/report")
+            assert "The report is being prepared" in browser.find_element(By.TAG_NAME, "h1").text
+            assert browser.find_elements(By.ID, "checks-table") == []
+            release.set()
+            # Nothing but the page's own <meta> refresh (every 5 s) brings the report.
+            WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.ID, "checks-table"))
+            assert browser.title == "Research report: corpus"
+    finally:
+        release.set()
+
+
 def test_narrow_window_screenshot_without_sideways_scrolling(server, browser):
     paste(browser, server, BALLOTS.read_text())
     browser.set_window_size(390, 900)
@@ -254,7 +298,7 @@ def test_narrow_window_screenshot_without_sideways_scrolling(server, browser):
         wide = browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
         browser.save_screenshot(str(out / "serve-backlog-narrow.png"))
         assert wide <= 0, f"the backlog scrolls sideways by {wide}px at 390px"
-        browser.get(server + "/report")
+        open_report(browser, server)
         wide = browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
         browser.save_screenshot(str(out / "serve-report-narrow.png"))
         assert wide <= 0, f"the report scrolls sideways by {wide}px at 390px"

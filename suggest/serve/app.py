@@ -19,7 +19,9 @@ Safe by default:
 
 The index is opened once, at start-up, and reopened (rebuilt if need be) when the archive's
 fingerprint changes, checked at most every ``recheck`` seconds. Rankings run one at a time
-(a lock): the ranking's arrays are shared.
+(a lock): the ranking's arrays are shared. The report (``/report``) is made by one background
+thread, taking that lock in short pieces, from start-up and whenever the index or the feedback
+changed (`suggest.serve.background`); meanwhile ``/report`` says how far it is.
 """
 
 from __future__ import annotations
@@ -47,10 +49,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from suggest.backlog import Backlog, BacklogRow
 from suggest.backlog import backlog as rank_backlog
+from suggest.batch import ListFeedback
 from suggest.errors import SuggestError
 from suggest.index import Index, default_index_dir, open_index
 from suggest.records import Check, RankOptions, Suggestion
 from suggest.render import render, safe_id, safe_url, shipped_template
+from suggest.serve.background import Failed, Maker, Making, Progress, RankLock
 from suggest.serve.drafts import MAX_DRAFT_BYTES, draft_from_file, draft_from_text
 from suggest.serve.feedback import (
     NO_FEEDBACK,
@@ -71,6 +75,9 @@ _BACK = re.compile(r"^/(?:draft/[0-9a-f]{16}|backlog)?(?:\?[A-Za-z0-9_.~%&=+-]*)
 KEPT_DRAFTS = 64
 """Drafts held in memory (never written anywhere) so that their page can be reloaded."""
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+REPORT_CHUNK = 64
+"""Checks ranked per piece of the report's making (`suggest.batch.iter_lists`' ``chunk``, at
+most): a draft's ranking waits at most for one piece."""
 
 
 # -- the API's request and response bodies ------------------------------------------------------
@@ -217,6 +224,20 @@ class _Loaded:
     fingerprint: str
 
 
+@dataclass(frozen=True, eq=False)
+class _ReportInputs:
+    """What the report is made of: the index and the editors' feedback (``signature``: the
+    feedback that changes the report, as text)."""
+
+    index: Index
+    signature: str
+    feedback: ListFeedback
+
+
+def _same_report(a: _ReportInputs, b: _ReportInputs) -> bool:
+    return a.index is b.index and a.signature == b.signature
+
+
 class State:
     """The index (opened once, reopened when the archive changes), the feedback store, the
     drafts held for their pages, the backlog of the current index and the form token."""
@@ -236,12 +257,15 @@ class State:
         self.recheck = recheck
         self.store = FeedbackStore(store_path(self.index_dir))
         self.token = secrets.token_urlsafe(32)
-        self.rank_lock = threading.Lock()
+        self.rank_lock = RankLock()
         self.load_lock = threading.Lock()
+        self.read_lock = threading.Lock()
         self.drafts: OrderedDict[str, Check] = OrderedDict()
         self._backlog: tuple[Index, Backlog, list[tuple[set[str], list[dict]]]] | None = None
-        self._report: tuple[Index, str, str, str] | None = None
         self._read: tuple[Index, list[tuple[str, str]], dict | None] | None = None
+        self.report_maker: Maker[_ReportInputs, tuple[str, str]] = Maker(
+            self._report_inputs, self._make_report, _same_report, "report"
+        )
         self.loaded = self._open()
 
     def _open(self) -> _Loaded:
@@ -265,6 +289,7 @@ class State:
                 if fp != self.loaded.fingerprint:
                     self.loaded = self._open()
                     self._backlog = None
+                    self.report_maker.poke()
                 else:
                     self.loaded.checked = time.monotonic()
             return self.loaded.index
@@ -283,47 +308,77 @@ class State:
             self._backlog = (ix, b, [_row_checks(ix, r) for r in b.rows])
         return self._backlog[1], self._backlog[2]
 
-    def report(self, nonce: str) -> str:
+    def report(self, nonce: str) -> str | Making | Failed:
         """The report page (`suggest.report.build_report`) of the current index with the
-        editors' feedback, as `suggest report` writes it. It is made once per index and
-        feedback (ranking every check, which takes a while on a large archive) with a random
-        stand-in for the nonce, which each response replaces with its own."""
-        from suggest.batch import iter_lists
-        from suggest.cli.common import rank_signals
-        from suggest.report import build_report
-        from suggest.serve.lists import list_feedback, open_backlog
-
-        ix = self.index()
-        with self.rank_lock:
-            said = list_feedback(ix, self.store, lambda: self.archive_read(ix)[0])
-            signature = json.dumps(
-                [said.settings(), sorted(self.store.closed()), sorted(self.store.accepted_counts().items())]
-            )
-            if self._report is None or self._report[0] is not ix or self._report[1] != signature:
-                opts = RankOptions()
-                if self.semantic is False and ix.semantic:
-                    opts = replace(opts, **rank_signals(False, ix))
-                lists = list(iter_lists(ix, opts, jobs=1, feedback=said))
-                b = open_backlog(ix, self.store, semantic=self.semantic is not False)
-                stand_in = secrets.token_hex(16)
-                files = self.archive_read(ix)[1]
-                title = f"Research report: {self.name}"
-                page = build_report(ix, lists, b, nonce=stand_in, nav=True, title=title, files=files)
-                self._report = (ix, signature, stand_in, page)
-            _, _, stand_in, page = self._report
+        editors' feedback, as `suggest report` writes it, with the response's ``nonce``; or,
+        while `report_maker` is making it, how far it is (`Making`); or the error that
+        stopped it (`Failed`, once: the next call starts it again). Never waits for it."""
+        got = self.report_maker.get()
+        if isinstance(got, Making | Failed):
+            return got
+        stand_in, page = got
         # Archive text is escaped, so the only "<script nonce=" is the page's own.
         return page.replace(f'<script nonce="{stand_in}">', f'<script nonce="{nonce}">', 1)
+
+    def _report_inputs(self) -> _ReportInputs:
+        from suggest.serve.lists import list_feedback
+
+        ix = self.index()
+        with self.rank_lock.piece():
+            said = list_feedback(ix, self.store, lambda: self.archive_read(ix)[0])
+        signature = json.dumps(
+            [said.settings(), sorted(self.store.closed()), sorted(self.store.accepted_counts().items())]
+        )
+        return _ReportInputs(ix, signature, said)
+
+    def _make_report(self, want: _ReportInputs, progress: Progress) -> tuple[str, str]:
+        """The report page of ``want`` with a random stand-in for the nonce, and the stand-in
+        (each response puts its own nonce in its place). Run by `report_maker`'s thread: every
+        check's list is ranked one record at a time under the ranking's lock (a piece, which
+        ranks at most a chunk of `REPORT_CHUNK` checks; joblib may rank the first two chunks
+        at once), then the backlog (one piece); the page is written with no lock held."""
+        from suggest.batch import auto_chunk, iter_lists
+        from suggest.cli.common import rank_signals
+        from suggest.report import build_report
+        from suggest.serve.lists import open_backlog
+
+        ix = want.index
+        opts = RankOptions()
+        if self.semantic is False and ix.semantic:
+            opts = replace(opts, **rank_signals(False, ix))
+        total = len(ix.check_ids)
+        progress("ranking their lists", 0, total)
+        chunk = min(REPORT_CHUNK, auto_chunk(ix, opts))
+        lists: list[dict] = []
+        records = iter_lists(ix, opts, jobs=1, chunk=chunk, feedback=want.feedback)
+        while True:
+            with self.rank_lock.piece():
+                rec = next(records, None)
+            if rec is None:
+                break
+            lists.append(rec)
+            if len(lists) % chunk == 0:
+                progress("ranking their lists", len(lists), total)
+        progress("ranking the backlog", len(lists), total)
+        with self.rank_lock.piece():
+            b = open_backlog(ix, self.store, semantic=self.semantic is not False)
+        progress("writing the page", len(lists), total)
+        stand_in = secrets.token_hex(16)
+        files = self.archive_read(ix)[1]
+        title = f"Research report: {self.name}"
+        return stand_in, build_report(ix, lists, b, nonce=stand_in, nav=True, title=title, files=files)
 
     def archive_read(self, ix: Index) -> tuple[list[tuple[str, str]], dict | None]:
         """(check id, `article_key`) of every check of the archive and the report's summary of
         the files read and skipped (`suggest.report.skipped_files`): read once per index."""
-        if self._read is None or self._read[0] is not ix:
-            from suggest.archive import read_archive
-            from suggest.report import skipped_files
+        with self.read_lock:
+            if self._read is None or self._read[0] is not ix:
+                from suggest.archive import read_archive
+                from suggest.report import skipped_files
 
-            arch = read_archive(self.archive)
-            self._read = (ix, [(c.id, article_key(c)) for c in arch.checks], skipped_files(arch))
-        return self._read[1], self._read[2]
+                arch = read_archive(self.archive)
+                self._read = (ix, [(c.id, article_key(c)) for c in arch.checks], skipped_files(arch))
+            return self._read[1], self._read[2]
 
     def ranked(self, draft: Check, req: DraftRequest, words: bool) -> tuple[Index, ArticleList]:
         ix = self.index()
@@ -532,6 +587,7 @@ def create_app(
     _errors(api)
     _api_routes(api, state)
     _page_routes(api, state)
+    state.report_maker.poke()
     return api
 
 
@@ -688,6 +744,7 @@ def _api_routes(api: FastAPI, state: State) -> None:
         """Accept or reject a question for an article, block or pin it, or set its triage state."""
         req = await _json_body(request, FeedbackRequest)
         await _in_thread(_apply, state.store, req)
+        state.report_maker.poke()
         return JSONResponse({"ok": True, "action": req.action, "question": req.question})
 
 
@@ -836,6 +893,7 @@ def _page_routes(api: FastAPI, state: State) -> None:
         except ValidationError as exc:
             raise ClientError(400, _validation_message(exc.errors())) from None
         await _in_thread(_apply, state.store, req)
+        state.report_maker.poke()
         back = form.get("back")
         if back is None or not _BACK.match(back):
             back = "/"
@@ -861,7 +919,14 @@ def _page_routes(api: FastAPI, state: State) -> None:
 
     @api.get("/report", response_class=HTMLResponse, include_in_schema=False)
     async def report_page(request: Request) -> HTMLResponse:
-        return HTMLResponse(await _in_thread(state.report, getattr(request.state, "nonce", "")))
+        nonce = getattr(request.state, "nonce", "")
+        got = await _in_thread(state.report, nonce)
+        if isinstance(got, Making):
+            return _page(request, "serve_report_wait.html.j2", status=202, page_title="Report", making=got)
+        if isinstance(got, Failed):
+            message = f"the report could not be made ({got.message}); reload the page to try again"
+            return HTMLResponse(_error_page(500, message, nonce), status_code=500)
+        return HTMLResponse(got)
 
     @api.get("/backlog.csv", include_in_schema=False)
     async def backlog_csv(request: Request) -> Response:
