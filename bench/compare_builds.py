@@ -1,11 +1,13 @@
 """One index build of an archive by an earlier commit's code and by the working tree's, back to
 back: wall time, CPU time and peak memory of each.
 
-    python bench/compare_builds.py REV [--archive bench/scratch/synth-100000] [--sides now] [--no-cache]
+    python bench/compare_builds.py REV [--archive bench/scratch/synth-100000] [--sides now] [--no-cache] [--mem-cap-gb G]
 
 The earlier code is ``git archive REV suggest`` unpacked under bench/scratch/ and put first on
-PYTHONPATH; both run ``python -m suggest index --force --no-semantic`` into their own index
-folder. Make the archive first (``python bench/make_archive.py synthetic --n 100000``).
+PYTHONPATH; both run ``python -P -m suggest index --force`` (words only) into their own index
+folder. ``-P``: without it, ``-m`` puts the current folder first on the path, and a run from
+the repository would import the working tree's code on both sides; each side's result names
+the ``suggest`` package it imported. Make the archive first (``python bench/make_archive.py synthetic --n 100000``).
 ``--sides now`` builds with the working tree's code only; ``--no-cache`` adds ``--no-cache`` to
 the working tree's build (no cache of counts on disk: at a million checks it may not fit).
 Results: bench/results/compare-builds-*.json.
@@ -33,6 +35,7 @@ def main() -> None:
     ap.add_argument("--archive", type=Path, default=WORK / "synth-100000")
     ap.add_argument("--sides", nargs="+", choices=("before", "now"), default=["before", "now"])
     ap.add_argument("--no-cache", action="store_true")
+    ap.add_argument("--mem-cap-gb", type=float, default=None, help="stop a build whose anonymous memory passes this")
     args = ap.parse_args()
     if not args.archive.exists():
         sys.exit(f"error: {args.archive}: no such archive; make it with bench/make_archive.py")
@@ -47,12 +50,16 @@ def main() -> None:
         if side == "before":
             env["PYTHONPATH"] = str(old)
         index = WORK / f"compare-{side}.idx"
-        cmd = [PYTHON, "-m", "suggest", "index", "--archive", str(args.archive), "--index", str(index), "--force", "-q"]
+        code = subprocess.run([PYTHON, "-P", "-c", "import suggest; print(suggest.__file__)"], env=env,
+                              capture_output=True, text=True, check=True).stdout.strip()
+        cmd = [PYTHON, "-P", "-m", "suggest", "index", "--archive", str(args.archive), "--index", str(index), "--force", "-q"]
         if args.no_cache and side == "now":
             cmd.append("--no-cache")
-        r = run(cmd, sample=1.0, env=env)
-        result[side] = {"wall_s": round(r.wall, 1), "cpu_s": round(r.cpu_s, 1),
-                        "peak_tree_pss_mb": round(r.peak_tree_pss_mb), "peak_tree_anon_mb": round(r.peak_tree_anon_mb)}
+        cap = args.mem_cap_gb * 1024 if args.mem_cap_gb else None
+        r = run(cmd, sample=1.0, env=env, mem_cap_mb=cap, check=cap is None)
+        result[side] = {"code": code, "wall_s": round(r.wall, 1), "cpu_s": round(r.cpu_s, 1),
+                        "peak_tree_pss_mb": round(r.peak_tree_pss_mb), "peak_tree_anon_mb": round(r.peak_tree_anon_mb),
+                        "killed_at_cap": r.killed_at_cap, "returncode": r.returncode, "stderr_tail": r.stderr[-500:]}
         print(side, result[side], flush=True)
     print(f"results: {benchlib.save('compare-builds', result)}")
 
