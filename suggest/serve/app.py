@@ -334,9 +334,10 @@ class State:
     def _make_report(self, want: _ReportInputs, progress: Progress) -> tuple[str, str]:
         """The report page of ``want`` with a random stand-in for the nonce, and the stand-in
         (each response puts its own nonce in its place). Run by `report_maker`'s thread: every
-        check's list is ranked one record at a time under the ranking's lock (a piece, which
-        ranks at most a chunk of `REPORT_CHUNK` checks; joblib may rank the first two chunks
-        at once), then the backlog (one piece); the page is written with no lock held."""
+        check's list is taken one record at a time under the ranking's lock (a piece: most
+        only hand over a record already ranked, one in each chunk of `REPORT_CHUNK` checks
+        ranks that chunk, the first also sets up the ranker), then the backlog (one piece);
+        the page is written with no lock held."""
         from suggest.batch import auto_chunk, iter_lists
         from suggest.cli.common import rank_signals
         from suggest.report import build_report
