@@ -4,6 +4,7 @@ report is made ahead of time (at start-up, after feedback) without anyone asking
 
 from __future__ import annotations
 
+import html
 import re
 import threading
 import time
@@ -188,3 +189,27 @@ def test_a_request_waits_for_the_piece_under_way_never_for_the_next():
     # A plain lock lets the background take it again first, about every time (19 of 20 here);
     # a piece can start only in the instant between reading the count and asking.
     assert sum(later) <= 2, later
+
+
+def check_row(page: str, check_id: str) -> str:
+    """The checks table's row of ``check_id``."""
+    rows = page.split('id="checks-table"', 1)[1].split('<tr class="check"')
+    return next(r for r in rows if f'<span class="id">{check_id}</span></td>' in r)
+
+
+def test_a_question_rejected_for_a_checks_text_leaves_that_checks_list(tmp_path_factory):
+    from suggest.archive import read_archive
+    from suggest.index import default_index_dir
+    from suggest.serve.feedback import FeedbackStore, article_key, store_path
+
+    folder = corpus_copy(tmp_path_factory, "report-rejected")
+    client = TestClient(create_app(folder))
+    page = report_when_ready(client)
+    check = next(c for c in read_archive(folder).checks if "<li>" in check_row(page, c.id))
+    before = check_row(page, check.id)
+    first = re.search(r"<li>(.*?) <span class=\"score\">", before).group(1)
+    FeedbackStore(store_path(default_index_dir(folder))).set_verdict(
+        article_key(check), html.unescape(first), "rejected"
+    )
+    after = check_row(report_when_ready(client), check.id)
+    assert f"<li>{first} <span" in before and f"<li>{first} <span" not in after

@@ -324,8 +324,10 @@ class State:
         from suggest.serve.lists import list_feedback
 
         ix = self.index()
+        # The archive is read (once per index) before the lock is taken, not under it.
+        keys = self.archive_read(ix)[0] if self.store.rejections() else None
         with self.rank_lock.piece():
-            said = list_feedback(ix, self.store, lambda: self.archive_read(ix)[0])
+            said = list_feedback(ix, self.store, lambda: keys if keys is not None else self.archive_read(ix)[0])
         signature = json.dumps(
             [said.settings(), sorted(self.store.closed()), sorted(self.store.accepted_counts().items())]
         )
