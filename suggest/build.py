@@ -530,7 +530,24 @@ def _count_chunks(
 
     from suggest.errors import EmptyArchiveError
 
-    done: dict[int, Analysed] = {}
+    done: dict[int, Analysed] = {}  # chunks counted but not yet added to the vocabularies
+    word_terms, char_terms = Merger(), Merger()
+    stems: dict[str, str] = {}
+    added = 0
+
+    def fold() -> None:
+        # Chunks join the vocabularies in order as soon as they can, so that only the few
+        # that arrived early are held whole (at a million checks, holding all of them took
+        # more memory than anything else in the build).
+        nonlocal added
+        while added in done:
+            a = done.pop(added)
+            word_terms.add(a.words, a.terms, a.df)
+            char_terms.add(a.alphabet.tolist(), a.grams, a.gram_df)
+            stems.update(a.stems)
+            added += 1
+
+    hits = []
     if cache is not None:
         for k, key in enumerate(keys):
             hit = cache.get(key, work / f"a{k:06d}")
@@ -539,12 +556,15 @@ def _count_chunks(
                 done[k] = Analysed(
                     k, w, arrays["terms"], arrays["df"], arrays["alphabet"], arrays["grams"], arrays["gram_df"], st
                 )
-        if done:
+                hits.append(k)
+                fold()
+        if hits:
             say(
-                f"counts of {sum(bounds[k][1] - bounds[k][0] for k in done)} checks ({len(done)} of {len(bounds)} chunks) from the cache"
+                f"counts of {sum(bounds[k][1] - bounds[k][0] for k in hits)} checks ({len(hits)} of {len(bounds)} chunks) from the cache"
             )
     me = os.getpid()
-    todo = [k for k in range(len(bounds)) if k not in done]
+    cached = set(hits)
+    todo = [k for k in range(len(bounds)) if k not in cached]
     tasks = (
         joblib.delayed(run_task)(me, analyse, src, k, config, str(work))
         for k, src in zip(todo, sources(todo), strict=True)
@@ -554,17 +574,14 @@ def _count_chunks(
         if cache is not None:
             arrays = {"terms": a.terms, "df": a.df, "alphabet": a.alphabet, "grams": a.grams, "gram_df": a.gram_df}
             cache.put(keys[a.chunk], work / f"a{a.chunk:06d}", a.words, arrays, a.stems)
+        fold()
         if _step(i, len(todo)):
             say(
                 f"counted the terms of {sum(bounds[k][1] - bounds[k][0] for k in todo[: i + 1])} of {sum(bounds[k][1] - bounds[k][0] for k in todo)} checks"
             )
-    word_terms, char_terms = Merger(), Merger()
-    stems: dict[str, str] = {}
-    for k in range(len(bounds)):
-        a = done.pop(k)
-        word_terms.add(a.words, a.terms, a.df)
-        char_terms.add(a.alphabet.tolist(), a.grams, a.gram_df)
-        stems.update(a.stems)
+    fold()
+    if added != len(bounds) or done:  # a worker's result lost: never a vocabulary that misses it
+        raise RuntimeError(f"chunks counted: {added} of {len(bounds)}")
     vocab = _Vocabulary.of(word_terms, char_terms, bounds[-1][1], config)
     if not len(vocab.terms):
         raise EmptyArchiveError("the archive's checks contain no indexable words")

@@ -71,10 +71,14 @@ def terms_of(groups: Columns, width: int, base: int) -> tuple[np.ndarray, np.nda
     return rows, *unique_rows(full, base)
 
 
-def sorted_unique(keys: np.ndarray) -> np.ndarray:
-    """``np.unique`` of a 1-d integer array by one in-place sort (numpy 2's hashing ``unique``
-    took 4.5 s on the 2.9 million word terms of 19,250 checks, the sort 0.4 s)."""
-    keys = np.sort(keys)
+def sorted_unique(keys: np.ndarray, in_place: bool = False) -> np.ndarray:
+    """``np.unique`` of a 1-d integer array by one sort (numpy 2's hashing ``unique`` took 4.5 s
+    on the 2.9 million word terms of 19,250 checks, the sort 0.4 s); ``in_place``: sort
+    ``keys`` itself rather than a copy."""
+    if in_place:
+        keys.sort()
+    else:
+        keys = np.sort(keys)
     if len(keys) < 2:
         return keys
     new = np.empty(len(keys), dtype=bool)
@@ -367,36 +371,47 @@ def spell_table(digits: np.ndarray, symbols: Sequence[str], sep: str, block: int
 class Merger:
     """The archive's vocabulary from its chunks': each chunk adds its sorted symbols, its terms
     (digits over those symbols) and their document frequencies; `finish` gives the archive's
-    symbols, its sorted distinct terms with summed frequencies, and each chunk's term ids."""
+    symbols, its sorted distinct terms with summed frequencies, and each chunk's term ids.
+
+    A chunk's terms are kept packed over its own symbols (one int64 a term where they fit) and
+    its symbols as the archive-wide string of each, so that holding every chunk costs little
+    more than its keys: at a million checks that is the build's largest structure."""
 
     def __init__(self) -> None:
-        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self.symbols: set = set()
+        self.parts: list[tuple[np.ndarray, np.ndarray, int, np.ndarray]] = []
+        self.symbols: dict = {}  # each symbol once, as the one object every chunk refers to
 
     def add(self, symbols: Sequence, digits: np.ndarray, df: np.ndarray) -> None:
-        self.parts.append((np.asarray(symbols, dtype=object), digits, df))
-        self.symbols.update(symbols)
+        same = self.symbols.setdefault
+        syms = np.asarray([same(s, s) for s in symbols], dtype=object)
+        base, width = len(syms) + 1, digits.shape[1]
+        keys = _pack(digits, base) if _packable(base, width) else digits
+        self.parts.append((syms, keys, width, df))
 
     def finish(self) -> tuple[list, np.ndarray, np.ndarray, list[np.ndarray]]:
         symbols = sorted(self.symbols)
+        self.symbols = {}
         where = {s: i + 1 for i, s in enumerate(symbols)}
-        width = max((d.shape[1] for _, d, _ in self.parts), default=1)
+        width = max((w for _, _, w, _ in self.parts), default=1)
         base = len(symbols) + 1
         remapped = []
         while self.parts:  # each part's digits in the archive's symbols (and then let go)
-            syms, digits, df = self.parts.pop(0)
+            syms, keys, own_width, df = self.parts.pop(0)
+            digits = _digits(keys, own_width, len(syms) + 1) if keys.ndim == 1 else keys
             to = np.zeros(len(syms) + 1, dtype=np.int64)
             to[1:] = np.fromiter((where[s] for s in syms), dtype=np.int64, count=len(syms))
             d = np.zeros((len(digits), width), dtype=np.int64)
-            d[:, : digits.shape[1]] = to[digits]
-            remapped.append((_pack(d, base) if _packable(base, width) else d, df))
+            d[:, :own_width] = to[digits]
+            remapped.append([_pack(d, base) if _packable(base, width) else d, df])
         if remapped and remapped[0][0].ndim == 1:  # one int64 per term: a sort, then lookups
-            terms = sorted_unique(np.concatenate([k for k, _ in remapped]))
-            ids = [np.searchsorted(terms, k) for k, _ in remapped]
-            digits = np.zeros((len(terms), width), dtype=np.int64)
-            rest = terms.copy()
-            for j in range(width - 1, -1, -1):
-                rest, digits[:, j] = np.divmod(rest, base)
+            every = np.concatenate([k for k, _ in remapped])
+            terms = sorted_unique(every, in_place=True)  # no second copy of every chunk's keys
+            del every
+            ids = []
+            for part in remapped:  # each part's keys let go once looked up
+                ids.append(np.searchsorted(terms, part[0]))
+                part[0] = np.zeros(0, dtype=np.int64)
+            digits = _digits(terms, width, base)
         else:
             allrows = np.concatenate([d for d, _ in remapped]) if remapped else np.zeros((0, width), dtype=np.int64)
             digits, inverse = unique_rows(allrows, base)
