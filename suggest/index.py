@@ -253,21 +253,30 @@ class Index:
             stem_words = sorted(self.stems)
             store.write_strings(built, "stem_words", stem_words)
             store.write_strings(built, "stem_stems", [self.stems[w] for w in stem_words])
-            for name, m in (
-                ("checks", self.checks_matrix),
-                ("pool", self.pool_matrix),
-                ("members", self.member_matrix),
-                ("chars", self.char_matrix),
-                ("checks_t", self.search("checks")),
-                ("chars_t", self.search("chars")),
-                ("pool_t", self.search("pool")),
-                ("pool1", self.pool_unigram),
-                ("shown1", self.shown_unigram(np.arange(self.pool_matrix.shape[0]))),
+            # One matrix made and written at a time; postings this save made for itself are let
+            # go once written (a built index is saved, then loaded back mapped), so that they
+            # are never all in memory together.
+            made_here = {"checks", "chars", "pool"} - set(self._search)
+            for name, make in (
+                ("checks", lambda: self.checks_matrix),
+                ("pool", lambda: self.pool_matrix),
+                ("members", lambda: self.member_matrix),
+                ("chars", lambda: self.char_matrix),
+                ("checks_t", lambda: self.search("checks")),
+                ("chars_t", lambda: self.search("chars")),
+                ("pool_t", lambda: self.search("pool")),
+                ("pool1", lambda: self.pool_unigram),
+                ("shown1", lambda: self.shown_unigram(np.arange(self.pool_matrix.shape[0]))),
             ):
+                m = make()
                 m = m if isinstance(m, sp.csc_matrix) else sp.csr_matrix(m)
-                store.save_array(built, f"{name}.data", m.data.astype(np.float32))
-                store.save_array(built, f"{name}.indices", m.indices.astype(np.int32))
-                store.save_array(built, f"{name}.indptr", m.indptr.astype(np.int64))
+                # np.asarray: no copy of an array that already has the saved type
+                store.save_array(built, f"{name}.data", np.asarray(m.data, dtype=np.float32))
+                store.save_array(built, f"{name}.indices", np.asarray(m.indices, dtype=np.int32))
+                store.save_array(built, f"{name}.indptr", np.asarray(m.indptr, dtype=np.int64))
+                del m
+                if name.endswith("_t") and name[:-2] in made_here:
+                    del self._search[name[:-2]]
             for name in _ARRAYS:
                 store.save_array(built, name, np.asarray(getattr(self, name)))
             if self.check_emb is not None and self.pool_emb is not None:
