@@ -38,7 +38,7 @@ from suggest.count import Merger
 from suggest.records import FIELDS, Archive, Check
 from suggest.store import StringTable
 from suggest.text import stem, words
-from suggest.workers import parallel, run_task, worker_count
+from suggest.workers import parallel, release, run_task, worker_count
 
 POOL_WEIGHTS = {"title": 2.0, "summary": 1.0, "body": 1.0, "questions": 0.5}
 """Field weights of the check vectors the pool tests "does this check answer that question"
@@ -489,6 +489,8 @@ def build_matrices(
         vocab = _count_chunks(sources, config, work, jobs, bounds, say, cache, keys)
         say(f"{len(vocab.terms)} terms, {len(vocab.grams)} character n-grams; weighing")
         lens = _weigh_chunks(vocab, config, work, jobs, bounds, say)
+        if worker_count(jobs, len(bounds)) > 1:  # the build's last parallel step: workers go now
+            release()
         vocab.word_ids.clear()
         vocab.gram_ids.clear()
         say("gathering rows")
