@@ -1,7 +1,7 @@
 """Load test of `suggest serve` on 127.0.0.1, beside `suggest for` on the command line.
 
     python bench/bench_serve.py [--clients 8] [--requests 2000] [--queries 20] [--cli-runs 5]
-                                [--archive PATH] [--no-semantic]
+                                [--archive PATH] [--no-semantic] [--while-report]
 
 Starts `suggest serve` on a free port of 127.0.0.1 (only there) on the archive (default: the
 19,250 PolitiFact checks, `make_archive.py politifact`; its index built first, untimed), waits
@@ -11,6 +11,11 @@ as the draft, in turn. Reports p50, p95 and max latency, errors (any answer but 
 failed request; goal 0) and requests per second, and the median wall time of ``--cli-runs``
 `suggest for` runs on the same sentences (a fresh process each, as an editor's terminal would
 run it), as requests per second for comparison. Results: bench/results/serve-*.json.
+
+With ``--while-report``, instead of the load: from start-up, while ``/report`` is made in the
+background, one client sends the drafts one at a time (and asks for ``/report`` every 2 s)
+until the report is ready; reports the drafts' p50, p95 and max latency and how many took over
+2 s. Results: bench/results/serve-while-report-*.json.
 """
 
 from __future__ import annotations
@@ -114,6 +119,47 @@ def load(base: str, texts: list[str], clients: int, requests: int) -> dict:
     }
 
 
+def while_report(base: str, texts: list[str], poll_s: float = 2.0, timeout: float = 1800) -> dict:
+    """From start-up until ``/report`` is made: one client sends the drafts in turn, one at a
+    time, and asks for ``/report`` every ``poll_s`` seconds (202 while it is being made).
+    Latencies of the drafts, and when the report was ready."""
+    import httpx
+
+    latencies: list[float] = []
+    errors: list[str] = []
+    t_start = time.perf_counter()
+    ready = None
+    polled = 0.0
+    with httpx.Client(base_url=base, timeout=600) as http:
+        k = 0
+        while time.perf_counter() - t_start < timeout:
+            now = time.perf_counter()
+            if now - polled >= poll_s:
+                polled = now
+                status = http.get("/report").status_code
+                if status == 200:
+                    ready = now - t_start
+                    break
+                if status != 202:
+                    errors.append(f"/report {status}")
+            t0 = time.perf_counter()
+            r = http.post("/api/suggest", json={"text": texts[k % len(texts)], "top": 5})
+            latencies.append(time.perf_counter() - t0)
+            if r.status_code != 200:
+                errors.append(f"{r.status_code} {r.text[:120]}")
+            k += 1
+    return {
+        "drafts": len(latencies),
+        "report_ready_s": round(ready, 1) if ready is not None else None,
+        "p50_ms": round(percentile(latencies, 50) * 1000, 1),
+        "p95_ms": round(percentile(latencies, 95) * 1000, 1),
+        "max_ms": round(max(latencies) * 1000, 1) if latencies else None,
+        "over_2s": sum(x > 2 for x in latencies),
+        "errors": len(errors),
+        "first_errors": errors[:5],
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--clients", type=int, default=8)
@@ -123,6 +169,11 @@ def main() -> None:
     ap.add_argument("--archive", type=Path, default=None, help="default: the PolitiFact archive")
     ap.add_argument("--index", type=Path, default=None, help="an index folder to use (default: beside the archive)")
     ap.add_argument("--no-semantic", action="store_true", help="words only (SUGGEST_SEMANTIC=0)")
+    ap.add_argument(
+        "--while-report",
+        action="store_true",
+        help="instead of the load: one client's drafts from start-up until /report is made",
+    )
     args = ap.parse_args()
 
     archive = args.archive or ensure_politifact(DEFAULT_ARCHIVE)
@@ -135,7 +186,7 @@ def main() -> None:
     files = [path for _, path in write_queries(args.queries, "serve")]
 
     cli = [run([SUGGEST, "for", str(files[k % len(files)]), *where, "-q"], env=env, check=False).wall
-           for k in range(args.cli_runs)]  # fmt: skip
+           for k in range(0 if args.while_report else args.cli_runs)]  # fmt: skip
 
     port = free_port()
     base = f"http://{HOST}:{port}"
@@ -149,6 +200,16 @@ def main() -> None:
         t0 = time.perf_counter()
         wait_ready(base, proc, timeout=600)
         startup = time.perf_counter() - t0
+        if args.while_report:
+            result = while_report(base, texts)
+            result.update(mode="while-report", server_startup_s=round(startup, 2), machine=benchlib.machine())
+            path = benchlib.save("serve-while-report", result)
+            print(
+                f"while /report was made (ready at {result['report_ready_s']} s): {result['drafts']} drafts, "
+                f"p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, max {result['max_ms']} ms, "
+                f"{result['over_2s']} over 2 s, {result['errors']} errors -> {path}"
+            )
+            return
         load(base, texts, 1, min(len(texts), 10))  # warm-up
         result = load(base, texts, args.clients, args.requests)
     finally:

@@ -90,6 +90,63 @@ def test_a_draft_is_answered_while_the_report_is_being_made(tmp_path_factory, mo
     assert len(re.findall(r'<tr class="check" id="check-[^"]+">', page)) == 64
 
 
+def slowed(entered: threading.Event, release: threading.Event, fn):
+    """``fn`` that says when it was entered, then waits for ``release`` before it runs."""
+
+    def slow(*args, **kwargs):
+        entered.set()
+        release.wait(WAIT)
+        return fn(*args, **kwargs)
+
+    return slow
+
+
+def draft_answered_now(client: TestClient) -> None:
+    """A draft posted now is answered within 5 s (it does not wait for slow work under way)."""
+    drafted, box = in_thread(client.post, "/api/suggest", json={"text": DRAFT, "top": 3})
+    drafted.join(5)
+    assert not drafted.is_alive(), "a draft waited for the backlog"
+    assert "error" not in box, box
+    assert box["value"].status_code == 200 and len(box["value"].json()["questions"]) == 3
+
+
+def test_a_draft_is_answered_while_the_reports_backlog_is_ranked(tmp_path_factory, monkeypatch):
+    # The backlog only reads the index: ranking it (about 12 s on the 19,250 PolitiFact checks)
+    # holds no lock a draft's ranking needs.
+    import suggest.serve.lists
+
+    folder = corpus_copy(tmp_path_factory, "report-backlog")
+    entered, release = threading.Event(), threading.Event()
+    monkeypatch.setattr(suggest.serve.lists, "open_backlog", slowed(entered, release, suggest.serve.lists.open_backlog))
+    client = TestClient(create_app(folder))
+    try:
+        assert entered.wait(WAIT), "the report's backlog was never started"
+        draft_answered_now(client)
+        waiting = client.get("/report")
+        assert waiting.status_code == 202 and "now ranking the backlog" in waiting.text
+    finally:
+        release.set()
+    assert "<title>Research report: corpus</title>" in report_when_ready(client)
+
+
+def test_a_draft_is_answered_while_the_backlog_page_is_ranked(tmp_path_factory, monkeypatch):
+    folder = corpus_copy(tmp_path_factory, "page-backlog")
+    app = create_app(folder)
+    assert app.state.suggest.report_maker.wait(WAIT)  # the report made: only the page's backlog is slow
+    entered, release = threading.Event(), threading.Event()
+    monkeypatch.setattr(serve_app, "rank_backlog", slowed(entered, release, serve_app.rank_backlog))
+    client = TestClient(app)
+    asked, got = in_thread(client.get, "/api/backlog", params={"top": 3})
+    try:
+        assert entered.wait(WAIT), "the backlog was never ranked"
+        draft_answered_now(client)
+    finally:
+        release.set()
+    asked.join(WAIT)
+    assert "error" not in got, got
+    assert got["value"].status_code == 200 and len(got["value"].json()["rows"]) == 3
+
+
 def test_a_failed_report_is_an_error_page_and_the_next_visit_tries_again(tmp_path_factory, monkeypatch, caplog):
     folder = corpus_copy(tmp_path_factory, "report-fails")
     real = suggest.report.build_report

@@ -5,7 +5,8 @@ Why this design: the report ranks every check (on the 19,250 PolitiFact checks i
 two minutes), and rankings must run one at a time (the ranking's arrays are shared). Made
 inside a request, under the ranking's lock, it held every draft and API request for the whole
 time. Now one background thread makes it, and it takes the ranking's lock only in pieces (one
-chunk of checks, then the backlog), each given up before the next; a request's ranking goes
+chunk of checks each; the backlog only reads the index and takes no lock), each given up
+before the next; a request's ranking goes
 before the next piece (`RankLock`), so a request waits at most for the piece under way. The
 page itself is rendered with no lock held. A request for the page never waits: it is handed
 the page when it is made for the current inputs, else how far the making is (`Making`), or
