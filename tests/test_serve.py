@@ -330,6 +330,30 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     assert FeedbackStore(path).accepted_counts() == {f"q{k}?": 4 for k in range(15)}
 
 
+def test_writers_opening_a_new_store_at_once_all_get_in(tmp_path):
+    # SQLite answers "database is locked" at once (no busy wait) to a connection switching a
+    # new file to WAL while others open it; the store waits and tries again itself.
+    import threading
+
+    for r in range(40):
+        path = tmp_path / f"{r}.feedback.sqlite"
+        errors: list[BaseException] = []
+
+        def write(n: int, path=path, errors=errors) -> None:
+            try:
+                FeedbackStore(path).set_verdict(f"art{n}", "Q?", "accepted")
+            except BaseException as exc:  # noqa: BLE001 - collected for the assert
+                errors.append(exc)
+
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, f"round {r}: {errors[0]}"
+        assert FeedbackStore(path).accepted_counts() == {"q?": 4}
+
+
 # -- drafts: paste and upload -----------------------------------------------------------------------
 
 
